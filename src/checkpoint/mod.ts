@@ -1,0 +1,2 @@
+/** @module checkpoint (filled in as the parts land). */
+export {};

@@ -1,0 +1,2 @@
+/** @module data (filled in as the parts land). */
+export {};

@@ -1,0 +1,2 @@
+/** @module eval (filled in as the parts land). */
+export {};

@@ -1,0 +1,2 @@
+/** @module gpu (filled in as the parts land). */
+export {};

@@ -1,0 +1,2 @@
+/** @module kernels (filled in as the parts land). */
+export {};

@@ -1,0 +1,2 @@
+/** @module nn (filled in as the parts land). */
+export {};

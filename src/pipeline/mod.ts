@@ -1,0 +1,2 @@
+/** @module pipeline (filled in as the parts land). */
+export {};

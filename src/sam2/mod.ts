@@ -1,0 +1,2 @@
+/** @module sam2 (filled in as the parts land). */
+export {};

@@ -1,0 +1,2 @@
+/** @module tensor (filled in as the parts land). */
+export {};

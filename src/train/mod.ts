@@ -1,0 +1,2 @@
+/** @module train (filled in as the parts land). */
+export {};
