@@ -1,2 +1,3 @@
-/** @module data (filled in as the parts land). */
-export {};
+/** @module data: RLE, image codecs, raw datasets, synthetic data, manifests, training clips. */
+export * from "./rle/mod.ts";
+export * from "./rng.ts";

@@ -1,0 +1,2 @@
+/** @module COCO run-length encoding (pycocotools-compatible). */
+export * from "./rle.ts";
