@@ -1,3 +1,4 @@
 /** @module data: RLE, image codecs, raw datasets, synthetic data, manifests, training clips. */
 export * from "./rle/mod.ts";
+export * from "./image/mod.ts";
 export * from "./rng.ts";
