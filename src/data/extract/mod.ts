@@ -19,3 +19,4 @@ export * from "./shard.ts";
 export * from "./marker.ts";
 export * from "./jpeg_encode.ts";
 export * from "./ppm_stream.ts";
+export * from "./slurm.ts";
