@@ -32,6 +32,8 @@ export interface ExtractVideosOptions {
   skipComplete?: boolean;
   /** Stops the run: running videos are abandoned (staging removed), the rest not started. */
   signal?: AbortSignal;
+  /** Called once, before any video, with the number of videos in this shard. */
+  onStart?: (total: number) => void;
   /** Receives every {@linkcode ExtractEvent}. */
   onEvent?: (event: ExtractEvent) => void;
 }
@@ -104,6 +106,7 @@ export async function extractVideos(
     seconds: 0,
     shard,
   };
+  opts.onStart?.(mine.length);
   const cores = navigator.hardwareConcurrency ?? 2;
   const inFlight = Math.max(2, Math.ceil(cores / jobs) + 1);
   let next = 0;

@@ -133,5 +133,9 @@ export async function probeVideo(path: string): Promise<VideoInfo> {
 
 /** The last few non-empty lines of ffmpeg's stderr: its reason, in its words. */
 export function lastLines(text: string, n = 3): string {
-  return text.split("\n").map((l) => l.trim()).filter((l) => l.length > 0).slice(-n).join("; ");
+  return text.split("\n")
+    .map((l) => l.replace(/ @ 0x[0-9a-f]+\]/g, "]").trim())
+    .filter((l) => l.length > 0)
+    .slice(-n)
+    .join("; ");
 }
