@@ -3,4 +3,5 @@ export * from "./rle/mod.ts";
 export * from "./image/mod.ts";
 export * from "./rng.ts";
 export * from "./fs_atomic.ts";
+export * from "./raw/mod.ts";
 export * from "./synthetic/mod.ts";
