@@ -4,4 +4,5 @@ export * from "./image/mod.ts";
 export * from "./rng.ts";
 export * from "./fs_atomic.ts";
 export * from "./raw/mod.ts";
+export * from "./manifest/mod.ts";
 export * from "./synthetic/mod.ts";

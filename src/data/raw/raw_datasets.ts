@@ -23,11 +23,16 @@ import {
 } from "./types.ts";
 
 async function subsetOf(
+  videos: string[] | undefined,
   fileListTxt: string | undefined,
   excluded: string | string[] | undefined,
   all: () => Promise<string[]>,
 ): Promise<string[]> {
-  const subset = fileListTxt ? await readNameList(fileListTxt) : await all();
+  const subset = videos
+    ? videos.slice()
+    : fileListTxt
+    ? await readNameList(fileListTxt)
+    : await all();
   const ex = new Set<string>();
   for (const f of excluded === undefined ? [] : Array.isArray(excluded) ? excluded : [excluded]) {
     for (const n of await readNameList(f)) ex.add(n);
@@ -43,6 +48,8 @@ export interface PngRawDatasetOptions {
   gtFolder: string;
   /** Only the videos listed (one per line). */
   fileListTxt?: string;
+  /** Only these videos (takes precedence over `fileListTxt`). */
+  videos?: string[];
   /** Videos to leave out (one per line). */
   excludedVideosListTxt?: string;
   /** Keep every n-th frame. @default 1 */
@@ -71,6 +78,7 @@ export class PngRawDataset implements VosRawDataset {
   /** Lists the videos (and, in single-object mode, their object folders). */
   static async open(opts: PngRawDatasetOptions): Promise<PngRawDataset> {
     let names = (await subsetOf(
+      opts.videos,
       opts.fileListTxt,
       opts.excludedVideosListTxt,
       () => listDir(opts.imgFolder, (e) => e.isDirectory),
@@ -124,7 +132,10 @@ export interface JsonRawDatasetOptions {
   imgFolder: string;
   /** Folder of `<video>_manual.json`. */
   gtFolder: string;
+  /** Only the videos listed (one per line). */
   fileListTxt?: string;
+  /** Only these videos / images (takes precedence over `fileListTxt`). */
+  videos?: string[];
   excludedVideosListTxt?: string | string[];
   /** Keep every n-th extracted frame. @default 1 */
   sampleRate?: number;
@@ -147,6 +158,7 @@ export class JsonRawDataset implements VosRawDataset {
 
   static async open(opts: JsonRawDatasetOptions): Promise<JsonRawDataset> {
     const names = await subsetOf(
+      opts.videos,
       opts.fileListTxt,
       opts.excludedVideosListTxt,
       () => listDir(opts.imgFolder, (e) => e.isDirectory),
@@ -188,7 +200,10 @@ export interface Sa1bRawDatasetOptions {
   imgFolder: string;
   /** Folder of `<name>.json`. */
   gtFolder: string;
+  /** Only the videos listed (one per line). */
   fileListTxt?: string;
+  /** Only these videos / images (takes precedence over `fileListTxt`). */
+  videos?: string[];
   excludedVideosListTxt?: string;
   /** Copies of the image per "video". @default 1 */
   numFrames?: number;
@@ -209,6 +224,7 @@ export class Sa1bRawDataset implements VosRawDataset {
 
   static async open(opts: Sa1bRawDatasetOptions): Promise<Sa1bRawDataset> {
     const names = await subsetOf(
+      opts.videos,
       opts.fileListTxt,
       opts.excludedVideosListTxt,
       async () =>

@@ -80,15 +80,28 @@ export async function fullDecode(video: string): Promise<Uint8Array[]> {
 /** The presentation timestamps (seconds) of every video packet, in decode order. */
 export async function packetTimes(video: string): Promise<number[]> {
   const out = await new Deno.Command("ffprobe", {
-    args: ["-v", "error", "-select_streams", "v:0", "-show_entries", "frame=pts_time", "-of", "csv=p=0", video],
+    args: [
+      "-v",
+      "error",
+      "-select_streams",
+      "v:0",
+      "-show_entries",
+      "frame=pts_time",
+      "-of",
+      "csv=p=0",
+      video,
+    ],
     stdout: "piped",
   }).output();
-  return new TextDecoder().decode(out.stdout).trim().split("\n").map(Number);
+  return new TextDecoder().decode(out.stdout).split("\n").map((l) => l.replace(/,/g, "").trim())
+    .filter((l) => l !== "").map(Number).filter((t) => Number.isFinite(t));
 }
 
 /** Decodes a JPEG file to RGB bytes. */
 export async function decodeJpeg(path: string): Promise<Uint8Array> {
-  const { data } = await sharp(await Deno.readFile(path)).raw().toBuffer({ resolveWithObject: true });
+  const { data } = await sharp(await Deno.readFile(path)).raw().toBuffer({
+    resolveWithObject: true,
+  });
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
@@ -100,7 +113,10 @@ export function mse(a: Uint8Array, b: Uint8Array): number {
 }
 
 /** Index of the frame of `frames` closest to `img`, and the distance to it and to the runner-up. */
-export function nearestFrame(img: Uint8Array, frames: Uint8Array[]): { index: number; d: number; next: number } {
+export function nearestFrame(
+  img: Uint8Array,
+  frames: Uint8Array[],
+): { index: number; d: number; next: number } {
   const ds = frames.map((f) => mse(img, f));
   const order = ds.map((d, i) => [d, i]).sort((x, y) => x[0] - y[0]);
   return { index: order[0][1], d: order[0][0], next: order[1]?.[0] ?? Infinity };

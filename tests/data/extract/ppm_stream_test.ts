@@ -1,0 +1,41 @@
+import { assert, assertEquals, assertThrows } from "../../assert.ts";
+import { PpmSplitter } from "../../../src/data/extract/mod.ts";
+
+function ppm(w: number, h: number, fill: number): Uint8Array {
+  const head = new TextEncoder().encode(`P6\n${w} ${h}\n255\n`);
+  const out = new Uint8Array(head.length + w * h * 3).fill(fill);
+  out.set(head);
+  return out;
+}
+
+Deno.test("PpmSplitter.push() splits frames across any chunk boundaries, size changes included", () => {
+  const stream = new Uint8Array([...ppm(3, 2, 7), ...ppm(3, 2, 9), ...ppm(1, 4, 11)]);
+  for (const step of [1, 2, 5, 17, 18, 19, 1000]) {
+    const s = new PpmSplitter();
+    const frames = [];
+    for (let i = 0; i < stream.length; i += step) {
+      frames.push(...s.push(stream.subarray(i, i + step)));
+    }
+    assertEquals(frames.map((f) => [f.width, f.height, f.data[0], f.data.length]), [
+      [3, 2, 7, 18],
+      [3, 2, 9, 18],
+      [1, 4, 11, 12],
+    ]);
+    assert(s.idle, `step ${step}: ends on a frame boundary`);
+  }
+  const half = new PpmSplitter();
+  half.push(ppm(2, 2, 1).subarray(0, 15));
+  assertEquals(half.idle, false);
+});
+
+Deno.test("PpmSplitter.push() rejects what is not a binary 8-bit PPM, with the byte offset", () => {
+  assertThrows(
+    () => new PpmSplitter().push(new TextEncoder().encode("P5\n1 1\n255\nx")),
+    SyntaxError,
+    "byte 0",
+  );
+  assertThrows(
+    () => new PpmSplitter().push(new TextEncoder().encode("P6\n1 1\n65535\n")),
+    SyntaxError,
+  );
+});

@@ -1,0 +1,116 @@
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "../../assert.ts";
+import {
+  buildDataset,
+  DatasetValidationError,
+  generateSyntheticDataset,
+  openManifestDataset,
+  readManifest,
+} from "../../../src/data/mod.ts";
+
+const FIX = new URL("../../../../shared/fixtures/", import.meta.url).pathname;
+
+Deno.test("buildDataset() validates DAVIS 2017 fixtures and writes the manifest", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const m = await buildDataset({
+      frames: `${FIX}davis2017`,
+      format: "davis",
+      out: dir,
+      verify: "header",
+    });
+    assertEquals(m.videos.map((v) => v.name), ["bear", "blackswan", "bmx-trees", "tennis"]);
+    const tennis = m.videos.find((v) => v.name === "tennis")!;
+    assertEquals(tennis.objects.map((o) => o.id), [1, 2, 255]);
+    assertEquals([tennis.width, tennis.height], [854, 480]);
+    const bmx = m.videos.find((v) => v.name === "bmx-trees")!;
+    assertEquals([bmx.frameIndices.length, bmx.annotatedFrames], [4, [0]]);
+    assert(m.warnings.some((w) => w.includes("255")));
+    assertEquals(await readManifest(`${dir}/manifest.json`), m);
+    const ds = await openManifestDataset(m);
+    assertEquals(ds.videoNames, ["bear", "blackswan", "bmx-trees", "tennis"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("buildDataset() counts per-object frames of SA-V style synthetic data", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await generateSyntheticDataset({
+      out: `${dir}/syn`,
+      videos: 2,
+      frames: 9,
+      width: 64,
+      height: 48,
+      seed: 1,
+      formats: ["sav", "davis"],
+    });
+    const m = await buildDataset({
+      frames: `${dir}/syn/davis/JPEGImages`,
+      annotations: `${dir}/syn/sav`,
+      format: "sav",
+      out: `${dir}/m.json`,
+    });
+    assertEquals(m.totals.videos, 2);
+    assertEquals(m.videos[0].annotatedFrames, [0, 4, 8]);
+    assertEquals(m.options.annEvery, 4);
+    for (const o of m.videos[0].objects) assert(o.frames <= 3 && o.frames >= 0);
+    const d = await buildDataset({
+      frames: `${dir}/syn/davis`,
+      format: "davis",
+      out: `${dir}/d.json`,
+    });
+    assertEquals(d.videos[0].annotatedFrames.length, 9);
+    assertEquals(
+      d.videos[0].objects.length,
+      m.videos[0].objects.filter((o) => o.frames > 0).length,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("buildDataset() names the broken frame and the mis-sized mask, writing nothing", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await generateSyntheticDataset({
+      out: `${dir}/syn`,
+      videos: 1,
+      frames: 3,
+      width: 32,
+      height: 32,
+      seed: 1,
+      formats: ["davis", "sav"],
+    });
+    const bad = `${dir}/syn/davis/JPEGImages/syn_0000/00001.jpg`;
+    await Deno.writeFile(bad, new TextEncoder().encode("not a jpeg"));
+    const e = await assertRejects(
+      () => buildDataset({ frames: `${dir}/syn/davis`, format: "davis", out: `${dir}/m.json` }),
+      DatasetValidationError,
+    );
+    assertStringIncludes(e.message, bad);
+    let exists = true;
+    await Deno.stat(`${dir}/m.json`).catch(() => (exists = false));
+    assert(!exists, "manifest written despite errors");
+    // SA-V json whose masks are not the frame size
+    await Deno.remove(bad);
+    const json = JSON.parse(await Deno.readTextFile(`${dir}/syn/sav/syn_0000_manual.json`));
+    json.masklet[0][0].size = [16, 64];
+    await Deno.writeTextFile(`${dir}/syn/sav/syn_0000_manual.json`, JSON.stringify(json));
+    const e2 = await assertRejects(
+      () =>
+        buildDataset({
+          frames: `${dir}/syn/davis/JPEGImages`,
+          annotations: `${dir}/syn/sav`,
+          format: "sav",
+          out: `${dir}/m.json`,
+          annEvery: 1,
+        }),
+      DatasetValidationError,
+    );
+    assertStringIncludes(e2.message, "syn_0000_manual.json");
+    assertStringIncludes(e2.message, "masklet[0][0]");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
