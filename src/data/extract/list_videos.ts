@@ -64,7 +64,15 @@ export async function listVideos(input: string): Promise<string[]> {
 
 /** Reads a video list file (see {@linkcode listVideos}); duplicates are kept once. */
 export async function readVideoList(listFile: string): Promise<string[]> {
-  const text = await Deno.readTextFile(listFile);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(listFile);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new Deno.errors.NotFound(`Video list "${listFile}" does not exist`);
+    }
+    throw e;
+  }
   const base = dirname(listFile);
   const out = new Set<string>();
   for (const raw of text.split(/\r?\n/)) {
