@@ -6,3 +6,4 @@ export * from "./fs_atomic.ts";
 export * from "./raw/mod.ts";
 export * from "./manifest/mod.ts";
 export * from "./synthetic/mod.ts";
+export * from "./extract/mod.ts";

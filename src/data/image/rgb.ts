@@ -77,14 +77,17 @@ export async function imageSize(path: string): Promise<{ width: number; height: 
   }
 }
 
-/** Options for {@linkcode encodeJpeg}. */
-export interface EncodeJpegOptions {
+/** Options for {@linkcode encodeRgbJpeg}. */
+export interface EncodeRgbJpegOptions {
   /** libjpeg quality 1..100. @default 90 */
   quality?: number;
 }
 
 /** Encodes an RGB image as baseline JPEG (4:2:0, like most datasets' frames). */
-export async function encodeJpeg(img: RgbImage, opts: EncodeJpegOptions = {}): Promise<Uint8Array> {
+export async function encodeRgbJpeg(
+  img: RgbImage,
+  opts: EncodeRgbJpegOptions = {},
+): Promise<Uint8Array> {
   if (img.data.length !== img.width * img.height * 3) {
     throw new RangeError(
       `RGB data has ${img.data.length} bytes, expected ${img.width}x${img.height}x3`,

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { Rng } from "../rng.ts";
 import { encodeRle } from "../rle/rle.ts";
 import { type CocoRle, rleArea, rleBbox } from "../rle/rle.ts";
-import { encodeJpeg } from "../image/rgb.ts";
+import { encodeRgbJpeg } from "../image/rgb.ts";
 import { encodePalettePng } from "../image/png.ts";
 import { withStagedDir } from "../fs_atomic.ts";
 import { randomScene, renderFrame, type SceneSpec } from "./scene.ts";
@@ -141,7 +141,7 @@ export async function generateSyntheticDataset(
           const stem = String(t).padStart(5, "0");
           await Deno.writeFile(
             join(jd, `${stem}.jpg`),
-            await encodeJpeg({ width: w, height: h, data: rendered[t].rgb }, { quality }),
+            await encodeRgbJpeg({ width: w, height: h, data: rendered[t].rgb }, { quality }),
           );
           await Deno.writeFile(
             join(ad, `${stem}.png`),
@@ -162,7 +162,7 @@ export async function generateSyntheticDataset(
           sa1bImages.push(stem);
           await Deno.writeFile(
             join(dir, "sa1b", `${stem}.jpg`),
-            await encodeJpeg({ width: w, height: h, data: rendered[t].rgb }, { quality }),
+            await encodeRgbJpeg({ width: w, height: h, data: rendered[t].rgb }, { quality }),
           );
           await Deno.writeTextFile(
             join(dir, "sa1b", `${stem}.json`),

@@ -3,8 +3,8 @@ import {
   davisPalette,
   decodeIndexedPng,
   decodeRgb,
-  encodeJpeg,
   encodePalettePng,
+  encodeRgbJpeg,
   ImageDecodeError,
   imageSize,
 } from "../../../src/data/image/mod.ts";
@@ -25,10 +25,10 @@ Deno.test("decodeRgb() decodes a DAVIS JPEG to 854x480 RGB", async () => {
   });
 });
 
-Deno.test("encodeJpeg() output decodes back close to the input", async () => {
+Deno.test("encodeRgbJpeg() output decodes back close to the input", async () => {
   const w = 32, h = 16, data = new Uint8Array(w * h * 3);
   for (let i = 0; i < data.length; i++) data[i] = (i * 7) % 64 + 100;
-  const back = await decodeRgb(await encodeJpeg({ width: w, height: h, data }, { quality: 95 }));
+  const back = await decodeRgb(await encodeRgbJpeg({ width: w, height: h, data }, { quality: 95 }));
   assertEquals([back.width, back.height], [w, h]);
   let err = 0;
   for (let i = 0; i < data.length; i++) err += Math.abs(back.data[i] - data[i]);
