@@ -1,2 +1,28 @@
-/** @module checkpoint (filled in as the parts land). */
-export {};
+/**
+ * PyTorch `.pt` (zip + pickle) and safetensors checkpoints, read and written on the host.
+ *
+ * Tensors are {@link HostTensor}s (dtype, shape, raw little-endian bytes); the nn layer turns
+ * them into GPU tensors. Reading never runs code: the pickle reader only knows the tensor and
+ * container types a checkpoint needs. Every problem ends in a {@link CheckpointError} that
+ * names the file and the byte offset.
+ *
+ * @example
+ * ```ts
+ * import { loadPt, selectStateDict, validateStateDict } from "./mod.ts";
+ * const ckpt = await loadPt("sam2.1_hiera_tiny.pt", { path: ["model"] });
+ * const sd = selectStateDict(ckpt);
+ * validateStateDict(sd, modelShapes); // throws, listing missing/unexpected/mis-shaped keys
+ * ```
+ *
+ * @module
+ */
+export * from "./errors.ts";
+export * from "./host_tensor.ts";
+export * from "./py_value.ts";
+export * from "./byte_source.ts";
+export * from "./tensor_source.ts";
+export { LazyTensor, loadPt, loadPtBytes, openPt } from "./pt_reader.ts";
+export type { LoadPtOptions, PtArchive } from "./pt_reader.ts";
+export { savePt, savePtBytes } from "./pt_writer.ts";
+export type { SavePtOptions } from "./pt_writer.ts";
+export { ALLOWED_GLOBALS } from "./unpickler.ts";
