@@ -1,0 +1,45 @@
+/**
+ * `uses: build-dataset`: indexes frames and annotations (DAVIS, SA-V or SA-1B layout) into a
+ * dataset manifest, over `src/data/manifest`.
+ */
+import type { StageKind } from "../kind.ts";
+import { type Infer, s } from "../schema.ts";
+
+const params = s.object({
+  frames: s.path({ role: "input", desc: "Frames folder (one sub-folder per video)" }),
+  annotations: s.optional(s.path({ role: "input", desc: "Annotations folder" })),
+  format: s.enum(["davis", "sav", "sa1b"] as const, { desc: "Dataset layout" }),
+  ann_every: s.defaulted(s.int({ min: 1, desc: "SA-V: annotation i is frame i * ann_every" }), 4),
+  verify: s.defaulted(
+    s.enum(["decode", "header"] as const, { desc: "Decode every frame or read headers only" }),
+    "header",
+  ),
+}, { what: "build-dataset with:" });
+
+/** Parameters of `build-dataset`. */
+export type BuildDatasetParams = Infer<typeof params>;
+
+/** The `build-dataset` stage kind. */
+export const buildDatasetKind: StageKind<BuildDatasetParams> = {
+  name: "build-dataset",
+  description: "Index frames and annotations into a dataset manifest (JSON)",
+  params,
+  outputs: { manifest: "file" },
+  modules: [
+    import.meta.url,
+    new URL("../../data/manifest/build_dataset.ts", import.meta.url).href,
+  ],
+  async run(ctx) {
+    const { buildDataset } = await import("../../data/manifest/build_dataset.ts");
+    const m = await buildDataset({
+      frames: ctx.params.frames,
+      ...(ctx.params.annotations ? { annotations: ctx.params.annotations } : {}),
+      format: ctx.params.format,
+      out: ctx.outputs.manifest,
+      annEvery: ctx.params.ann_every,
+      verify: ctx.params.verify,
+      onProgress: (d, t) => ctx.progress(d, t),
+    });
+    ctx.log(`manifest: ${JSON.stringify(m).length} bytes`);
+  },
+};
