@@ -65,10 +65,16 @@ function got(v: unknown, from?: string): string {
   return from ? `${s} (from ${from})` : s;
 }
 
+/** Copies a spec keeping lazy getters (schemas may refer to each other before they exist). */
+function withProps<T>(spec: FieldSpec<T>, extra: Partial<FieldSpec<T>>): FieldSpec<T> {
+  const out = Object.defineProperties({}, Object.getOwnPropertyDescriptors(spec)) as FieldSpec<T>;
+  return Object.assign(out, extra);
+}
+
 function withDefault<T>(spec: FieldSpec<T>, def: T | undefined): FieldSpec<T> {
   if (def === undefined) return spec;
   const json = JSON.stringify(def);
-  return { ...spec, default: () => JSON.parse(json) };
+  return withProps(spec, { default: () => JSON.parse(json) });
 }
 
 function scalarSpec<T>(
@@ -135,10 +141,12 @@ export function choice<T extends string>(values: readonly T[], def?: T): FieldSp
 
 /** `spec` or null (Python `Optional[...]`). */
 export function nullable<T>(spec: FieldSpec<T>, def?: T | null): FieldSpec<T | null> {
-  const describe = `${spec.describe} or null`;
   return withDefault<T | null>({
-    describe,
+    get describe() {
+      return `${spec.describe} or null`;
+    },
     parse(node, ctx, name) {
+      const describe = `${spec.describe} or null`;
       if (node.kind === "scalar" && !node.missing && node.value === null) return null;
       try {
         return spec.parse(node, ctx, name);
@@ -162,18 +170,21 @@ export interface ListOptions {
 
 /** A list of `item`. */
 export function list<T>(item: FieldSpec<T>, def?: T[], opts: ListOptions = {}): FieldSpec<T[]> {
-  const describe = opts.length !== undefined
-    ? `a list of ${opts.length} values (each ${item.describe})`
-    : `a list (each ${item.describe})`;
+  const describe = () =>
+    opts.length !== undefined
+      ? `a list of ${opts.length} values (each ${item.describe})`
+      : `a list (each ${item.describe})`;
   return withDefault({
-    describe,
+    get describe() {
+      return describe();
+    },
     parse(node, ctx, name) {
       if (node.kind === "scalar" && opts.acceptScalar && !node.missing && node.value !== null) {
         return [item.parse(node, ctx, name)];
       }
       if (node.kind !== "seq") {
-        if (node.kind === "scalar") scalarOf(node, ctx, name, describe);
-        fail(ctx, node.pos, `"${name}" must be ${describe}`);
+        if (node.kind === "scalar") scalarOf(node, ctx, name, describe());
+        fail(ctx, node.pos, `"${name}" must be ${describe()}`);
       }
       if (opts.length !== undefined && node.items.length !== opts.length) {
         fail(ctx, node.pos, `"${name}" must have ${opts.length} values, got ${node.items.length}`);
@@ -207,11 +218,12 @@ export function record<T>(
   item: FieldSpec<T>,
   def?: Record<string, T>,
 ): FieldSpec<Record<string, T>> {
-  const describe = `a mapping (each value ${item.describe})`;
   return withDefault({
-    describe,
+    get describe() {
+      return `a mapping (each value ${item.describe})`;
+    },
     parse(node, ctx, name) {
-      if (node.kind !== "map") fail(ctx, node.pos, `"${name}" must be ${describe}`);
+      if (node.kind !== "map") fail(ctx, node.pos, `"${name}" must be ${this.describe}`);
       const out: Record<string, T> = {};
       for (const e of node.entries) out[e.key] = item.parse(e.value, ctx, `${name}.${e.key}`);
       return out;
@@ -272,7 +284,7 @@ export function section<T>(owner: string, fields: Fields<T>, def?: T): FieldSpec
       return readFields(node, fields, ctx, owner, () => false) as T;
     },
   };
-  return def === undefined ? spec : { ...spec, default: () => structuredClone(def) };
+  return def === undefined ? spec : withProps(spec, { default: () => structuredClone(def) });
 }
 
 /** A class path with its typed constructor arguments. */
@@ -392,7 +404,7 @@ export function obj<T>(
       return parseTarget<T>(node, list(), ctx, name);
     },
   };
-  return def === undefined ? spec : { ...spec, default: () => structuredClone(def) };
+  return def === undefined ? spec : withProps(spec, { default: () => structuredClone(def) });
 }
 
 /** Gives `to` the recorded positions of `from` (for objects derived from a validated one). */
@@ -400,3 +412,7 @@ export function copyPositions(from: object, to: object): void {
   const p = POSITIONS.get(from);
   if (p) POSITIONS.set(to, p);
 }
+
+/** A schema of any target (for lists of alternatives in one slot). */
+// deno-lint-ignore no-explicit-any
+export type AnyTargetSchema = TargetSchema<any>;
