@@ -1,2 +1,8 @@
-/** @module nn (filled in as the parts land). */
-export {};
+/**
+ * nn: `Module` (PyTorch-compatible state-dict keys), parameter initialisers and basic layers.
+ *
+ * @module
+ */
+export * from "./module.ts";
+export * from "./init.ts";
+export * from "./linear.ts";

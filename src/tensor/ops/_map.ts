@@ -1,0 +1,32 @@
+import type { DType } from "../../kernels/dtype.ts";
+import { runElementwise } from "../launch.ts";
+import type { Tensor } from "../tensor.ts";
+import { fillTemplate, promote, type TensorLike } from "./_template.ts";
+
+/**
+ * Evaluates an expression template over tensors and numbers without autograd (backward rules
+ * use it to fuse a gradient into one kernel): `mapExpr("{g} * {y} * (1.0 - {y})", { g, y })`.
+ * Output shape is the broadcast of the tensors; dtype the promoted compute type unless given.
+ */
+export function mapExpr(
+  template: string,
+  values: Record<string, TensorLike>,
+  opts: {
+    name?: string;
+    helpers?: readonly string[];
+    outDtype?: DType;
+    shape?: readonly number[];
+  } = {},
+): Tensor {
+  const dts = Object.values(values).filter((v): v is Tensor => typeof v !== "number").map((t) =>
+    t.dtype
+  );
+  const ct = promote(dts);
+  const { expr, tensors, scalars } = fillTemplate(template, values, ct);
+  return runElementwise(opts.name ?? "map", expr, tensors, {
+    scalars,
+    helpers: opts.helpers,
+    outDtype: opts.outDtype ?? ct,
+    shape: opts.shape,
+  });
+}

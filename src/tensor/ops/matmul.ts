@@ -1,0 +1,170 @@
+import { gpu } from "../../gpu/runtime.ts";
+import {
+  MATMUL_MAX_BATCH_RANK,
+  matmulKernel,
+  type MatmulSpec,
+  matmulUniforms,
+  matmulWorkgroups,
+} from "../../kernels/matmul.ts";
+import { apply } from "../autograd.ts";
+import { bindingOf, broadcastStrides } from "../launch.ts";
+import type { OpDef } from "../op.ts";
+import { broadcastShapes, fmtShape, numel } from "../shape.ts";
+import { Tensor } from "../tensor.ts";
+import { copyContiguous, reshape, transpose } from "./layout.ts";
+import { sum } from "./reduce.ts";
+
+/**
+ * Register-tile configurations per adapter kind (loads are the limit on lavapipe, so large tiles
+ * in 8-lane workgroups; real GPUs get 16x8 workgroups of 4x4 tiles). Picked by problem size.
+ */
+export function chooseMatmulSpec(
+  m: number,
+  n: number,
+  vec4k: boolean,
+  bias: boolean,
+): MatmulSpec {
+  const cpu = gpu().isCpuAdapter;
+  const loads = vec4k ? "vec4k" as const : "scalar" as const;
+  if (cpu) {
+    const big = m >= 64 && n >= 64;
+    const tm = big ? 8 : m >= 4 ? 4 : 1;
+    const tn = big ? 8 : n >= 4 ? 4 : 1;
+    return { tm, tn, wgx: 8, wgy: 1, bias, loads };
+  }
+  return { tm: 4, tn: 4, wgx: 16, wgy: 8, bias, loads };
+}
+
+function aligned4(t: Tensor, strides: readonly number[]): boolean {
+  return t.offset % 4 === 0 && strides.every((s) => s % 4 === 0);
+}
+
+/**
+ * C = A @ B (+ bias) without autograd. A [..., M, K], B [..., K, N] with broadcast batch dims,
+ * any strides (transposed views need no copy); C is a new contiguous [...batch, M, N].
+ */
+export function matmulRaw(a: Tensor, b: Tensor, bias?: Tensor): Tensor {
+  if (a.rank < 2 || b.rank < 2) throw new RangeError("matmulRaw needs rank >= 2 operands");
+  const [m, k] = a.shape.slice(-2);
+  const [k2, n] = b.shape.slice(-2);
+  if (k !== k2) {
+    throw new RangeError(
+      `matmul(): inner dims differ: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)} (${k} vs ${k2})`,
+    );
+  }
+  let batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  let aB = broadcastStrides(a.view(a.shape.slice(0, -2), a.strides.slice(0, -2), 0), batch);
+  let bB = broadcastStrides(b.view(b.shape.slice(0, -2), b.strides.slice(0, -2), 0), batch);
+  // Merge adjacent batch dims with compatible strides; drop size-1 dims.
+  const dims: [number, number, number][] = [];
+  batch.forEach((d, i) => {
+    if (d === 1) return;
+    const last = dims[dims.length - 1];
+    if (last && last[1] === aB[i] * d && last[2] === bB[i] * d) {
+      last[0] *= d;
+      last[1] = aB[i];
+      last[2] = bB[i];
+    } else dims.push([d, aB[i], bB[i]]);
+  });
+  if (dims.length > MATMUL_MAX_BATCH_RANK) {
+    throw new RangeError(`matmul(): more than ${MATMUL_MAX_BATCH_RANK} batch dims after merging`);
+  }
+  const outShape = [...batch, m, n];
+  batch = dims.map((d) => d[0]);
+  aB = dims.map((d) => d[1]);
+  bB = dims.map((d) => d[2]);
+  const nb = numel(batch);
+  const c = Tensor.empty(outShape, "f32");
+  if (c.size === 0) return c;
+  if (k === 0) {
+    c.dispose();
+    throw new RangeError("matmul(): K = 0 is not supported");
+  }
+  const sAm = a.strides[a.rank - 2], sAk = a.strides[a.rank - 1];
+  const sBk = b.strides[b.rank - 2], sBn = b.strides[b.rank - 1];
+  const vec4k = k % 4 === 0 && sAk === 1 && sBk === 1 && aligned4(a, [sAm, ...aB]) &&
+    aligned4(b, [sBn, ...bB]);
+  const spec = chooseMatmulSpec(m, n, vec4k, !!bias);
+  if (nb > 65535) throw new RangeError(`matmul(): batch ${nb} above 65535`);
+  const biasT = bias ? (bias.isContiguous ? bias : copyContiguous(bias)) : undefined;
+  gpu().launch(matmulKernel(spec), {
+    buffers: [c, a, b, ...(biasT ? [biasT] : [])].map(bindingOf),
+    uniforms: matmulUniforms({
+      m,
+      n,
+      k,
+      aOffset: a.offset,
+      bOffset: b.offset,
+      cOffset: 0,
+      biasOffset: biasT?.offset ?? 0,
+      aStrides: [sAm, sAk],
+      bStrides: [sBk, sBn],
+      batchShape: batch,
+      aBatchStrides: aB,
+      bBatchStrides: bB,
+    }),
+    workgroups: matmulWorkgroups(spec, m, n, nb),
+  });
+  if (biasT && biasT !== bias) biasT.dispose();
+  return c;
+}
+
+const matmulOp: OpDef = {
+  name: "matmul",
+  forward(ctx, [a, b]) {
+    ctx.save(a, b);
+    return matmulRaw(a, b);
+  },
+  backward(ctx, g, _attrs) {
+    const [a, b] = ctx.saved;
+    return [
+      ctx.needsGrad[0] ? matmulRaw(g, transpose(b)) : null,
+      ctx.needsGrad[1] ? matmulRaw(transpose(a), g) : null,
+    ];
+  },
+};
+
+/**
+ * Matrix product with PyTorch's `matmul` semantics: 1-D operands are promoted (and the added dim
+ * removed), batch dims broadcast. Transposed views (`transpose(w)`) are read in place.
+ */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  const a2 = a.rank === 1 ? reshape(a, [1, a.shape[0]]) : a;
+  const b2 = b.rank === 1 ? reshape(b, [b.shape[0], 1]) : b;
+  let y = apply(matmulOp, [a2, b2], undefined);
+  if (a.rank === 1) y = reshape(y, [...y.shape.slice(0, -2), y.shape[y.rank - 1]]);
+  if (b.rank === 1) y = reshape(y, y.shape.slice(0, -1));
+  return y;
+}
+
+const linearOp: OpDef = {
+  name: "linear",
+  forward(ctx, [x, w, bias]) {
+    ctx.save(x, w);
+    return matmulRaw(x, transpose(w), bias);
+  },
+  backward(ctx, g) {
+    const [x, w] = ctx.saved;
+    const gx = ctx.needsGrad[0] ? matmulRaw(g, w) : null;
+    let gw: Tensor | null = null;
+    if (ctx.needsGrad[1]) {
+      const g2 = reshape(g, [-1, g.shape[g.rank - 1]]);
+      const x2 = reshape(x, [-1, x.shape[x.rank - 1]]);
+      gw = matmulRaw(transpose(g2), x2);
+    }
+    if (ctx.needsGrad.length === 2) return [gx, gw];
+    const gb = ctx.needsGrad[2] ? sum(g, g.shape.slice(0, -1).map((_, i) => i)) : null;
+    return [gx, gw, gb];
+  },
+};
+
+/** x @ w^T + bias (`nn.functional.linear`): x [..., in], w [out, in], bias [out]; fused bias. */
+export function linear(x: Tensor, w: Tensor, bias?: Tensor | null): Tensor {
+  if (w.rank !== 2 || x.shape[x.rank - 1] !== w.shape[1]) {
+    throw new RangeError(
+      `linear(): input ${fmtShape(x.shape)} does not match weight ${fmtShape(w.shape)}`,
+    );
+  }
+  if (x.rank === 1) return reshape(linear(reshape(x, [1, x.shape[0]]), w, bias), [w.shape[0]]);
+  return apply(linearOp, bias ? [x, w, bias] : [x, w], undefined);
+}

@@ -1,0 +1,214 @@
+import { gpu } from "../../gpu/runtime.ts";
+import {
+  reduceKernel,
+  type ReduceOp,
+  reduceUniforms,
+  reduceWorkgroups,
+} from "../../kernels/reduce.ts";
+import { apply, registerTapeOps } from "../autograd.ts";
+import { bindingOf } from "../launch.ts";
+import type { OpDef } from "../op.ts";
+import { contiguousStrides, fmtShape, normAxis, numel } from "../shape.ts";
+import { Tensor } from "../tensor.ts";
+import { mapExpr } from "./_map.ts";
+import { copyContiguous, expand, reshape } from "./layout.ts";
+
+/** Axes argument: one axis, several, or all (undefined). */
+export type Axes = number | readonly number[] | undefined;
+
+/** Options of the reductions. */
+export interface ReduceOptions {
+  /** Keep reduced dims as size 1. @default false */
+  keepdim?: boolean;
+}
+
+function normAxes(axes: Axes, rank: number): number[] {
+  if (axes === undefined) return Array.from({ length: rank }, (_, i) => i);
+  const list = typeof axes === "number" ? [axes] : [...axes];
+  return [...new Set(list.map((a) => normAxis(a, rank)))].sort((a, b) => a - b);
+}
+
+function keptShape(shape: readonly number[], axes: readonly number[]): number[] {
+  return shape.map((d, i) => axes.includes(i) ? 1 : d);
+}
+
+/**
+ * Reduces `axes` of `x` without autograd; returns the keepdim-shaped result. Each maximal block
+ * of adjacent reduced axes becomes one [A, R, B] launch (innermost block first).
+ */
+export function reduceRaw(x: Tensor, axes: readonly number[], op: ReduceOp, mean = false): Tensor {
+  if (axes.length === 0) return copyContiguous(x);
+  let cur = x.isContiguous ? x : copyContiguous(x);
+  let shape = [...x.shape];
+  const blocks: [number, number][] = [];
+  for (const a of axes) {
+    const last = blocks[blocks.length - 1];
+    if (last && last[1] === a) last[1] = a + 1;
+    else blocks.push([a, a + 1]);
+  }
+  if ((op === "argmax" || op === "argmin") && blocks.length > 1) {
+    throw new RangeError(`${op}: reduces one axis (or adjacent axes), got [${axes}]`);
+  }
+  for (const [s, e] of blocks.reverse()) {
+    const A = numel(shape.slice(0, s)), R = numel(shape.slice(s, e)), B = numel(shape.slice(e));
+    const outShape = [...shape.slice(0, s), ...shape.slice(s, e).map(() => 1), ...shape.slice(e)];
+    const isArg = op === "argmax" || op === "argmin";
+    const out = Tensor.empty(outShape, isArg ? "i32" : cur.dtype === "f16" ? "f32" : cur.dtype);
+    if (R === 0 && (op !== "sum")) {
+      throw new RangeError(`${op} of an empty axis ${fmtShape(shape)}`);
+    }
+    const layout = B === 1 ? "row" : "col";
+    const k = reduceKernel({ op, dtype: cur.dtype, outDtype: out.dtype, layout });
+    gpu().launch(k, {
+      buffers: [bindingOf(out), bindingOf(cur)],
+      uniforms: reduceUniforms(A, R, B, cur.offset, 0, mean ? 1 / R : 1),
+      workgroups: reduceWorkgroups(layout, A, B),
+    });
+    if (cur !== x) cur.dispose();
+    cur = out;
+    shape = outShape;
+  }
+  return cur;
+}
+
+interface ReduceAttrs {
+  axes: number[];
+  keepdim: boolean;
+}
+
+function finish(y: Tensor, x: Tensor, { axes, keepdim }: ReduceAttrs): Tensor {
+  if (keepdim) return y;
+  const shape = x.shape.filter((_, i) => !axes.includes(i));
+  return y.view(shape, y.strides.filter((_, i) => !axes.includes(i)), y.offset);
+}
+
+/** Gradient of a reduction broadcast back to the input shape. */
+function spread(g: Tensor, inShape: readonly number[], axes: readonly number[]): Tensor {
+  return expand(reshape(g, keptShape(inShape, axes)), inShape);
+}
+
+const sumOp: OpDef<ReduceAttrs & { mean: boolean }> = {
+  name: "sum",
+  forward(ctx, [x], a) {
+    ctx.data.shape = [...x.shape];
+    const y = reduceRaw(x, a.axes, "sum", a.mean);
+    const r = finish(y, x, a);
+    if (r !== y) y.dispose();
+    return r;
+  },
+  backward(ctx, g, a) {
+    const shape: number[] = ctx.data.shape;
+    if (!a.mean) return [spread(g, shape, a.axes)];
+    const n = numel(a.axes.map((i) => shape[i]));
+    return [spread(mapExpr("{g} * {s}", { g, s: 1 / n }, { name: "mean_grad" }), shape, a.axes)];
+  },
+};
+
+/** Sum over `axes` (all when omitted). */
+export function sum(x: Tensor, axes?: Axes, opts: ReduceOptions = {}): Tensor {
+  return apply(sumOp, [x], { axes: normAxes(axes, x.rank), keepdim: !!opts.keepdim, mean: false });
+}
+
+/** Mean over `axes` (all when omitted). */
+export function mean(x: Tensor, axes?: Axes, opts: ReduceOptions = {}): Tensor {
+  return apply(sumOp, [x], { axes: normAxes(axes, x.rank), keepdim: !!opts.keepdim, mean: true });
+}
+
+const maxOp: OpDef<ReduceAttrs & { op: "max" | "min" }> = {
+  name: "max",
+  forward(ctx, [x], a) {
+    const y = reduceRaw(x, a.axes, a.op);
+    ctx.save(x, y);
+    const r = finish(y, x, a);
+    if (r !== y) y.dispose();
+    return r;
+  },
+  backward(ctx, g, a) {
+    // Ties share the gradient evenly (PyTorch's amax/amin rule).
+    const [x, y] = ctx.saved;
+    const mask = mapExpr("select(0.0, 1.0, {x} == {y})", { x, y }, { name: "max_mask" });
+    const count = reduceRaw(mask, a.axes, "sum");
+    const gk = reshape(g, keptShape(x.shape, a.axes));
+    return [mapExpr("{m} * {g} / {c}", { m: mask, g: gk, c: count }, { name: "max_grad" })];
+  },
+};
+
+/** Maximum over `axes` (like `amax`; ties share the gradient). */
+export function max(x: Tensor, axes?: Axes, opts: ReduceOptions = {}): Tensor {
+  return apply(maxOp, [x], { axes: normAxes(axes, x.rank), keepdim: !!opts.keepdim, op: "max" });
+}
+
+/** Minimum over `axes` (like `amin`). */
+export function min(x: Tensor, axes?: Axes, opts: ReduceOptions = {}): Tensor {
+  return apply(maxOp, [x], { axes: normAxes(axes, x.rank), keepdim: !!opts.keepdim, op: "min" });
+}
+
+/** Index (i32) of the maximum along `axis` (first on ties); flattened when axis is omitted. */
+export function argmax(x: Tensor, axis?: number, opts: ReduceOptions = {}): Tensor {
+  return argReduce(x, axis, "argmax", opts);
+}
+
+/** Index (i32) of the minimum along `axis` (first on ties). */
+export function argmin(x: Tensor, axis?: number, opts: ReduceOptions = {}): Tensor {
+  return argReduce(x, axis, "argmin", opts);
+}
+
+function argReduce(x: Tensor, axis: number | undefined, op: ReduceOp, opts: ReduceOptions): Tensor {
+  if (axis === undefined) {
+    const flat = x.isContiguous ? x.view([x.size], [1], x.offset) : reshape(x, [x.size]);
+    const y = reduceRaw(flat, [0], op);
+    return opts.keepdim ? y.view(x.shape.map(() => 1), x.shape.map(() => 1), 0) : y.view([], [], 0);
+  }
+  const a = normAxis(axis, x.rank);
+  const y = reduceRaw(x, [a], op);
+  return finish(y, x, { axes: [a], keepdim: !!opts.keepdim });
+}
+
+/** Options of `variance`. */
+export interface VarOptions extends ReduceOptions {
+  /** Subtracted from the count (1 = unbiased, PyTorch's default; 0 = biased). @default 1 */
+  correction?: number;
+}
+
+/** Variance over `axes` (composite: mean, square, sum; differentiable). */
+export function variance(x: Tensor, axes?: Axes, opts: VarOptions = {}): Tensor {
+  const ax = normAxes(axes, x.rank);
+  const n = numel(ax.map((i) => x.shape[i]));
+  const m = mean(x, ax, { keepdim: true });
+  const d = apply(diffSqOp, [x, m], undefined);
+  const s = sum(d, ax, { keepdim: opts.keepdim });
+  return apply(scaleOp, [s], 1 / Math.max(n - (opts.correction ?? 1), 0));
+}
+
+const diffSqOp: OpDef = {
+  name: "diff_sq",
+  forward(ctx, [x, m]) {
+    ctx.save(x, m);
+    return mapExpr("({x} - {m}) * ({x} - {m})", { x, m }, { name: "diff_sq" });
+  },
+  backward(ctx, g) {
+    const [x, m] = ctx.saved;
+    const gx = mapExpr("2.0 * {g} * ({x} - {m})", { g, x, m }, { name: "diff_sq_grad" });
+    return [gx, ctx.needsGrad[1] ? mapExpr("-{g}", { g: gx }, { name: "neg" }) : null];
+  },
+};
+
+const scaleOp: OpDef<number> = {
+  name: "scale",
+  forward: (_ctx, [x], s) => mapExpr("{x} * {s}", { x, s }, { name: "scale" }),
+  backward: (_ctx, g, s) => [mapExpr("{g} * {s}", { g, s }, { name: "scale" })],
+};
+
+/** Sums a broadcast gradient down to `shape` (the tape's un-broadcast step). */
+export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
+  const lead = g.rank - shape.length;
+  if (lead < 0) throw new RangeError(`sumToShape: ${fmtShape(g.shape)} to ${fmtShape(shape)}`);
+  const axes: number[] = [];
+  for (let i = 0; i < g.rank; i++) {
+    if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
+  }
+  const y = reduceRaw(g, axes, "sum");
+  return y.view(shape, contiguousStrides(shape), y.offset);
+}
+
+registerTapeOps({ sumToShape });
