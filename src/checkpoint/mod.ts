@@ -26,3 +26,7 @@ export type { LoadPtOptions, PtArchive } from "./pt_reader.ts";
 export { savePt, savePtBytes } from "./pt_writer.ts";
 export type { SavePtOptions } from "./pt_writer.ts";
 export { ALLOWED_GLOBALS } from "./unpickler.ts";
+export * from "./safetensors.ts";
+export * from "./fnmatch.ts";
+export * from "./state_dict.ts";
+export * from "./read_checkpoint.ts";
