@@ -305,6 +305,10 @@ async function runStage(
   try {
     sk = await engine.keyOf(stage);
   } catch (e) {
+    // in a dry run, upstream stages did not produce their outputs: this one would run
+    if (opts.dryRun) {
+      return res("would-run", [`after its upstream stages: ${(e as Error).message}`]);
+    }
     return res("failed", [(e as Error).message]);
   }
   const d = await engine.decide(stage, sk, { force });
