@@ -7,3 +7,4 @@ export * from "./raw/mod.ts";
 export * from "./manifest/mod.ts";
 export * from "./synthetic/mod.ts";
 export * from "./extract/mod.ts";
+export * from "./train/mod.ts";

@@ -1,0 +1,177 @@
+/**
+ * The training data loader: walks an epoch plan of {@linkcode TrainMixedDataset}, loads
+ * clips in Workers (or inline with `workers: 0`) with bounded prefetch, and yields collated
+ * batches in plan order. Every clip draws from its own generator seeded from (seed, epoch,
+ * batch, position), so batches do not depend on the number of workers or their timing.
+ *
+ * @module
+ */
+import { Rng } from "../rng.ts";
+import { type ClipDatasetSpec, openClipDataset } from "./clip_dataset_spec.ts";
+import { type BatchedVideoDatapoint, collateBatch } from "./collate.ts";
+import type { VideoDatapoint } from "./datapoint.ts";
+import {
+  type PlannedBatch,
+  TrainMixedDataset,
+  type TrainMixedDatasetOptions,
+} from "./mixed_dataset.ts";
+import type { VosDataset } from "./vos_dataset.ts";
+
+/** Options for {@linkcode ClipLoader}. */
+export interface ClipLoaderOptions {
+  datasets: ClipDatasetSpec[];
+  /** Clips per batch for each dataset. */
+  batchSizes: number[];
+  /** Loader Workers; 0 loads inline. @default 2 */
+  workers?: number;
+  /** Clips requested ahead of the consumer. @default 2 * workers + batch size */
+  prefetch?: number;
+  /** Base seed of all data randomness. @default 0 */
+  seed?: number;
+  /** Name of the batches (`dict_key`). @default "all" */
+  dictKey?: string;
+  /** Mixing options (shuffle, dropLast, phasesPerEpoch, datasetProb, rank, worldSize). */
+  mixing?: Omit<TrainMixedDatasetOptions, "datasets" | "batchSizes">;
+}
+
+function itemSeed(seed: number, epoch: number, batch: number, pos: number): number[] {
+  const r = new Rng(((seed * 1000003) ^ (epoch * 9176)) + batch * 131 + pos * 7919 + 1);
+  return new Rng(r.nextU32() * 1024 + (r.nextU32() >>> 22)).state();
+}
+
+interface Pending {
+  resolve: (dp: VideoDatapoint) => void;
+  reject: (e: Error) => void;
+}
+
+/** Prefetching, Worker-backed loader of collated clip batches. */
+export class ClipLoader {
+  readonly opts: ClipLoaderOptions;
+  readonly mixed: TrainMixedDataset;
+  private inline: VosDataset[];
+  private workers: Worker[] = [];
+  private pending = new Map<number, Pending>();
+  private nextId = 0;
+  private rr = 0;
+
+  private constructor(opts: ClipLoaderOptions, datasets: VosDataset[]) {
+    this.opts = opts;
+    this.inline = datasets;
+    this.mixed = new TrainMixedDataset({
+      ...(opts.mixing ?? {}),
+      datasets,
+      batchSizes: opts.batchSizes,
+    });
+  }
+
+  /** Opens the datasets (and starts the Workers). Call {@linkcode ClipLoader.close} when done. */
+  static async create(opts: ClipLoaderOptions): Promise<ClipLoader> {
+    const datasets = await Promise.all(opts.datasets.map(openClipDataset));
+    const loader = new ClipLoader(opts, datasets);
+    const n = opts.workers ?? 2;
+    const ready: Promise<void>[] = [];
+    for (let i = 0; i < n; i++) {
+      const w = new Worker(new URL("./loader_worker.ts", import.meta.url).href, { type: "module" });
+      ready.push(
+        new Promise((resolve, reject) => {
+          w.onmessage = (ev) => {
+            const m = ev.data;
+            if (m.type === "ready") resolve();
+            else if (m.type === "error" && m.id === -1) {
+              reject(new Error(`Loader worker: ${m.message}`));
+            } else loader.onWorkerMessage(m);
+          };
+          w.onerror = (e) => {
+            e.preventDefault();
+            const err = new Error(`Loader worker crashed: ${e.message}`);
+            reject(err);
+            for (const p of loader.pending.values()) p.reject(err);
+            loader.pending.clear();
+          };
+        }),
+      );
+      w.postMessage({ type: "init", specs: opts.datasets });
+      loader.workers.push(w);
+    }
+    try {
+      await Promise.all(ready);
+    } catch (e) {
+      loader.close();
+      throw e;
+    }
+    return loader;
+  }
+
+  private onWorkerMessage(m: { type: string; id: number; dp?: VideoDatapoint; message?: string }) {
+    const p = this.pending.get(m.id);
+    if (!p) return;
+    this.pending.delete(m.id);
+    if (m.type === "item") p.resolve(m.dp!);
+    else p.reject(new Error(m.message));
+  }
+
+  private fetch(
+    datasetIdx: number,
+    idx: number,
+    rngState: number[],
+    epoch: number,
+  ): Promise<VideoDatapoint> {
+    if (this.workers.length === 0) {
+      return this.inline[datasetIdx].get(idx, Rng.fromState(rngState), epoch);
+    }
+    const id = this.nextId++;
+    const w = this.workers[this.rr++ % this.workers.length];
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      w.postMessage({ type: "get", id, datasetIdx, idx, rngState, epoch });
+    });
+  }
+
+  /** Number of batches in an epoch for this rank. */
+  numBatches(epoch: number): number {
+    return this.mixed.plan(epoch).length;
+  }
+
+  /** Yields the collated batches of `epoch`, prefetching clips ahead of the consumer. */
+  async *epoch(epoch: number): AsyncGenerator<BatchedVideoDatapoint> {
+    const plan: PlannedBatch[] = this.mixed.plan(epoch);
+    const items: { b: number; d: number; idx: number; pos: number }[] = [];
+    plan.forEach((pb, b) =>
+      pb.indices.forEach((idx, pos) => items.push({ b, d: pb.datasetIdx, idx, pos }))
+    );
+    const depth = this.opts.prefetch ??
+      2 * Math.max(1, this.workers.length) + Math.max(...this.opts.batchSizes);
+    const inflight: Promise<VideoDatapoint>[] = [];
+    let issued = 0;
+    const issue = () => {
+      while (issued < items.length && inflight.length < depth) {
+        const it = items[issued++];
+        const p = this.fetch(
+          it.d,
+          it.idx,
+          itemSeed(this.opts.seed ?? 0, epoch, it.b, it.pos),
+          epoch,
+        );
+        p.catch(() => {}); // handled when awaited
+        inflight.push(p);
+      }
+    };
+    for (const pb of plan) {
+      const clips: VideoDatapoint[] = [];
+      for (let k = 0; k < pb.indices.length; k++) {
+        issue();
+        clips.push(await inflight.shift()!);
+      }
+      issue();
+      yield collateBatch(clips, this.opts.dictKey ?? "all");
+    }
+  }
+
+  /** Stops the Workers. */
+  close(): void {
+    for (const w of this.workers) w.terminate();
+    this.workers = [];
+    for (const p of this.pending.values()) p.reject(new Error("Loader closed"));
+    this.pending.clear();
+  }
+}

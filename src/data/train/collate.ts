@@ -1,0 +1,122 @@
+/**
+ * Collation of clips into the batch the model trains on (`training/utils/data_utils.py::
+ * collate_fn` and `BatchedVideoDatapoint`), as flat typed arrays with their shapes.
+ *
+ * @module
+ */
+import type { VideoDatapoint } from "./datapoint.ts";
+
+/** A batch of B clips of T frames with O objects in total per frame. */
+export interface BatchedVideoDatapoint {
+  /** [T, B, 3, H, W] float32, normalised images. */
+  imgBatch: Float32Array;
+  /** [T, O, 2] int32: (t, video index in batch) of each object. */
+  objToFrameIdx: Int32Array;
+  /** [T, O, H, W] 0/1 bytes. */
+  masks: Uint8Array;
+  metadata: {
+    /** [T, O, 3] int32: (video id, object id, original frame index). */
+    uniqueObjectsIdentifier: Int32Array;
+    /** [T, O, 2] int32: original (height, width). */
+    frameOrigSize: Int32Array;
+  };
+  dictKey: string;
+  numFrames: number;
+  numVideos: number;
+  numObjects: number;
+  height: number;
+  width: number;
+}
+
+/**
+ * Stacks clips: all must have the same frame count and tensor size, and each clip the same
+ * objects on every frame (true for `VosDataset` with `alwaysTarget`).
+ *
+ * @throws {RangeError} when clips do not line up.
+ */
+export function collateBatch(batch: VideoDatapoint[], dictKey = "all"): BatchedVideoDatapoint {
+  if (batch.length === 0) throw new RangeError("Cannot collate an empty batch");
+  const T = batch[0].frames.length;
+  const f0 = batch[0].frames[0];
+  const H = f0.image.height, W = f0.image.width, B = batch.length;
+  const perVideo = batch.map((v, b) => {
+    if (v.frames.length !== T) {
+      throw new RangeError(`Clip ${b} has ${v.frames.length} frames, clip 0 has ${T}`);
+    }
+    const n = v.frames[0].objects.length;
+    for (const f of v.frames) {
+      if (!f.tensor) {
+        throw new RangeError(`Clip ${b} has no tensors: add ToTensorAPI to its transforms`);
+      }
+      if (f.image.height !== H || f.image.width !== W) {
+        throw new RangeError(
+          `Clip ${b} frames are ${f.image.width}x${f.image.height}, clip 0 is ${W}x${H}`,
+        );
+      }
+      if (f.objects.length !== n) throw new RangeError(`Clip ${b} has a varying number of objects`);
+    }
+    return n;
+  });
+  const O = perVideo.reduce((a, b) => a + b, 0);
+  const plane = 3 * H * W, hw = H * W;
+  const imgBatch = new Float32Array(T * B * plane);
+  const objToFrameIdx = new Int32Array(T * O * 2);
+  const masks = new Uint8Array(T * O * hw);
+  const ids = new Int32Array(T * O * 3);
+  const sizes = new Int32Array(T * O * 2);
+  for (let t = 0; t < T; t++) {
+    let o = 0;
+    for (let b = 0; b < B; b++) {
+      const v = batch[b], f = v.frames[t];
+      imgBatch.set(f.tensor!, (t * B + b) * plane);
+      for (const obj of f.objects) {
+        const k = t * O + o;
+        objToFrameIdx[k * 2] = t;
+        objToFrameIdx[k * 2 + 1] = b;
+        masks.set(obj.segment, k * hw);
+        ids[k * 3] = v.videoId;
+        ids[k * 3 + 1] = obj.objectId;
+        ids[k * 3 + 2] = obj.frameIndex;
+        sizes[k * 2] = v.size[0];
+        sizes[k * 2 + 1] = v.size[1];
+        o++;
+      }
+    }
+  }
+  return {
+    imgBatch,
+    objToFrameIdx,
+    masks,
+    metadata: { uniqueObjectsIdentifier: ids, frameOrigSize: sizes },
+    dictKey,
+    numFrames: T,
+    numVideos: B,
+    numObjects: O,
+    height: H,
+    width: W,
+  };
+}
+
+/** `flat_obj_to_img_idx`: index of each object's image in the video-major flat batch [B*T]. */
+export function flatObjToImgIdx(b: BatchedVideoDatapoint): Int32Array {
+  const out = new Int32Array(b.numFrames * b.numObjects);
+  for (let k = 0; k < out.length; k++) {
+    out[k] = b.objToFrameIdx[k * 2 + 1] * b.numFrames + b.objToFrameIdx[k * 2];
+  }
+  return out;
+}
+
+/** `flat_img_batch`: images reordered video-major, [B*T, 3, H, W]. */
+export function flatImgBatch(b: BatchedVideoDatapoint): Float32Array {
+  const plane = 3 * b.height * b.width;
+  const out = new Float32Array(b.imgBatch.length);
+  for (let t = 0; t < b.numFrames; t++) {
+    for (let v = 0; v < b.numVideos; v++) {
+      out.set(
+        b.imgBatch.subarray((t * b.numVideos + v) * plane, (t * b.numVideos + v + 1) * plane),
+        (v * b.numFrames + t) * plane,
+      );
+    }
+  }
+  return out;
+}

@@ -1,0 +1,244 @@
+/**
+ * Geometric augmentations of `training/dataset/transforms.py`: horizontal flip, random affine
+ * (with the "skip when a frame-0 mask vanishes" rule) and resize, applied to the image and
+ * every object mask of each frame.
+ *
+ * @module
+ */
+import type { Rng } from "../../rng.ts";
+import type { DatapointFrame, VideoDatapoint } from "../datapoint.ts";
+import type { Transform } from "./transform.ts";
+import { affineMask, affineRgb, inverseAffineMatrix, resizeBytes } from "./resample.ts";
+
+/** Mirrors a frame's image and masks left-right (new mask arrays; loaders may share them). */
+export function hflipFrame(f: DatapointFrame): void {
+  const { width: w, height: h, data } = f.image;
+  const img = new Uint8Array(data.length);
+  for (let y = 0; y < h; y++) {
+    const r = y * w * 3;
+    for (let x = 0; x < w; x++) {
+      const s = r + x * 3, d = r + (w - 1 - x) * 3;
+      img[d] = data[s];
+      img[d + 1] = data[s + 1];
+      img[d + 2] = data[s + 2];
+    }
+  }
+  f.image = { width: w, height: h, data: img };
+  for (const o of f.objects) {
+    const m = new Uint8Array(o.segment.length);
+    for (let y = 0; y < h; y++) {
+      const r = y * w;
+      for (let x = 0; x < w; x++) m[r + w - 1 - x] = o.segment[r + x];
+    }
+    o.segment = m;
+  }
+}
+
+/** Options for {@linkcode RandomHorizontalFlip}. */
+export interface RandomHorizontalFlipOptions {
+  consistentTransform: boolean;
+  /** @default 0.5 */
+  p?: number;
+}
+
+/** `RandomHorizontalFlip`: the whole clip (consistent) or each frame with probability p. */
+export class RandomHorizontalFlip implements Transform {
+  readonly consistent: boolean;
+  readonly p: number;
+  constructor(opts: RandomHorizontalFlipOptions) {
+    this.consistent = opts.consistentTransform;
+    this.p = opts.p ?? 0.5;
+  }
+  apply(dp: VideoDatapoint, rng: Rng): VideoDatapoint {
+    if (this.consistent) {
+      if (rng.random() < this.p) { for (const f of dp.frames) hflipFrame(f); }
+      return dp;
+    }
+    for (const f of dp.frames) if (rng.random() < this.p) hflipFrame(f);
+    return dp;
+  }
+}
+
+/** Options for {@linkcode RandomAffine} (the reference's names and defaults). */
+export interface RandomAffineOptions {
+  /** Rotation range: d means U[-d, d] degrees, or [min, max]. */
+  degrees: number | [number, number];
+  consistentTransform: boolean;
+  /** Scale range [min, max]; none when absent. */
+  scale?: [number, number];
+  /** Max translation as fractions of width and height. */
+  translate?: [number, number];
+  /** Shear: s means x-shear U[-s, s], or [min, max] / [xmin, xmax, ymin, ymax]. */
+  shear?: number | number[];
+  /** Image fill outside the source. @default [123, 116, 103] */
+  imageMean?: [number, number, number];
+  /** Attempts before giving up (the clip is then left unchanged). @default 1 */
+  numTentatives?: number;
+  /** @default "bicubic" */
+  imageInterpolation?: "bicubic" | "bilinear";
+  /** Called when the affine is skipped because a frame-0 mask would vanish. */
+  onSkip?: () => void;
+}
+
+interface AffineParams {
+  angle: number;
+  translate: [number, number];
+  scale: number;
+  shear: [number, number];
+}
+
+/**
+ * `RandomAffine`: rotation / shear / scale / translation about the image centre; masks use
+ * nearest sampling with fill 0, images the chosen interpolation with fill `imageMean`. If an
+ * object's mask on the first frame becomes empty, the attempt is dropped (after
+ * `numTentatives` attempts the clip is returned untransformed).
+ */
+export class RandomAffine implements Transform {
+  readonly degrees: [number, number];
+  readonly shear?: number[];
+  readonly opts: RandomAffineOptions;
+  constructor(opts: RandomAffineOptions) {
+    this.opts = opts;
+    this.degrees = Array.isArray(opts.degrees) ? opts.degrees : [-opts.degrees, opts.degrees];
+    this.shear = opts.shear === undefined || opts.shear === 0
+      ? undefined
+      : Array.isArray(opts.shear)
+      ? opts.shear
+      : [-opts.shear, opts.shear];
+  }
+
+  /** torchvision `RandomAffine.get_params`. */
+  params(rng: Rng, w: number, h: number): AffineParams {
+    const angle = rng.uniform(this.degrees[0], this.degrees[1]);
+    let translate: [number, number] = [0, 0];
+    if (this.opts.translate) {
+      const mx = this.opts.translate[0] * w, my = this.opts.translate[1] * h;
+      translate = [Math.round(rng.uniform(-mx, mx)), Math.round(rng.uniform(-my, my))];
+    }
+    const scale = this.opts.scale ? rng.uniform(this.opts.scale[0], this.opts.scale[1]) : 1;
+    let shear: [number, number] = [0, 0];
+    if (this.shear) {
+      shear = [rng.uniform(this.shear[0], this.shear[1]), 0];
+      if (this.shear.length === 4) shear[1] = rng.uniform(this.shear[2], this.shear[3]);
+    }
+    return { angle, translate, scale, shear };
+  }
+
+  apply(dp: VideoDatapoint, rng: Rng): VideoDatapoint {
+    for (let t = 0; t < (this.opts.numTentatives ?? 1); t++) {
+      const res = this.attempt(dp, rng);
+      if (res) return res;
+    }
+    this.opts.onSkip?.();
+    return dp;
+  }
+
+  private attempt(dp: VideoDatapoint, rng: Rng): VideoDatapoint | null {
+    const { width: w, height: h } = dp.frames[0].image;
+    let p = this.opts.consistentTransform ? this.params(rng, w, h) : undefined;
+    const images: Uint8Array[] = [];
+    const masks: Uint8Array[][] = [];
+    const mats: number[][] = [];
+    for (let i = 0; i < dp.frames.length; i++) {
+      const f = dp.frames[i];
+      if (!this.opts.consistentTransform) p = this.params(rng, w, h);
+      const m = inverseAffineMatrix(
+        [f.image.width * 0.5, f.image.height * 0.5],
+        p!.angle,
+        p!.translate,
+        p!.scale,
+        p!.shear,
+      );
+      const fm: Uint8Array[] = [];
+      for (const o of f.objects) {
+        const tm = affineMask(o.segment, f.image.width, f.image.height, m);
+        if (i === 0 && !tm.some((v) => v !== 0)) return null;
+        fm.push(tm);
+      }
+      masks.push(fm);
+      mats.push(m);
+    }
+    for (let i = 0; i < dp.frames.length; i++) {
+      const f = dp.frames[i];
+      images.push(affineRgb(
+        f.image.data,
+        f.image.width,
+        f.image.height,
+        mats[i],
+        this.opts.imageMean ?? [123, 116, 103],
+        this.opts.imageInterpolation ?? "bicubic",
+      ));
+    }
+    dp.frames.forEach((f, i) => {
+      f.image = { width: f.image.width, height: f.image.height, data: images[i] };
+      f.objects.forEach((o, k) => (o.segment = masks[i][k]));
+    });
+    return dp;
+  }
+}
+
+/** Resizes a frame and its masks to `ow` x `oh` (image rounded like PIL, masks to 0/1). */
+export function resizeFrame(f: DatapointFrame, ow: number, oh: number): void {
+  const { width: w, height: h } = f.image;
+  if (w === ow && h === oh) return;
+  f.image = { width: ow, height: oh, data: resizeBytes(f.image.data, w, h, 3, ow, oh) };
+  for (const o of f.objects) {
+    // 0/1 masks scaled to 0/255 keep the filter's fraction; >= half rounds to 1 like torch.
+    const m255 = new Uint8Array(o.segment.length);
+    for (let i = 0; i < m255.length; i++) m255[i] = o.segment[i] ? 255 : 0;
+    const r = resizeBytes(m255, w, h, 1, ow, oh);
+    for (let i = 0; i < r.length; i++) r[i] = r[i] >= 128 ? 1 : 0;
+    o.segment = r;
+  }
+}
+
+/** Size for `size` as the shorter side, capped by `maxSize` (reference `get_size_with_aspect_ratio`). */
+export function sizeWithAspectRatio(
+  w: number,
+  h: number,
+  size: number,
+  maxSize?: number,
+): [number, number] {
+  if (maxSize !== undefined) {
+    const mn = Math.min(w, h), mx = Math.max(w, h);
+    if ((mx / mn) * size > maxSize) size = (maxSize * mn) / mx;
+  }
+  if ((w <= h && w === size) || (h <= w && h === size)) return [w, h];
+  if (w < h) return [Math.round(size), Math.round((size * h) / w)];
+  return [Math.round((size * w) / h), Math.round(size)];
+}
+
+/** Options for {@linkcode RandomResizeAPI}. */
+export interface RandomResizeOptions {
+  /** Candidate sizes (shorter side, or the side of the square). */
+  sizes: number | number[];
+  consistentTransform: boolean;
+  maxSize?: number;
+  /** Resize to size x size, aspect not kept. @default false */
+  square?: boolean;
+}
+
+/** `RandomResizeAPI`: a size picked at random per clip (consistent) or per frame. */
+export class RandomResizeAPI implements Transform {
+  readonly sizes: number[];
+  readonly opts: RandomResizeOptions;
+  constructor(opts: RandomResizeOptions) {
+    this.opts = opts;
+    this.sizes = typeof opts.sizes === "number" ? [opts.sizes] : opts.sizes;
+  }
+  private resize(f: DatapointFrame, size: number): void {
+    const [ow, oh] = this.opts.square
+      ? [size, size]
+      : sizeWithAspectRatio(f.image.width, f.image.height, size, this.opts.maxSize);
+    resizeFrame(f, ow, oh);
+  }
+  apply(dp: VideoDatapoint, rng: Rng): VideoDatapoint {
+    if (this.opts.consistentTransform) {
+      const size = rng.choice(this.sizes);
+      for (const f of dp.frames) this.resize(f, size);
+      return dp;
+    }
+    for (const f of dp.frames) this.resize(f, rng.choice(this.sizes));
+    return dp;
+  }
+}

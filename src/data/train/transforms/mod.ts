@@ -1,0 +1,7 @@
+/** @module clip transforms (flip, affine, resize, colour jitter, grayscale, tensor, normalise). */
+export * from "./transform.ts";
+export * from "./resample.ts";
+export * from "./geometry.ts";
+export * from "./color.ts";
+export * from "./tensor.ts";
+export * from "./build.ts";
