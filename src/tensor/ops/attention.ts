@@ -1,0 +1,247 @@
+import { gpu } from "../../gpu/runtime.ts";
+import {
+  attentionBackwardKVKernel,
+  attentionBackwardQKernel,
+  attentionForwardKernel,
+  type AttentionKernel,
+  type AttentionSpec,
+  attentionUniforms,
+  attentionWorkgroups,
+} from "../../kernels/attention.ts";
+import { apply } from "../autograd.ts";
+import { bindingOf } from "../launch.ts";
+import type { OpDef } from "../op.ts";
+import { nextRandomKey } from "../philox.ts";
+import { fmtShape } from "../shape.ts";
+import { Tensor } from "../tensor.ts";
+import { copyContiguous } from "./layout.ts";
+import { type Rope2dOptions, rope2dRaw } from "./rope.ts";
+
+/** Options of `scaledDotProductAttention`. */
+export interface SdpaOptions {
+  /** Additive float mask [Lq, Lk] (shared by every head) or [..., Lq, Lk]; gets no gradient. */
+  mask?: Tensor;
+  /** Multiplies q·k. @default 1/sqrt(d) */
+  scale?: number;
+  /** Dropout probability on the attention weights (training). @default 0 */
+  dropoutP?: number;
+  /** Dropout stream seed. @default drawn from the default random stream (`manualSeed`) */
+  seed?: number;
+  /**
+   * SAM 2 rotary encoding applied to q and k before the scores (RoPEAttention): q uses
+   * `{endX, endY, theta}`; k also `repeat` (rope_k_repeat) and `numExclude`
+   * (num_k_exclude_rope). The gradient flows back through the rotation.
+   */
+  rope?: Omit<Rope2dOptions, "repeat" | "numExclude"> & { kRepeat?: boolean; numKExclude?: number };
+  /** Kernel tiling overrides (tests, benchmarks). @default chosen for the adapter */
+  tiling?: Pick<AttentionSpec, "rows" | "wg" | "block" | "tiles">;
+}
+
+interface Attrs {
+  scale: number | undefined;
+  dropoutP: number;
+  seed: number;
+  rope: SdpaOptions["rope"];
+  tiling: SdpaOptions["tiling"];
+  hasMask: boolean;
+}
+
+function dense(t: Tensor): Tensor {
+  return t.isContiguous && t.offset === 0 ? t : copyContiguous(t);
+}
+
+function specOf(d: number, dv: number, a: Attrs): AttentionSpec {
+  const rt = gpu();
+  const cpu = rt.isCpuAdapter;
+  return {
+    d,
+    dv,
+    mask: a.hasMask,
+    dropout: a.dropoutP > 0,
+    tiles: a.tiling?.tiles ?? (cpu ? "workgroup" : "private"),
+    wg: a.tiling?.wg ?? (cpu ? 8 : 64),
+    rows: a.tiling?.rows ?? (cpu ? 8 : 2),
+    block: a.tiling?.block,
+    maxWorkgroupBytes: rt.device.limits.maxComputeWorkgroupStorageSize,
+  };
+}
+
+function geometry(q: Tensor, k: Tensor, v: Tensor) {
+  const lq = q.shape[q.rank - 2], d = q.shape[q.rank - 1];
+  const lk = k.shape[k.rank - 2], dv = v.shape[v.rank - 1];
+  const bh = q.size / Math.max(1, lq * d);
+  return { lq, lk, d, dv, bh };
+}
+
+function uniforms(
+  kernel: AttentionKernel,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  a: Attrs,
+  mask?: Tensor,
+) {
+  const { lq, lk, d, bh } = geometry(q, k, v);
+  const p = a.dropoutP;
+  return attentionUniforms(kernel, {
+    lq,
+    lk,
+    bh,
+    maskStride: mask && mask.rank > 2 ? lq * lk : 0,
+    scale: a.scale ?? 1 / Math.sqrt(d),
+    keepScale: p > 0 ? 1 / (1 - p) : 1,
+    seed: a.seed,
+    threshold: Math.min(0xffffffff, Math.floor(p * 2 ** 32)),
+  });
+}
+
+function ropeQ(a: Attrs): Rope2dOptions | null {
+  return a.rope ? { endX: a.rope.endX, endY: a.rope.endY, theta: a.rope.theta } : null;
+}
+
+function ropeK(a: Attrs): Rope2dOptions | null {
+  return a.rope
+    ? {
+      endX: a.rope.endX,
+      endY: a.rope.endY,
+      theta: a.rope.theta,
+      repeat: a.rope.kRepeat,
+      numExclude: a.rope.numKExclude,
+    }
+    : null;
+}
+
+const sdpaOp: OpDef<Attrs> = {
+  name: "scaled_dot_product_attention",
+  forward(ctx, inputs, a) {
+    const [q0, k0, v] = inputs.slice(0, 3).map(dense);
+    const mask = a.hasMask ? dense(inputs[3]) : undefined;
+    const rq = ropeQ(a), rk = ropeK(a);
+    const q = rq ? rope2dRaw(q0, rq) : q0;
+    const k = rk ? rope2dRaw(k0, rk) : k0;
+    const { lq, lk, d, dv, bh } = geometry(q, k, v);
+    const out = Tensor.empty([...q.shape.slice(0, -1), dv], "f32");
+    const lse = Tensor.empty([bh * lq], "f32");
+    if (out.size > 0) {
+      const kernel = attentionForwardKernel(specOf(d, dv, a));
+      gpu().launch(kernel, {
+        buffers: [q, k, v, ...(mask ? [mask] : []), out, lse].map(bindingOf),
+        uniforms: uniforms(kernel, q, k, v, a, mask),
+        workgroups: attentionWorkgroups(kernel, lq, bh),
+      });
+    }
+    ctx.save(q, k, v, out, lse, ...(mask ? [mask] : []));
+    lse.dispose();
+    // Temporaries (contiguous copies, rotated q/k) are held by the saved aliases only.
+    for (const t of new Set([q0, k0, v, q, k, mask])) if (t && !inputs.includes(t)) t.dispose();
+    return out;
+  },
+  backward(ctx, g0, a) {
+    const [q, k, v, out, lse, mask] = ctx.saved;
+    const g = dense(g0);
+    const { lq, lk, d, dv, bh } = geometry(q, k, v);
+    const spec = specOf(d, dv, a);
+    const dq = Tensor.empty(q.shape, "f32");
+    const dk = Tensor.empty(k.shape, "f32");
+    const dvv = Tensor.empty(v.shape, "f32");
+    const delta = Tensor.empty([bh * lq], "f32");
+    const m = mask ? [mask] : [];
+    if (lq > 0 && lk > 0) {
+      const kq = attentionBackwardQKernel(spec);
+      gpu().launch(kq, {
+        buffers: [q, k, v, ...m, out, g, lse, dq, delta].map(bindingOf),
+        uniforms: uniforms(kq, q, k, v, a, mask),
+        workgroups: attentionWorkgroups(kq, lq, bh),
+      });
+      const kk = attentionBackwardKVKernel(spec);
+      gpu().launch(kk, {
+        buffers: [q, k, v, ...m, g, lse, delta, dk, dvv].map(bindingOf),
+        uniforms: uniforms(kk, q, k, v, a, mask),
+        workgroups: attentionWorkgroups(kk, lk, bh),
+      });
+    }
+    delta.dispose();
+    if (g !== g0) g.dispose();
+    const rq = ropeQ(a), rk = ropeK(a);
+    let gq: Tensor | null = dq, gk: Tensor | null = dk;
+    if (rq) {
+      gq = rope2dRaw(dq, rq, true);
+      dq.dispose();
+    }
+    if (rk) {
+      gk = rope2dRaw(dk, rk, true);
+      dk.dispose();
+    }
+    return [
+      ctx.needsGrad[0] ? gq : (gq.dispose(), null),
+      ctx.needsGrad[1] ? gk : (gk.dispose(), null),
+      ctx.needsGrad[2] ? dvv : (dvv.dispose(), null),
+      ...(mask ? [null] : []),
+    ];
+  },
+};
+
+/**
+ * Fused scaled-dot-product attention, softmax(q kᵀ·scale + mask) v, like
+ * `F.scaled_dot_product_attention` (with SAM 2's RoPE and attention dropout optionally inside).
+ * q [..., Lq, d], k [..., Lk, d], v [..., Lk, dv] with equal leading dims (batch, heads). Flash-
+ * style kernels: the Lq×Lk score matrix is never stored; the forward keeps the row logsumexp
+ * and the backward recomputes the scores from it. Dropout draws a counter-based hash of
+ * (seed, head, i, j), so backward re-derives the same mask.
+ *
+ * @example
+ * ```ts
+ * const o = scaledDotProductAttention(q, k, v);                   // [B, heads, L, d]
+ * const m = scaledDotProductAttention(q, mem, memV, {             // SAM 2 memory attention
+ *   rope: { endX: 64, endY: 64, kRepeat: true, numKExclude: 64 }, dropoutP: 0.1 });
+ * ```
+ * @throws {RangeError} on mismatched shapes.
+ */
+export function scaledDotProductAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  opts: SdpaOptions = {},
+): Tensor {
+  const lead = (t: Tensor) => t.shape.slice(0, -2).join(",");
+  if (
+    q.rank < 2 || k.rank !== q.rank || v.rank !== q.rank || lead(q) !== lead(k) ||
+    lead(q) !== lead(v) || q.shape[q.rank - 1] !== k.shape[k.rank - 1] ||
+    k.shape[k.rank - 2] !== v.shape[v.rank - 2]
+  ) {
+    throw new RangeError(
+      `scaledDotProductAttention(): q ${fmtShape(q.shape)}, k ${fmtShape(k.shape)}, ` +
+        `v ${fmtShape(v.shape)} do not fit [..., Lq, d], [..., Lk, d], [..., Lk, dv]`,
+    );
+  }
+  const lq = q.shape[q.rank - 2], lk = k.shape[k.rank - 2];
+  if (opts.mask) {
+    const ms = opts.mask.shape;
+    const ok = (ms.length === 2 && ms[0] === lq && ms[1] === lk) ||
+      (ms.join() === [...q.shape.slice(0, -2), lq, lk].join());
+    if (!ok) {
+      throw new RangeError(
+        `scaledDotProductAttention(): mask ${fmtShape(ms)} must be [${lq}, ${lk}] or ` +
+          `${fmtShape([...q.shape.slice(0, -2), lq, lk])}`,
+      );
+    }
+  }
+  const p = opts.dropoutP ?? 0;
+  if (!(p >= 0 && p < 1)) {
+    throw new RangeError(`scaledDotProductAttention(): dropoutP ${p} not in [0, 1)`);
+  }
+  let seed = opts.seed ?? 0;
+  if (p > 0 && opts.seed === undefined) {
+    const key = nextRandomKey(1);
+    seed = (Math.imul(key.seed ^ 0x5bd1e995, 0x27d4eb2d) ^ key.offset) >>> 0;
+  }
+  const attrs: Attrs = {
+    scale: opts.scale,
+    dropoutP: p,
+    seed,
+    rope: opts.rope,
+    tiling: opts.tiling,
+    hasMask: opts.mask !== undefined,
+  };
+  return apply(sdpaOp, opts.mask ? [q, k, v, opts.mask] : [q, k, v], attrs);
+}
