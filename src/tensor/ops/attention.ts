@@ -119,7 +119,7 @@ const sdpaOp: OpDef<Attrs> = {
     const rq = ropeQ(a), rk = ropeK(a);
     const q = rq ? rope2dRaw(q0, rq) : q0;
     const k = rk ? rope2dRaw(k0, rk) : k0;
-    const { lq, lk, d, dv, bh } = geometry(q, k, v);
+    const { lq, d, dv, bh } = geometry(q, k, v);
     const out = Tensor.empty([...q.shape.slice(0, -1), dv], "f32");
     const lse = Tensor.empty([bh * lq], "f32");
     if (out.size > 0) {
