@@ -78,3 +78,14 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
 }
+
+/** `variant -> output/grad name -> max |f32 - f64|` of PyTorch itself, from cases.json. */
+export function gapsOf(caseName: string): Map<string, Record<string, number>> {
+  const cases = JSON.parse(Deno.readTextFileSync(new URL("cases.json", FIXTURES))).cases as {
+    case: string;
+    variants: { variant: string; max_abs_f32_vs_f64: Record<string, number> }[];
+  }[];
+  const c = cases.find((c) => c.case === caseName);
+  if (!c) throw new Error(`cases.json has no case "${caseName}"`);
+  return new Map(c.variants.map((v) => [v.variant, v.max_abs_f32_vs_f64]));
+}

@@ -1,0 +1,831 @@
+import type { KernelSource } from "../gpu/kernel_source.ts";
+
+/**
+ * Convolution kernels (NCHW, f32). Every kernel is described in terms of ONE forward convolution
+ * y = conv2d(x, w): x [N, C, H, W], w [O, CG, KH, KW] with CG = C / G, y [N, O, OH, OW],
+ * OG = O / G. The same three kernels serve conv2d and conv_transpose2d:
+ *
+ * - `conv2dForwardKernel`: y from x and w (conv2d forward; conv_transpose2d input gradient);
+ * - `conv2dInputGradKernel`: x-shaped result from y-shaped data and w (conv2d input gradient;
+ *   conv_transpose2d forward, whose weight [Cin, Cout/G, KH, KW] is exactly w's layout);
+ * - `conv2dWeightGradKernel`: w-shaped partial sums from y-shaped and x-shaped data (both ops'
+ *   weight gradient), summed over splits by `splitSumKernel`.
+ *
+ * Shapes travel in the uniforms (`convUniforms`), so one compiled pipeline serves every shape.
+ * Workgroups are 8 x 1 invocations (one lavapipe SIMD row); each invocation owns a register tile
+ * and no workgroup memory is used: on lavapipe loads, not FMAs, are the limit.
+ */
+
+/** Geometry of the forward convolution all conv kernels are phrased in. */
+export interface ConvShape {
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+  o: number;
+  oh: number;
+  ow: number;
+  groups: number;
+  kh: number;
+  kw: number;
+  stride: readonly [number, number];
+  padding: readonly [number, number];
+  dilation: readonly [number, number];
+}
+
+/** Element offsets of the bound buffers (tensor storage offsets). */
+export interface ConvOffsets {
+  /** Offset of the x-shaped operand. @default 0 */
+  x?: number;
+  /** Offset of the weight. @default 0 */
+  w?: number;
+  /** Offset of the y-shaped operand. @default 0 */
+  y?: number;
+  /** Offset of the bias. @default 0 */
+  b?: number;
+}
+
+/** Workgroup width of every kernel in this file. */
+export const CONV_WG = 8;
+
+/** Invocation grid: `x` workgroups wide (at most 65535), `y` rows; invocation t = gx + gy*8x. */
+export function convGrid(invocations: number): [number, number, number] {
+  const groups = Math.max(1, Math.ceil(invocations / CONV_WG));
+  const x = Math.min(groups, 65535);
+  return [x, Math.ceil(groups / x), 1];
+}
+
+/**
+ * Uniform block shared by the conv kernels: 28 u32 (geometry, offsets, grid width, and two
+ * kernel-specific fields `e0`, `e1`).
+ */
+export function convUniforms(
+  s: ConvShape,
+  off: ConvOffsets,
+  grid: readonly number[],
+  e0 = 0,
+  e1 = 0,
+): ArrayBuffer {
+  const u = new Int32Array(28);
+  u.set([
+    s.n,
+    s.c,
+    s.h,
+    s.w,
+    s.o,
+    s.oh,
+    s.ow,
+    s.groups,
+    s.kh,
+    s.kw,
+    s.stride[0],
+    s.stride[1],
+    s.padding[0],
+    s.padding[1],
+    s.dilation[0],
+    s.dilation[1],
+    s.c / s.groups,
+    s.o / s.groups,
+    off.x ?? 0,
+    off.w ?? 0,
+    off.y ?? 0,
+    off.b ?? 0,
+    grid[0] * CONV_WG,
+    e0,
+    e1,
+  ]);
+  return u.buffer;
+}
+
+const UNIFORMS = `struct U {
+  N: i32, C: i32, H: i32, W: i32,
+  O: i32, OH: i32, OW: i32, G: i32,
+  KH: i32, KW: i32, SH: i32, SW: i32,
+  PH: i32, PW: i32, DH: i32, DW: i32,
+  CG: i32, OG: i32, xOff: i32, wOff: i32,
+  yOff: i32, bOff: i32, gridX: i32, e0: i32,
+  e1: i32, p0: i32, p1: i32, p2: i32,
+};`;
+
+/** Options of the implicit-GEMM conv kernels. */
+export interface ConvGemmSpec {
+  /** Output channels per invocation (register tile height); 4 pixels (a vec4) wide. */
+  tm: number;
+  /** Whether a per-output-channel bias is added in the epilogue. */
+  bias: boolean;
+}
+
+/**
+ * conv2d forward as an implicit GEMM. Workgroup (x, y, z) = (pixel-tile group, image n, channel
+ * tile of one group); its 8 lanes cover 8 tiles of 4 consecutive output pixels (flattened over
+ * OH*OW). The `tm` output channels come from the workgroup id, so the weight loads are uniform
+ * across the lanes (one scalar load on lavapipe) and only the input gathers diverge: per step
+ * (c, kh, kw) 4 masked gathers of x (clamped to a valid address) and `tm` uniform weights for
+ * 4*tm FMAs. Bindings: y (write), x, w, [bias], uniforms. Dispatch: `conv2dForwardGrid`.
+ */
+export function conv2dForwardKernel(spec: ConvGemmSpec): KernelSource {
+  const tm = Math.max(1, Math.floor(spec.tm));
+  const code = `${UNIFORMS}
+@group(0) @binding(0) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<f32>;
+${spec.bias ? "@group(0) @binding(3) var<storage, read> bias: array<f32>;" : ""}
+@group(0) @binding(${spec.bias ? 4 : 3}) var<uniform> u: U;
+const TM = ${tm};
+@compute @workgroup_size(${CONV_WG}, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let n = i32(wid.y);
+  let OT = (u.OG + TM - 1) / TM;
+  let g = i32(wid.z) / OT;
+  let ol0 = (i32(wid.z) % OT) * TM;
+  let OHW = u.OH * u.OW;
+  let p0 = (i32(wid.x) * ${CONV_WG} + i32(lid.x)) * 4;
+  let p = vec4<i32>(p0, p0 + 1, p0 + 2, p0 + 3);
+  let pv = p < vec4<i32>(OHW);
+  let ih0 = (p / u.OW) * u.SH - u.PH;
+  let iw0 = (p % u.OW) * u.SW - u.PW;
+  var acc: array<vec4<f32>, TM>;
+  let K = u.CG * u.KH * u.KW;
+  let wb = u.wOff + (g * u.OG + ol0) * K;
+  let wlast = u.wOff + (g * u.OG + u.OG - 1) * K;
+  let HW = u.H * u.W;
+  var xc = u.xOff + (n * u.C + g * u.CG) * HW;
+  var k = 0;
+  for (var c = 0; c < u.CG; c++) {
+    for (var kh = 0; kh < u.KH; kh++) {
+      let ih = ih0 + kh * u.DH;
+      let rowok = pv & (ih >= vec4<i32>(0)) & (ih < vec4<i32>(u.H));
+      let rowi = ih * u.W;
+      for (var kw = 0; kw < u.KW; kw++) {
+        let iw = iw0 + kw * u.DW;
+        let ok = rowok & (iw >= vec4<i32>(0)) & (iw < vec4<i32>(u.W));
+        let idx = select(vec4<i32>(0), rowi + iw, ok) + xc;
+        let xv = select(vec4<f32>(0.0), vec4<f32>(x[idx.x], x[idx.y], x[idx.z], x[idx.w]), ok);
+        for (var i = 0; i < TM; i++) {
+          acc[i] = fma(vec4<f32>(w[min(wb + i * K, wlast) + k]), xv, acc[i]);
+        }
+        k++;
+      }
+    }
+    xc += HW;
+  }
+  for (var i = 0; i < TM; i++) {
+    let ol = ol0 + i;
+    if (ol >= u.OG) { break; }
+    let o = g * u.OG + ol;
+    let v = acc[i]${spec.bias ? " + vec4<f32>(bias[u.bOff + o])" : ""};
+    let base = u.yOff + (n * u.O + o) * OHW;
+    for (var j = 0; j < 4; j++) {
+      if (p0 + j < OHW) { y[base + p0 + j] = v[j]; }
+    }
+  }
+}
+`;
+  return {
+    label: `conv2d_forward[tm${tm}${spec.bias ? ",bias" : ""}]`,
+    code,
+    bindings: spec.bias ? ["write", "read", "read", "read", "uniform"] : [
+      "write",
+      "read",
+      "read",
+      "uniform",
+    ],
+    workgroupSize: [CONV_WG, 1, 1],
+  };
+}
+
+/** Workgroups of `conv2dForwardKernel`. */
+export function conv2dForwardGrid(s: ConvShape, tm: number): [number, number, number] {
+  return [
+    Math.ceil(s.oh * s.ow / (4 * CONV_WG)),
+    s.n,
+    Math.ceil(s.o / s.groups / tm) * s.groups,
+  ];
+}
+
+/**
+ * WGSL: `load4s(e)` returns x[e..e+3] for any (unaligned, possibly negative) element index e
+ * from a vec4 view: two aligned vec4 loads and a lane shift, chunks outside the buffer read as 0.
+ * Lanes that fall outside the tensor must be masked by the caller.
+ */
+function shiftedLoad(name: string): string {
+  return `fn ${name}_chunk(q: i32) -> vec4<f32> {
+  let L = i32(arrayLength(&${name}));
+  return select(${name}[clamp(q, 0, L - 1)], vec4<f32>(0.0), q < 0 || q >= L);
+}
+fn ${name}_load4s(e: i32) -> vec4<f32> {
+  let q = e >> 2u;
+  let r = e & 3;
+  let a = ${name}_chunk(q);
+  let b = ${name}_chunk(q + 1);
+  return select(select(select(a, vec4<f32>(a.yzw, b.x), r == 1), vec4<f32>(a.zw, b.xy), r == 2),
+    vec4<f32>(a.w, b.xyz), r == 3);
+}`;
+}
+
+/**
+ * conv2d forward for stride 1 along W (any stride along H, padding, dilation, groups). Workgroup
+ * (x, y, z) = (row-tile group, oh + OH*n, channel tile of one group); each lane covers 4*vp
+ * consecutive output pixels of that row times `tm` output channels. The row and the channels come
+ * from the workgroup id, so row bounds are uniform branches and weight loads are uniform; each tap
+ * reads a contiguous run of x per lane: vp+1 aligned vec4 loads shifted into place (`load4s`)
+ * instead of 4*vp scalar gathers, for 4*vp*tm FMAs. Bindings: y (write), x (as vec4), w, [bias],
+ * uniforms. Dispatch: `conv2dForwardRowGrid` (needs N*OH <= 65535).
+ */
+export function conv2dForwardRowKernel(spec: ConvGemmSpec & { vp: number }): KernelSource {
+  const tm = Math.max(1, Math.floor(spec.tm)), vp = Math.max(1, Math.floor(spec.vp));
+  const code = `${UNIFORMS}
+@group(0) @binding(0) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> w: array<f32>;
+${spec.bias ? "@group(0) @binding(3) var<storage, read> bias: array<f32>;" : ""}
+@group(0) @binding(${spec.bias ? 4 : 3}) var<uniform> u: U;
+const TM = ${tm};
+const VP = ${vp};
+${shiftedLoad("x")}
+@compute @workgroup_size(${CONV_WG}, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let oh = i32(wid.y) % u.OH;
+  let n = i32(wid.y) / u.OH;
+  let OT = (u.OG + TM - 1) / TM;
+  let g = i32(wid.z) / OT;
+  let ol0 = (i32(wid.z) % OT) * TM;
+  let ow0 = (i32(wid.x) * ${CONV_WG} + i32(lid.x)) * 4 * VP;
+  let ih0 = oh * u.SH - u.PH;
+  let iw0 = ow0 - u.PW;
+  let lane = vec4<i32>(0, 1, 2, 3);
+  var acc: array<vec4<f32>, ${tm * vp}>;
+  let K = u.CG * u.KH * u.KW;
+  let wb = u.wOff + (g * u.OG + ol0) * K;
+  let wlast = u.wOff + (g * u.OG + u.OG - 1) * K;
+  let HW = u.H * u.W;
+  var xc = u.xOff + (n * u.C + g * u.CG) * HW;
+  var k = 0;
+  for (var c = 0; c < u.CG; c++) {
+    for (var kh = 0; kh < u.KH; kh++) {
+      let ih = ih0 + kh * u.DH;
+      if (ih < 0 || ih >= u.H) { k += u.KW; continue; }
+      let rowe = xc + ih * u.W;
+      for (var kw = 0; kw < u.KW; kw++) {
+        let iw = iw0 + kw * u.DW;
+        for (var v = 0; v < VP; v++) {
+          let lw = iw + v * 4 + lane;
+          let ok = (lw >= vec4<i32>(0)) & (lw < vec4<i32>(u.W));
+          let xv = select(vec4<f32>(0.0), x_load4s(rowe + iw + v * 4), ok);
+          for (var i = 0; i < TM; i++) {
+            acc[i * VP + v] = fma(vec4<f32>(w[min(wb + i * K, wlast) + k]), xv, acc[i * VP + v]);
+          }
+        }
+        k++;
+      }
+    }
+    xc += HW;
+  }
+  let OHW = u.OH * u.OW;
+  for (var i = 0; i < TM; i++) {
+    let ol = ol0 + i;
+    if (ol >= u.OG) { break; }
+    let o = g * u.OG + ol;
+    let base = u.yOff + (n * u.O + o) * OHW + oh * u.OW;
+    for (var v = 0; v < VP; v++) {
+      let r = acc[i * VP + v]${spec.bias ? " + vec4<f32>(bias[u.bOff + o])" : ""};
+      for (var j = 0; j < 4; j++) {
+        let ow = ow0 + v * 4 + j;
+        if (ow < u.OW) { y[base + ow] = r[j]; }
+      }
+    }
+  }
+}
+`;
+  return {
+    label: `conv2d_forward_row[tm${tm},vp${vp}${spec.bias ? ",bias" : ""}]`,
+    code,
+    bindings: spec.bias ? ["write", "read", "read", "read", "uniform"] : [
+      "write",
+      "read",
+      "read",
+      "uniform",
+    ],
+    workgroupSize: [CONV_WG, 1, 1],
+  };
+}
+
+/** Workgroups of `conv2dForwardRowKernel`. */
+export function conv2dForwardRowGrid(
+  s: ConvShape,
+  tm: number,
+  vp: number,
+): [number, number, number] {
+  return [
+    Math.ceil(s.ow / (4 * vp * CONV_WG)),
+    s.n * s.oh,
+    Math.ceil(s.o / s.groups / tm) * s.groups,
+  ];
+}
+
+/**
+ * The x-shaped gather: out[n, c, ih, iw] = sum over the group's output channels ol and taps
+ * (kh, kw) with oh = (ih + PH - kh*DH) / SH exact and in range (same for w) of
+ * y[n, o, oh, ow] * w[o, c % CG, kh, kw] (+ bias[c]). This is conv2d's input gradient and
+ * conv_transpose2d's forward. Tiling as `conv2dForwardKernel` with the roles swapped: workgroup
+ * (x, y, z) = (pixel-tile group, n, channel tile), lanes over tiles of 4 consecutive x pixels,
+ * `tm` channels c per lane from the workgroup id (uniform weight loads, KH*KW apart); per step
+ * 4 masked gathers of y. Bindings: out (write), y, w, [bias], uniforms. Dispatch:
+ * `conv2dInputGradGrid`.
+ */
+export function conv2dInputGradKernel(spec: ConvGemmSpec): KernelSource {
+  const tm = Math.max(1, Math.floor(spec.tm));
+  const code = `${UNIFORMS}
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> y: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<f32>;
+${spec.bias ? "@group(0) @binding(3) var<storage, read> bias: array<f32>;" : ""}
+@group(0) @binding(${spec.bias ? 4 : 3}) var<uniform> u: U;
+const TM = ${tm};
+@compute @workgroup_size(${CONV_WG}, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let n = i32(wid.y);
+  let CT = (u.CG + TM - 1) / TM;
+  let g = i32(wid.z) / CT;
+  let cl0 = (i32(wid.z) % CT) * TM;
+  let HW = u.H * u.W;
+  let p0 = (i32(wid.x) * ${CONV_WG} + i32(lid.x)) * 4;
+  let p = vec4<i32>(p0, p0 + 1, p0 + 2, p0 + 3);
+  let pv = p < vec4<i32>(HW);
+  let ihp = (p / u.W) + u.PH;
+  let iwp = (p % u.W) + u.PW;
+  let KK = u.KH * u.KW;
+  var acc: array<vec4<f32>, TM>;
+  let wc0 = u.wOff + cl0 * KK;
+  let wclast = u.wOff + (u.CG - 1) * KK;
+  let OHW = u.OH * u.OW;
+  let wstep = u.CG * KK;
+  for (var ol = 0; ol < u.OG; ol++) {
+    let o = g * u.OG + ol;
+    let yc = u.yOff + (n * u.O + o) * OHW;
+    let wo = o * wstep;
+    for (var kh = 0; kh < u.KH; kh++) {
+      let hn = ihp - kh * u.DH;
+      let oh = hn / u.SH;
+      let rowok = pv & (hn >= vec4<i32>(0)) & (oh * u.SH == hn) & (oh < vec4<i32>(u.OH));
+      let rowi = oh * u.OW;
+      for (var kw = 0; kw < u.KW; kw++) {
+        let wn = iwp - kw * u.DW;
+        let ow = wn / u.SW;
+        let ok = rowok & (wn >= vec4<i32>(0)) & (ow * u.SW == wn) & (ow < vec4<i32>(u.OW));
+        let idx = select(vec4<i32>(0), rowi + ow, ok) + yc;
+        let yv = select(vec4<f32>(0.0), vec4<f32>(y[idx.x], y[idx.y], y[idx.z], y[idx.w]), ok);
+        let kk = wo + kh * u.KW + kw;
+        for (var i = 0; i < TM; i++) {
+          acc[i] = fma(vec4<f32>(w[min(wc0 + i * KK, wclast) + kk]), yv, acc[i]);
+        }
+      }
+    }
+  }
+  for (var i = 0; i < TM; i++) {
+    let cl = cl0 + i;
+    if (cl >= u.CG) { break; }
+    let c = g * u.CG + cl;
+    let v = acc[i]${spec.bias ? " + vec4<f32>(bias[u.bOff + c])" : ""};
+    let base = u.xOff + (n * u.C + c) * HW;
+    for (var j = 0; j < 4; j++) {
+      if (p0 + j < HW) { out[base + p0 + j] = v[j]; }
+    }
+  }
+}
+`;
+  return {
+    label: `conv2d_input_grad[tm${tm}${spec.bias ? ",bias" : ""}]`,
+    code,
+    bindings: spec.bias ? ["write", "read", "read", "read", "uniform"] : [
+      "write",
+      "read",
+      "read",
+      "uniform",
+    ],
+    workgroupSize: [CONV_WG, 1, 1],
+  };
+}
+
+/** Workgroups of `conv2dInputGradKernel`. */
+export function conv2dInputGradGrid(s: ConvShape, tm: number): [number, number, number] {
+  return [
+    Math.ceil(s.h * s.w / (4 * CONV_WG)),
+    s.n,
+    Math.ceil(s.c / s.groups / tm) * s.groups,
+  ];
+}
+
+/**
+ * Weight gradient partials: part[s, o, c, kh, kw] = sum over the pixels (n, oh, ow) of split s
+ * of y[n, o, oh, ow] * x[n, g*CG + c, oh*SH - PH + kh*DH, ow*SW - PW + kw*DW]. Workgroup
+ * (x, y, z) = (column-tile group, split, channel tile); each lane covers 4 consecutive columns
+ * (c, kh, kw) flattened (a vec4) times `tm` output channels from the workgroup id. The pixel loop
+ * is uniform, so the `tm` y loads per pixel are uniform and only the 4 x gathers diverge.
+ * `splitSumKernel` adds the splits. Bindings: part (write, a fresh [splits, O, CG*KH*KW]), y, x,
+ * uniforms; e0 = pixels per split. Dispatch: `conv2dWeightGradTiling`.
+ */
+export function conv2dWeightGradKernel(spec: { tm: number }): KernelSource {
+  const tm = Math.max(1, Math.floor(spec.tm));
+  const code = `${UNIFORMS}
+@group(0) @binding(0) var<storage, read_write> part: array<f32>;
+@group(0) @binding(1) var<storage, read> y: array<f32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
+@group(0) @binding(3) var<uniform> u: U;
+const TM = ${tm};
+@compute @workgroup_size(${CONV_WG}, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let KK = u.KH * u.KW;
+  let K = u.CG * KK;
+  let OT = (u.OG + TM - 1) / TM;
+  let sp = i32(wid.y);
+  let g = i32(wid.z) / OT;
+  let ol0 = (i32(wid.z) % OT) * TM;
+  let k0 = (i32(wid.x) * ${CONV_WG} + i32(lid.x)) * 4;
+  let kv = vec4<i32>(k0, k0 + 1, k0 + 2, k0 + 3);
+  let kok = kv < vec4<i32>(K);
+  let kc = min(kv, vec4<i32>(K - 1));
+  let HW = u.H * u.W;
+  let xcoff = (g * u.CG + kc / KK) * HW + u.xOff;
+  let dh = ((kc % KK) / u.KW) * u.DH - u.PH;
+  let dw = (kc % u.KW) * u.DW - u.PW;
+  let OHW = u.OH * u.OW;
+  let P = u.N * OHW;
+  let pBeg = sp * u.e0;
+  let pEnd = min(P, pBeg + u.e0);
+  var acc: array<vec4<f32>, TM>;
+  var n = pBeg / OHW;
+  var q = pBeg % OHW;
+  var oh = q / u.OW;
+  var ow = q % u.OW;
+  let olast = u.OG - 1 - ol0;
+  for (var pp = pBeg; pp < pEnd; pp++) {
+    let ih = oh * u.SH + dh;
+    let iw = ow * u.SW + dw;
+    let ok = kok & (ih >= vec4<i32>(0)) & (ih < vec4<i32>(u.H)) & (iw >= vec4<i32>(0)) &
+      (iw < vec4<i32>(u.W));
+    let idx = select(vec4<i32>(0), ih * u.W + iw, ok) + xcoff + n * u.C * HW;
+    let xv = select(vec4<f32>(0.0), vec4<f32>(x[idx.x], x[idx.y], x[idx.z], x[idx.w]), ok);
+    let yb = u.yOff + (n * u.O + g * u.OG + ol0) * OHW + oh * u.OW + ow;
+    for (var i = 0; i < TM; i++) {
+      acc[i] = fma(vec4<f32>(y[yb + min(i, olast) * OHW]), xv, acc[i]);
+    }
+    ow++;
+    if (ow == u.OW) {
+      ow = 0;
+      oh++;
+      if (oh == u.OH) { oh = 0; n++; }
+    }
+  }
+  for (var i = 0; i < TM; i++) {
+    let ol = ol0 + i;
+    if (ol >= u.OG) { break; }
+    let base = (sp * u.O + g * u.OG + ol) * K;
+    for (var j = 0; j < 4; j++) {
+      if (k0 + j < K) { part[base + k0 + j] = acc[i][j]; }
+    }
+  }
+}
+`;
+  return {
+    label: `conv2d_weight_grad[tm${tm}]`,
+    code,
+    bindings: ["write", "read", "read", "uniform"],
+    workgroupSize: [CONV_WG, 1, 1],
+  };
+}
+
+/**
+ * Splits and workgroups of `conv2dWeightGradKernel`: enough splits that about `target`
+ * invocations run (lavapipe: a few hundred keep 2 cores x 8 lanes busy; a real GPU wants
+ * thousands), each split at least `minPixels` long.
+ */
+export function conv2dWeightGradTiling(
+  s: ConvShape,
+  tm: number,
+  target = 512,
+  minPixels = 256,
+): { splits: number; pixelsPerSplit: number; grid: [number, number, number] } {
+  const K = (s.c / s.groups) * s.kh * s.kw;
+  const gx = Math.ceil(K / (4 * CONV_WG));
+  const gz = Math.ceil(s.o / s.groups / tm) * s.groups;
+  const base = gx * CONV_WG * gz;
+  const P = s.n * s.oh * s.ow;
+  const want = Math.max(1, Math.min(Math.ceil(target / base), Math.floor(P / minPixels), 65535));
+  const pixelsPerSplit = Math.ceil(P / want);
+  const splits = Math.ceil(P / pixelsPerSplit);
+  return { splits, pixelsPerSplit, grid: [gx, splits, gz] };
+}
+
+/**
+ * out[i] (+)= sum over s < S of part[s * M + i]: adds the split partials of a reduction. One
+ * invocation per 4 consecutive outputs. When `accumulate` is set the sum is added to `out`
+ * (gradient accumulation into an existing buffer). Uniforms (u32): M, S, outOff, gridX.
+ * Bindings: out (write), part, uniforms.
+ */
+export function splitSumKernel(spec: { accumulate: boolean }): KernelSource {
+  const code = `struct U { M: u32, S: u32, outOff: u32, gridX: u32 };
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> part: array<f32>;
+@group(0) @binding(2) var<uniform> u: U;
+@compute @workgroup_size(${CONV_WG}, 1, 1)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x + gid.y * u.gridX;
+  if (i >= u.M) { return; }
+  var s = 0.0;
+  for (var k = 0u; k < u.S; k++) { s += part[k * u.M + i]; }
+  ${spec.accumulate ? "out[u.outOff + i] += s;" : "out[u.outOff + i] = s;"}
+}
+`;
+  return {
+    label: `split_sum[${spec.accumulate ? "acc" : "set"}]`,
+    code,
+    bindings: ["write", "read", "uniform"],
+    workgroupSize: [CONV_WG, 1, 1],
+  };
+}
+
+/** Uniforms of `splitSumKernel`. */
+export function splitSumUniforms(m: number, s: number, outOff: number, grid: readonly number[]) {
+  return new Uint32Array([m, s, outOff, grid[0] * CONV_WG]).buffer;
+}
+
+/**
+ * Per-channel sum of a [N, C, P] tensor: out[c] = sum over n, p (the bias gradient of a conv, and
+ * of LayerNorm2d). One 64-invocation workgroup per channel; each invocation strides over the
+ * N*P values, then a tree in workgroup memory. Uniforms (u32): N, C, P, inOff, outOff.
+ * Bindings: out (write), x, uniforms; dispatch (C, 1, 1).
+ */
+export function channelSumKernel(): KernelSource {
+  const code =
+    `struct U { N: u32, C: u32, P: u32, inOff: u32, outOff: u32, p0: u32, p1: u32, p2: u32 };
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<uniform> u: U;
+var<workgroup> red: array<f32, 64>;
+@compute @workgroup_size(64, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let c = wid.x;
+  var s = 0.0;
+  let total = u.N * u.P;
+  for (var i = lid; i < total; i += 64u) {
+    let n = i / u.P;
+    s += x[u.inOff + (n * u.C + c) * u.P + i % u.P];
+  }
+  red[lid] = s;
+  workgroupBarrier();
+  for (var h = 32u; h > 0u; h >>= 1u) {
+    if (lid < h) { red[lid] += red[lid + h]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) { out[u.outOff + c] = red[0]; }
+}
+`;
+  return {
+    label: "channel_sum",
+    code,
+    bindings: ["write", "read", "uniform"],
+    workgroupSize: [64, 1, 1],
+  };
+}
+
+/** Uniforms of `channelSumKernel`. */
+export function channelSumUniforms(n: number, c: number, p: number, inOff = 0, outOff = 0) {
+  return new Uint32Array([n, c, p, inOff, outOff, 0, 0, 0]).buffer;
+}
+
+/** Compile-time facts of the depthwise kernels (tap count along W and its dilation). */
+export interface DepthwiseSpec {
+  /** Kernel width (a constant so the tap loop is unrolled into static register moves). */
+  kw: number;
+  /** Dilation along W. */
+  dw: number;
+  /** Read the kernel flipped (w[c, KH-1-kh, KW-1-kw]): the input gradient of a stride-1 conv. */
+  flip: boolean;
+  /** Add a per-channel bias. */
+  bias: boolean;
+}
+
+/**
+ * WGSL: loads the row window x[e .. e + 4*NC) as NC vec4s shifted into place (NC+1 aligned
+ * vec4 loads), zeroing elements whose column (col0 + i) is outside [0, W).
+ */
+function windowLoad(name: string, nc: number): string {
+  return `fn ${name}_window(e: i32, col0: i32, W: i32) -> array<vec4<f32>, ${nc}> {
+  var out: array<vec4<f32>, ${nc}>;
+  let q = e >> 2u;
+  let r = e & 3;
+  var a = ${name}_chunk(q);
+  for (var m = 0; m < ${nc}; m++) {
+    let b = ${name}_chunk(q + m + 1);
+    let s = select(select(select(a, vec4<f32>(a.yzw, b.x), r == 1), vec4<f32>(a.zw, b.xy), r == 2),
+      vec4<f32>(a.w, b.xyz), r == 3);
+    let col = vec4<i32>(col0 + 4 * m) + vec4<i32>(0, 1, 2, 3);
+    out[m] = select(vec4<f32>(0.0), s, (col >= vec4<i32>(0)) & (col < vec4<i32>(W)));
+    a = b;
+  }
+  return out;
+}`;
+}
+
+/** Output pixels per lane of the depthwise kernels (two vec4s). */
+export const DW_TN = 8;
+
+/**
+ * Depthwise conv2d (C == O == groups, stride 1 along W; any stride along H, padding, dilation),
+ * direct. Workgroup (x, y, z) = (row-tile group, oh + OH*n, channel c); each lane computes 8
+ * consecutive outputs of one row. Per kernel row kh: the KW weights are uniform loads, and the
+ * lane's input window (8 + (KW-1)*DW values) is read once as aligned vec4s shifted into place
+ * and reused by every tap, so a 7x7 kernel costs 5 divergent loads per 56 FMAs. With `flip` the
+ * same kernel computes the input gradient of a stride-1 depthwise conv (run on the output
+ * gradient with padding D*(K-1)-P). Bindings: y (write), x (as vec4), w, [bias], uniforms.
+ * Dispatch: `depthwiseGrid`.
+ */
+export function depthwiseConv2dKernel(spec: DepthwiseSpec): KernelSource {
+  const kw = Math.max(1, Math.floor(spec.kw)), dw = Math.max(1, Math.floor(spec.dw));
+  const nc = Math.ceil((DW_TN + (kw - 1) * dw) / 4);
+  const code = `${UNIFORMS}
+@group(0) @binding(0) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> w: array<f32>;
+${spec.bias ? "@group(0) @binding(3) var<storage, read> bias: array<f32>;" : ""}
+@group(0) @binding(${spec.bias ? 4 : 3}) var<uniform> u: U;
+const KW = ${kw};
+const DW = ${dw};
+${shiftedLoad("x")}
+${windowLoad("x", nc)}
+@compute @workgroup_size(${CONV_WG}, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let oh = i32(wid.y) % u.OH;
+  let n = i32(wid.y) / u.OH;
+  let c = i32(wid.z);
+  let ow0 = (i32(wid.x) * ${CONV_WG} + i32(lid.x)) * ${DW_TN};
+  let iw0 = ow0 - u.PW;
+  var a0 = vec4<f32>(0.0);
+  var a1 = vec4<f32>(0.0);
+  let xc = u.xOff + (n * u.C + c) * u.H * u.W;
+  let wc = u.wOff + c * u.KH * KW;
+  for (var kh = 0; kh < u.KH; kh++) {
+    let ih = oh * u.SH - u.PH + kh * u.DH;
+    if (ih < 0 || ih >= u.H) { continue; }
+    let win = x_window(xc + ih * u.W + iw0, iw0, u.W);
+    let wr = wc + ${spec.flip ? "(u.KH - 1 - kh) * KW" : "kh * KW"};
+    for (var k = 0; k < KW; k++) {
+      let wv = w[wr + ${spec.flip ? "KW - 1 - k" : "k"}];
+      let s = k * DW;
+      let q = s / 4;
+      let r = s % 4;
+      let v0 = select(select(select(win[q], vec4<f32>(win[q].yzw, win[q + 1].x), r == 1),
+        vec4<f32>(win[q].zw, win[q + 1].xy), r == 2), vec4<f32>(win[q].w, win[q + 1].xyz), r == 3);
+      let v1 = select(select(select(win[q + 1], vec4<f32>(win[q + 1].yzw, win[q + 2].x), r == 1),
+        vec4<f32>(win[q + 1].zw, win[q + 2].xy), r == 2), vec4<f32>(win[q + 1].w, win[q + 2].xyz),
+        r == 3);
+      a0 = fma(vec4<f32>(wv), v0, a0);
+      a1 = fma(vec4<f32>(wv), v1, a1);
+    }
+  }
+  let b = ${spec.bias ? "bias[u.bOff + c]" : "0.0"};
+  let base = u.yOff + (n * u.O + c) * u.OH * u.OW + oh * u.OW;
+  for (var j = 0; j < 4; j++) {
+    if (ow0 + j < u.OW) { y[base + ow0 + j] = a0[j] + b; }
+    if (ow0 + 4 + j < u.OW) { y[base + ow0 + 4 + j] = a1[j] + b; }
+  }
+}
+`;
+  return {
+    label: `depthwise_conv2d[kw${kw},dw${dw}${spec.flip ? ",flip" : ""}${
+      spec.bias ? ",bias" : ""
+    }]`,
+    code,
+    bindings: spec.bias ? ["write", "read", "read", "read", "uniform"] : [
+      "write",
+      "read",
+      "read",
+      "uniform",
+    ],
+    workgroupSize: [CONV_WG, 1, 1],
+  };
+}
+
+/** Workgroups of `depthwiseConv2dKernel` (needs N*OH <= 65535). */
+export function depthwiseGrid(s: ConvShape): [number, number, number] {
+  return [Math.ceil(s.ow / (DW_TN * CONV_WG)), s.n * s.oh, s.o];
+}
+
+/**
+ * Depthwise weight-gradient partials (stride 1 along W): part[s, c, kh, kw] = sum over the
+ * output rows of split s and all ow of y[n, c, oh, ow] * x[n, c, oh*SH - PH + kh*DH,
+ * ow - PW + kw*DW]. Workgroup (x, y, z) = (kh group, split, channel); lane = kernel row kh. Per 8
+ * outputs of a row: the y values are uniform loads, the lane's x window (8 + (KW-1)*DW values)
+ * is read once as shifted vec4s, and KW accumulators take dot products. Bindings: part (write,
+ * [splits, C, KH, KW]), y (as vec4), x (as vec4), uniforms; e0 = output rows (n, oh) per split.
+ */
+export function depthwiseWeightGradKernel(spec: { kw: number; dw: number }): KernelSource {
+  const kw = Math.max(1, Math.floor(spec.kw)), dw = Math.max(1, Math.floor(spec.dw));
+  const nc = Math.ceil((DW_TN + (kw - 1) * dw) / 4);
+  const code = `${UNIFORMS}
+@group(0) @binding(0) var<storage, read_write> part: array<f32>;
+@group(0) @binding(1) var<storage, read> y: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(3) var<uniform> u: U;
+const KW = ${kw};
+const DW = ${dw};
+${shiftedLoad("x")}
+${windowLoad("x", nc)}
+${shiftedLoad("y")}
+@compute @workgroup_size(${CONV_WG}, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let kh = i32(wid.x) * ${CONV_WG} + i32(lid.x);
+  let sp = i32(wid.y);
+  let c = i32(wid.z);
+  var acc: array<f32, KW>;
+  let rows = u.N * u.OH;
+  let rBeg = sp * u.e0;
+  let rEnd = min(rows, rBeg + u.e0);
+  let khc = min(kh, u.KH - 1);
+  for (var rr = rBeg; rr < rEnd; rr++) {
+    let n = rr / u.OH;
+    let oh = rr % u.OH;
+    let ih = oh * u.SH - u.PH + khc * u.DH;
+    let rowok = ih >= 0 && ih < u.H;
+    let xr = u.xOff + ((n * u.C + c) * u.H + clamp(ih, 0, u.H - 1)) * u.W;
+    let yr = u.yOff + ((n * u.O + c) * u.OH + oh) * u.OW;
+    for (var ow0 = 0; ow0 < u.OW; ow0 += ${DW_TN}) {
+      let lane = vec4<i32>(0, 1, 2, 3) + ow0;
+      let g0 = select(vec4<f32>(0.0), y_load4s(yr + ow0), lane < vec4<i32>(u.OW));
+      let g1 = select(vec4<f32>(0.0), y_load4s(yr + ow0 + 4), lane + 4 < vec4<i32>(u.OW));
+      let iw0 = ow0 - u.PW;
+      var win = x_window(xr + iw0, iw0, u.W);
+      if (!rowok) { continue; }
+      for (var k = 0; k < KW; k++) {
+        let s = k * DW;
+        let q = s / 4;
+        let r = s % 4;
+        let v0 = select(select(select(win[q], vec4<f32>(win[q].yzw, win[q + 1].x), r == 1),
+          vec4<f32>(win[q].zw, win[q + 1].xy), r == 2), vec4<f32>(win[q].w, win[q + 1].xyz), r == 3);
+        let v1 = select(select(select(win[q + 1], vec4<f32>(win[q + 1].yzw, win[q + 2].x), r == 1),
+          vec4<f32>(win[q + 1].zw, win[q + 2].xy), r == 2),
+          vec4<f32>(win[q + 1].w, win[q + 2].xyz), r == 3);
+        acc[k] += dot(g0, v0) + dot(g1, v1);
+      }
+    }
+  }
+  if (kh >= u.KH) { return; }
+  let base = ((sp * u.C + c) * u.KH + kh) * KW;
+  for (var k = 0; k < KW; k++) { part[base + k] = acc[k]; }
+}
+`;
+  return {
+    label: `depthwise_weight_grad[kw${kw},dw${dw}]`,
+    code,
+    bindings: ["write", "read", "read", "uniform"],
+    workgroupSize: [CONV_WG, 1, 1],
+  };
+}
+
+/** Splits (of output rows) and workgroups of `depthwiseWeightGradKernel`. */
+export function depthwiseWeightGradTiling(
+  s: ConvShape,
+  target = 512,
+  minRows = 4,
+): { splits: number; rowsPerSplit: number; grid: [number, number, number] } {
+  const gx = Math.ceil(s.kh / CONV_WG);
+  const base = gx * CONV_WG * s.c;
+  const rows = s.n * s.oh;
+  const want = Math.max(1, Math.min(Math.ceil(target / base), Math.floor(rows / minRows), 65535));
+  const rowsPerSplit = Math.ceil(rows / want);
+  const splits = Math.ceil(rows / rowsPerSplit);
+  return { splits, rowsPerSplit, grid: [gx, splits, s.c] };
+}
+
+/**
+ * Rearranges a conv weight [G*OG, CG, KH, KW] into [G*CG, OG, KH, KW] with both kernel axes
+ * reversed: the weight of the stride-1 convolution that computes the input gradient (run with
+ * padding D*(K-1) - P). One invocation per output element. Uniforms as `convUniforms`.
+ * Bindings: out (write), w, uniforms; dispatch `convGrid(O*CG*KH*KW)`.
+ */
+export function convWeightFlipKernel(): KernelSource {
+  const code = `${UNIFORMS}
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> w: array<f32>;
+@group(0) @binding(2) var<uniform> u: U;
+@compute @workgroup_size(${CONV_WG}, 1, 1)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = i32(gid.x) + i32(gid.y) * u.gridX;
+  let KK = u.KH * u.KW;
+  if (i >= u.O * u.CG * KK) { return; }
+  let kk = i % KK;
+  let ol = (i / KK) % u.OG;
+  let cg = i / (KK * u.OG);
+  let g = cg / u.CG;
+  let c = cg % u.CG;
+  out[i] = w[u.wOff + ((g * u.OG + ol) * u.CG + c) * KK + (KK - 1 - kk)];
+}
+`;
+  return {
+    label: "conv_weight_flip",
+    code,
+    bindings: ["write", "read", "uniform"],
+    workgroupSize: [CONV_WG, 1, 1],
+  };
+}

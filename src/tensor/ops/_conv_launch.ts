@@ -1,0 +1,206 @@
+/**
+ * Raw (no autograd) launches of the conv kernels, shared by conv2d and conv_transpose2d. Every
+ * function takes the geometry of ONE forward convolution y = conv2d(x, w) (`ConvShape`) and picks
+ * the kernel variant: depthwise direct kernels, the row kernel (stride 1 along W), or the general
+ * implicit GEMM.
+ */
+import { gpu } from "../../gpu/runtime.ts";
+import {
+  channelSumKernel,
+  channelSumUniforms,
+  conv2dForwardGrid,
+  conv2dForwardKernel,
+  conv2dForwardRowGrid,
+  conv2dForwardRowKernel,
+  conv2dInputGradGrid,
+  conv2dInputGradKernel,
+  conv2dWeightGradKernel,
+  conv2dWeightGradTiling,
+  convGrid,
+  type ConvShape,
+  convUniforms,
+  convWeightFlipKernel,
+  depthwiseConv2dKernel,
+  depthwiseGrid,
+  depthwiseWeightGradKernel,
+  depthwiseWeightGradTiling,
+  splitSumKernel,
+  splitSumUniforms,
+} from "../../kernels/conv.ts";
+import { zeros } from "../create.ts";
+import { bindingOf } from "../launch.ts";
+import { Tensor } from "../tensor.ts";
+import { copyContiguous } from "./layout.ts";
+
+/** Contiguous (any offset) f32 version of t; the caller disposes it when it is not t. */
+export function denseF32(t: Tensor, what: string): Tensor {
+  if (t.dtype !== "f32") throw new TypeError(`${what} must be f32, got ${t.dtype}`);
+  return t.isContiguous ? t : copyContiguous(t);
+}
+
+function isDepthwise(s: ConvShape): boolean {
+  return s.groups === s.c && s.groups === s.o;
+}
+
+/** Output-channel register tile: 8 when a group has at least 8 channels, else 4. */
+function tileFor(channels: number): number {
+  return channels >= 8 ? 8 : 4;
+}
+
+/** y [N, O, OH, OW] = conv2d(x, w) + bias. x, w, bias dense f32. */
+export function convForwardRaw(x: Tensor, w: Tensor, bias: Tensor | null, s: ConvShape): Tensor {
+  const y = Tensor.empty([s.n, s.o, s.oh, s.ow], "f32");
+  if (y.size === 0) return y;
+  const off = { x: x.offset, w: w.offset, y: 0, b: bias?.offset ?? 0 };
+  const bufs = [y, x, w, ...(bias ? [bias] : [])].map(bindingOf);
+  const rows = s.n * s.oh <= 65535;
+  if (isDepthwise(s) && s.stride[1] === 1 && rows) {
+    const grid = depthwiseGrid(s);
+    gpu().launch(
+      depthwiseConv2dKernel({ kw: s.kw, dw: s.dilation[1], flip: false, bias: bias !== null }),
+      { buffers: bufs, uniforms: convUniforms(s, off, grid), workgroups: grid },
+    );
+  } else if (s.stride[1] === 1 && rows) {
+    const tm = tileFor(s.o / s.groups);
+    const grid = conv2dForwardRowGrid(s, tm, 1);
+    gpu().launch(conv2dForwardRowKernel({ tm, vp: 1, bias: bias !== null }), {
+      buffers: bufs,
+      uniforms: convUniforms(s, off, grid),
+      workgroups: grid,
+    });
+  } else {
+    const tm = tileFor(s.o / s.groups);
+    const grid = conv2dForwardGrid(s, tm);
+    gpu().launch(conv2dForwardKernel({ tm, bias: bias !== null }), {
+      buffers: bufs,
+      uniforms: convUniforms(s, off, grid),
+      workgroups: grid,
+    });
+  }
+  return y;
+}
+
+/** The geometry of the stride-1 conv that computes the input gradient, or null if none fits. */
+function flippedShape(s: ConvShape): ConvShape | null {
+  if (s.stride[0] !== 1 || s.stride[1] !== 1) return null;
+  const ph = s.dilation[0] * (s.kh - 1) - s.padding[0];
+  const pw = s.dilation[1] * (s.kw - 1) - s.padding[1];
+  if (ph < 0 || pw < 0) return null;
+  return {
+    n: s.n,
+    c: s.o,
+    h: s.oh,
+    w: s.ow,
+    o: s.c,
+    oh: s.h,
+    ow: s.w,
+    groups: s.groups,
+    kh: s.kh,
+    kw: s.kw,
+    stride: [1, 1],
+    padding: [ph, pw],
+    dilation: s.dilation,
+  };
+}
+
+/**
+ * The x-shaped gather out [N, C, H, W] = conv2d's input gradient from y-shaped `g` and w (+ bias
+ * per channel c: conv_transpose2d's forward). Stride-1 convs run as a forward conv with the
+ * flipped weight (row / depthwise kernels); others use the general gather kernel.
+ */
+export function convInputGradRaw(g: Tensor, w: Tensor, bias: Tensor | null, s: ConvShape): Tensor {
+  const f = flippedShape(s);
+  if (f && s.n * s.h <= 65535) {
+    if (isDepthwise(s)) {
+      const out = Tensor.empty([s.n, s.c, s.h, s.w], "f32");
+      if (out.size === 0) return out;
+      const grid = depthwiseGrid(f);
+      gpu().launch(
+        depthwiseConv2dKernel({ kw: s.kw, dw: s.dilation[1], flip: true, bias: bias !== null }),
+        {
+          buffers: [out, g, w, ...(bias ? [bias] : [])].map(bindingOf),
+          uniforms: convUniforms(f, { x: g.offset, w: w.offset, b: bias?.offset ?? 0 }, grid),
+          workgroups: grid,
+        },
+      );
+      return out;
+    }
+    const wf = Tensor.empty([s.c, s.o / s.groups, s.kh, s.kw], "f32");
+    const fg = convGrid(wf.size);
+    gpu().launch(convWeightFlipKernel(), {
+      buffers: [wf, w].map(bindingOf),
+      uniforms: convUniforms(s, { w: w.offset }, fg),
+      workgroups: fg,
+    });
+    const out = convForwardRaw(g, wf, bias, f);
+    wf.dispose();
+    return out;
+  }
+  const out = Tensor.empty([s.n, s.c, s.h, s.w], "f32");
+  if (out.size === 0) return out;
+  const tm = tileFor(s.c / s.groups);
+  const grid = conv2dInputGradGrid(s, tm);
+  gpu().launch(conv2dInputGradKernel({ tm, bias: bias !== null }), {
+    buffers: [out, g, w, ...(bias ? [bias] : [])].map(bindingOf),
+    uniforms: convUniforms(s, { x: 0, y: g.offset, w: w.offset, b: bias?.offset ?? 0 }, grid),
+    workgroups: grid,
+  });
+  return out;
+}
+
+/** Sums split partials [splits, M] into a fresh [M]-sized tensor of `shape`. */
+function sumSplits(part: Tensor, splits: number, shape: number[]): Tensor {
+  const out = Tensor.empty(shape, "f32");
+  const m = out.size;
+  const grid = convGrid(m);
+  gpu().launch(splitSumKernel({ accumulate: false }), {
+    buffers: [out, part].map(bindingOf),
+    uniforms: splitSumUniforms(m, splits, 0, grid),
+    workgroups: grid,
+  });
+  return out;
+}
+
+/** Weight gradient [O, CG, KH, KW] from y-shaped `g` and x-shaped `x`. */
+export function convWeightGradRaw(g: Tensor, x: Tensor, s: ConvShape): Tensor {
+  const cg = s.c / s.groups;
+  const wshape = [s.o, cg, s.kh, s.kw];
+  if (s.n * s.oh * s.ow === 0) return zeros(wshape);
+  if (isDepthwise(s) && s.stride[1] === 1) {
+    const t = depthwiseWeightGradTiling(s);
+    const part = Tensor.empty([t.splits, s.c * s.kh * s.kw], "f32");
+    gpu().launch(depthwiseWeightGradKernel({ kw: s.kw, dw: s.dilation[1] }), {
+      buffers: [part, g, x].map(bindingOf),
+      uniforms: convUniforms(s, { x: x.offset, y: g.offset }, t.grid, t.rowsPerSplit),
+      workgroups: t.grid,
+    });
+    const out = sumSplits(part, t.splits, wshape);
+    part.dispose();
+    return out;
+  }
+  const tm = tileFor(s.o / s.groups);
+  const t = conv2dWeightGradTiling(s, tm);
+  const part = Tensor.empty([t.splits, s.o * cg * s.kh * s.kw], "f32");
+  gpu().launch(conv2dWeightGradKernel({ tm }), {
+    buffers: [part, g, x].map(bindingOf),
+    uniforms: convUniforms(s, { x: x.offset, y: g.offset }, t.grid, t.pixelsPerSplit),
+    workgroups: t.grid,
+  });
+  const out = sumSplits(part, t.splits, wshape);
+  part.dispose();
+  return out;
+}
+
+/** Per-channel sum over N and the spatial dims of a dense [N, C, ...] tensor: [C]. */
+export function channelSumRaw(t: Tensor): Tensor {
+  const [n, c] = t.shape;
+  const p = t.size / Math.max(1, n * c);
+  const out = Tensor.empty([c], "f32");
+  if (c === 0) return out;
+  gpu().launch(channelSumKernel(), {
+    buffers: [out, t].map(bindingOf),
+    uniforms: channelSumUniforms(n, c, n * c === 0 ? 0 : p, t.offset, 0),
+    workgroups: [c, 1, 1],
+  });
+  return out;
+}
