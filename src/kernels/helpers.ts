@@ -34,8 +34,10 @@ fn gelu_grad_(x: f32) -> f32 {
   return 0.5 * x * (1.0 + tanh_(0.7978845608028654 * (x + 0.044715 * x * x * x)));
 }
 fn gelu_tanh_grad_(x: f32) -> f32 {
-  let t = tanh_(0.7978845608028654 * (x + 0.044715 * x * x * x));
-  return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * 0.7978845608028654 * (1.0 + 0.134145 * x * x);
+  let u = 0.7978845608028654 * (x + 0.044715 * x * x * x);
+  let e = exp(-2.0 * abs(clamp(u, -40.0, 40.0)));
+  let sech2 = 4.0 * e / ((1.0 + e) * (1.0 + e)); // 1 - tanh(u)^2 without cancellation
+  return 0.5 * (1.0 + tanh_(u)) + 0.5 * x * sech2 * 0.7978845608028654 * (1.0 + 0.134145 * x * x);
 }`,
   pow: `fn pow_(a: f32, b: f32) -> f32 {
   if (b == 0.0) { return 1.0; }

@@ -9,3 +9,7 @@ export * from "./helpers.ts";
 export * from "./elementwise.ts";
 export * from "./reduce.ts";
 export * from "./matmul.ts";
+export * from "./softmax.ts";
+export * from "./layer_norm.ts";
+export * from "./index.ts";
+export * from "./random.ts";

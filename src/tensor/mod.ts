@@ -90,3 +90,7 @@ export * from "./ops/unary.ts";
 export * from "./ops/reduce.ts";
 export * from "./ops/layout.ts";
 export * from "./ops/matmul.ts";
+export * from "./ops/softmax.ts";
+export * from "./ops/layer_norm.ts";
+export * from "./ops/index.ts";
+export * from "./ops/random.ts";

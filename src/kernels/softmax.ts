@@ -1,0 +1,90 @@
+import type { KernelSource } from "../gpu/kernel_source.ts";
+
+/** Spec of a row-wise softmax kernel over the last dim of a contiguous [rows, cols] f32 array. */
+export interface SoftmaxSpec {
+  /** softmax or log_softmax. */
+  kind: "softmax" | "logSoftmax";
+  /** forward: y from x; backward: dx from (g, y). */
+  pass: "forward" | "backward";
+}
+
+/** Uniforms: rows, cols. */
+export function softmaxUniforms(rows: number, cols: number): ArrayBuffer {
+  return new Uint32Array([rows, cols, 0, 0]).buffer;
+}
+
+/**
+ * Numerically stable softmax/log-softmax over the last dim. One 64-thread workgroup per row
+ * (grid (min(rows, 65535), ceil(rows / 65535))); threads stride over the columns and combine
+ * in workgroup memory. Forward: max, then sum of exp(x - max), then writes (three passes over
+ * the row). Backward (from y): softmax dx = y (g - sum(g y)); log-softmax dx = g - exp(y) sum(g).
+ * Bindings: out, then x (forward) or g, y (backward).
+ */
+export function softmaxKernel(spec: SoftmaxSpec): KernelSource {
+  const fwd = spec.pass === "forward";
+  const body = fwd
+    ? `
+  var m = -3.4028235e38;
+  for (var i = lid; i < u.cols; i += 64u) { m = max(m, a[base + i]); }
+  let rowMax = wgReduce(m, lid, true);
+  var s = 0.0;
+  for (var i = lid; i < u.cols; i += 64u) { s += exp(a[base + i] - rowMax); }
+  let total = wgReduce(s, lid, false);
+  ${
+      spec.kind === "softmax"
+        ? "let inv = 1.0 / total;\n  for (var i = lid; i < u.cols; i += 64u) { out[base + i] = exp(a[base + i] - rowMax) * inv; }"
+        : "let lse = rowMax + log(total);\n  for (var i = lid; i < u.cols; i += 64u) { out[base + i] = a[base + i] - lse; }"
+    }`
+    : `
+  var s = 0.0;
+  for (var i = lid; i < u.cols; i += 64u) { s += ${
+      spec.kind === "softmax" ? "a[base + i] * b[base + i]" : "a[base + i]"
+    }; }
+  let total = wgReduce(s, lid, false);
+  for (var i = lid; i < u.cols; i += 64u) {
+    out[base + i] = ${
+      spec.kind === "softmax"
+        ? "b[base + i] * (a[base + i] - total)"
+        : "a[base + i] - exp(b[base + i]) * total"
+    };
+  }`;
+  const code = `
+struct U { rows: u32, cols: u32, p0: u32, p1: u32 };
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+${fwd ? "" : "@group(0) @binding(2) var<storage, read> b: array<f32>;"}
+@group(0) @binding(${fwd ? 2 : 3}) var<uniform> u: U;
+var<workgroup> red: array<f32, 64>;
+fn wgReduce(v: f32, lid: u32, isMax: bool) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s = s >> 1u) {
+    if (lid < s) {
+      red[lid] = select(red[lid] + red[lid + s], max(red[lid], red[lid + s]), isMax);
+    }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let row = wid.x + wid.y * 65535u;
+  if (row >= u.rows) { return; }
+  let base = row * u.cols;
+  ${body}
+}
+`;
+  return {
+    label: `softmax[${spec.kind},${spec.pass}]`,
+    code,
+    bindings: fwd ? ["write", "read", "uniform"] : ["write", "read", "read", "uniform"],
+    workgroupSize: [64, 1, 1],
+  };
+}
+
+/** Workgroups for one workgroup per row. */
+export function rowWorkgroups(rows: number): [number, number] {
+  return [Math.max(1, Math.min(rows, 65535)), Math.max(1, Math.ceil(rows / 65535))];
+}

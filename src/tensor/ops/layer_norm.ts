@@ -1,0 +1,95 @@
+import { gpu } from "../../gpu/runtime.ts";
+import { layerNormKernel, layerNormUniforms } from "../../kernels/layer_norm.ts";
+import { rowWorkgroups } from "../../kernels/softmax.ts";
+import { apply } from "../autograd.ts";
+import { bindingOf } from "../launch.ts";
+import type { OpDef } from "../op.ts";
+import { fmtShape } from "../shape.ts";
+import { Tensor } from "../tensor.ts";
+import { mapExpr } from "./_map.ts";
+import { copyContiguous } from "./layout.ts";
+import { reduceRaw } from "./reduce.ts";
+
+function dense(t: Tensor): Tensor {
+  return t.isContiguous && t.offset === 0 ? t : copyContiguous(t);
+}
+
+const layerNormOp: OpDef<{ eps: number }> = {
+  name: "layer_norm",
+  forward(ctx, inputs, { eps }) {
+    const [x, w, b] = inputs.map(dense);
+    const cols = x.shape[x.rank - 1];
+    const rows = x.size / cols;
+    const y = Tensor.empty(x.shape, "f32");
+    const mean = Tensor.empty([rows], "f32");
+    const rstd = Tensor.empty([rows], "f32");
+    const affine = w !== undefined;
+    gpu().launch(layerNormKernel({ pass: "forward", affine }), {
+      buffers: [y, mean, rstd, x, ...(affine ? [w, b] : [])].map(bindingOf),
+      uniforms: layerNormUniforms(rows, cols, eps),
+      workgroups: rowWorkgroups(rows),
+    });
+    ctx.save(x, mean, rstd, ...(affine ? [w] : []));
+    mean.dispose();
+    rstd.dispose();
+    [x, w, b].forEach((t, i) => t && t !== inputs[i] && t.dispose());
+    return y;
+  },
+  backward(ctx, g0, { eps }) {
+    const [x, mean, rstd, w] = ctx.saved;
+    const g = dense(g0);
+    const cols = x.shape[x.rank - 1];
+    const rows = x.size / cols;
+    const affine = w !== undefined;
+    let dx: Tensor | null = null;
+    if (ctx.needsGrad[0]) {
+      dx = Tensor.empty(x.shape, "f32");
+      gpu().launch(layerNormKernel({ pass: "backward", affine }), {
+        buffers: [dx, g, x, mean, rstd, ...(affine ? [w] : [])].map(bindingOf),
+        uniforms: layerNormUniforms(rows, cols, eps),
+        workgroups: rowWorkgroups(rows),
+      });
+    }
+    if (!affine) return [dx];
+    let dw: Tensor | null = null, db: Tensor | null = null;
+    if (ctx.needsGrad[1]) {
+      const g2 = g.view([rows, cols], [cols, 1], 0);
+      const x2 = x.view([rows, cols], [cols, 1], 0);
+      const m2 = mean.view([rows, 1], [1, 1], 0);
+      const r2 = rstd.view([rows, 1], [1, 1], 0);
+      const gx = mapExpr("{g} * ({x} - {m}) * {r}", { g: g2, x: x2, m: m2, r: r2 }, {
+        name: "layer_norm_wgrad",
+      });
+      dw = reduceRaw(gx, [0], "sum").view([cols], [1], 0);
+    }
+    if (ctx.needsGrad[2]) {
+      db = reduceRaw(g.view([rows, cols], [cols, 1], 0), [0], "sum").view([cols], [1], 0);
+    }
+    return [dx, dw, db];
+  },
+};
+
+/** Options of `layerNorm`. */
+export interface LayerNormOptions {
+  /** Added to the variance. @default 1e-5 */
+  eps?: number;
+}
+
+/**
+ * `F.layer_norm` over the last dim (biased variance, eps inside the sqrt), fused forward and
+ * backward kernels; `weight`/`bias` [cols] or both absent.
+ */
+export function layerNorm(
+  x: Tensor,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  opts: LayerNormOptions = {},
+): Tensor {
+  const cols = x.shape[x.rank - 1];
+  if ((weight && weight.size !== cols) || (bias && bias.size !== cols) || (!weight !== !bias)) {
+    throw new RangeError(
+      `layerNorm(): weight/bias must both be [${cols}] for input ${fmtShape(x.shape)}`,
+    );
+  }
+  return apply(layerNormOp, weight && bias ? [x, weight, bias] : [x], { eps: opts.eps ?? 1e-5 });
+}

@@ -1,0 +1,59 @@
+import { gpu } from "../../gpu/runtime.ts";
+import { rowWorkgroups, softmaxKernel, softmaxUniforms } from "../../kernels/softmax.ts";
+import { apply } from "../autograd.ts";
+import { bindingOf } from "../launch.ts";
+import type { OpDef } from "../op.ts";
+import { normAxis } from "../shape.ts";
+import { Tensor } from "../tensor.ts";
+import { contiguous, copyContiguous, transpose } from "./layout.ts";
+
+type Kind = "softmax" | "logSoftmax";
+
+function rows(x: Tensor): [number, number] {
+  const cols = x.shape[x.rank - 1] ?? 1;
+  return [cols === 0 ? 0 : x.size / cols, cols];
+}
+
+function launchRows(kind: Kind, pass: "forward" | "backward", ins: Tensor[]): Tensor {
+  const src = ins.map((t) => t.isContiguous && t.offset === 0 ? t : copyContiguous(t));
+  const out = Tensor.empty(ins[0].shape, "f32");
+  const [r, c] = rows(ins[0]);
+  if (r > 0) {
+    gpu().launch(softmaxKernel({ kind, pass }), {
+      buffers: [out, ...src].map(bindingOf),
+      uniforms: softmaxUniforms(r, c),
+      workgroups: rowWorkgroups(r),
+    });
+  }
+  src.forEach((t, i) => t !== ins[i] && t.dispose());
+  return out;
+}
+
+const softmaxOp: OpDef<Kind> = {
+  name: "softmax",
+  forward(ctx, [x], kind) {
+    const y = launchRows(kind, "forward", [x]);
+    ctx.save(y);
+    return y;
+  },
+  backward(ctx, g, kind) {
+    return [launchRows(kind, "backward", [g, ctx.saved[0]])];
+  },
+};
+
+function lastDim(x: Tensor, axis: number, kind: Kind): Tensor {
+  const a = normAxis(axis, x.rank);
+  if (a === x.rank - 1) return apply(softmaxOp, [x], kind);
+  const moved = contiguous(transpose(x, a, -1));
+  return transpose(apply(softmaxOp, [moved], kind), a, -1);
+}
+
+/** Softmax along `axis` (default last), stable for large logits (max subtracted). */
+export function softmax(x: Tensor, axis = -1): Tensor {
+  return lastDim(x, axis, "softmax");
+}
+
+/** log(softmax(x)) along `axis`, computed as x - max - log(sum(exp(x - max))). */
+export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  return lastDim(x, axis, "logSoftmax");
+}
