@@ -52,6 +52,7 @@ async function run(w: number): Promise<number> {
     const t0 = performance.now();
     for await (const b of it) {
       if (b.numFrames !== 8 || b.height !== 1024) throw new Error("unexpected batch shape");
+      loader.recycle(b);
       if (++n >= clips) break;
     }
     return n / ((performance.now() - t0) / 1000);

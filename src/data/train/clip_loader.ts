@@ -8,7 +8,13 @@
  */
 import { Rng } from "../rng.ts";
 import { type ClipDatasetSpec, openClipDataset } from "./clip_dataset_spec.ts";
-import { type BatchedVideoDatapoint, collateBatch } from "./collate.ts";
+import {
+  type BatchedVideoDatapoint,
+  collateBatch,
+  recycleBatch,
+  recycleDatapoint,
+} from "./collate.ts";
+import { transferablesOf } from "./_wire.ts";
 import type { VideoDatapoint } from "./datapoint.ts";
 import {
   type PlannedBatch,
@@ -110,21 +116,27 @@ export class ClipLoader {
     else p.reject(new Error(m.message));
   }
 
-  private fetch(
+  private async fetch(
     datasetIdx: number,
     idx: number,
     rngState: number[],
     epoch: number,
-  ): Promise<VideoDatapoint> {
+  ): Promise<{ dp: VideoDatapoint; worker?: Worker }> {
     if (this.workers.length === 0) {
-      return this.inline[datasetIdx].get(idx, Rng.fromState(rngState), epoch);
+      return { dp: await this.inline[datasetIdx].get(idx, Rng.fromState(rngState), epoch) };
     }
     const id = this.nextId++;
-    const w = this.workers[this.rr++ % this.workers.length];
-    return new Promise((resolve, reject) => {
+    const worker = this.workers[this.rr++ % this.workers.length];
+    const dp = await new Promise<VideoDatapoint>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      w.postMessage({ type: "get", id, datasetIdx, idx, rngState, epoch });
+      worker.postMessage({ type: "get", id, datasetIdx, idx, rngState, epoch });
     });
+    return { dp, worker };
+  }
+
+  /** Gives a consumed batch's buffers back for the next batches (optional, saves page faults). */
+  recycle(batch: BatchedVideoDatapoint): void {
+    recycleBatch(batch);
   }
 
   /** Number of batches in an epoch for this rank. */
@@ -141,7 +153,7 @@ export class ClipLoader {
     );
     const depth = this.opts.prefetch ??
       2 * Math.max(1, this.workers.length) + Math.max(...this.opts.batchSizes);
-    const inflight: Promise<VideoDatapoint>[] = [];
+    const inflight: Promise<{ dp: VideoDatapoint; worker?: Worker }>[] = [];
     let issued = 0;
     const issue = () => {
       while (issued < items.length && inflight.length < depth) {
@@ -157,13 +169,23 @@ export class ClipLoader {
       }
     };
     for (const pb of plan) {
-      const clips: VideoDatapoint[] = [];
+      const got: { dp: VideoDatapoint; worker?: Worker }[] = [];
       for (let k = 0; k < pb.indices.length; k++) {
         issue();
-        clips.push(await inflight.shift()!);
+        got.push(await inflight.shift()!);
       }
       issue();
-      yield collateBatch(clips, this.opts.dictKey ?? "all");
+      const batch = collateBatch(got.map((g) => g.dp), this.opts.dictKey ?? "all", {
+        recycleClips: false,
+      });
+      for (const g of got) {
+        if (!g.worker) recycleDatapoint(g.dp);
+        else if (this.workers.includes(g.worker)) {
+          const buffers = transferablesOf(g.dp);
+          g.worker.postMessage({ type: "recycle", buffers }, buffers);
+        }
+      }
+      yield batch;
     }
   }
 

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { bufferPool } from "./buffer_pool.ts";
 import type { VideoDatapoint } from "./datapoint.ts";
 
 /** A batch of B clips of T frames with O objects in total per frame. */
@@ -34,7 +35,11 @@ export interface BatchedVideoDatapoint {
  *
  * @throws {RangeError} when clips do not line up.
  */
-export function collateBatch(batch: VideoDatapoint[], dictKey = "all"): BatchedVideoDatapoint {
+export function collateBatch(
+  batch: VideoDatapoint[],
+  dictKey = "all",
+  opts: CollateOptions = {},
+): BatchedVideoDatapoint {
   if (batch.length === 0) throw new RangeError("Cannot collate an empty batch");
   const T = batch[0].frames.length;
   const f0 = batch[0].frames[0];
@@ -59,9 +64,9 @@ export function collateBatch(batch: VideoDatapoint[], dictKey = "all"): BatchedV
   });
   const O = perVideo.reduce((a, b) => a + b, 0);
   const plane = 3 * H * W, hw = H * W;
-  const imgBatch = new Float32Array(T * B * plane);
+  const imgBatch = bufferPool.f32(T * B * plane);
   const objToFrameIdx = new Int32Array(T * O * 2);
-  const masks = new Uint8Array(T * O * hw);
+  const masks = bufferPool.u8(T * O * hw);
   const ids = new Int32Array(T * O * 3);
   const sizes = new Int32Array(T * O * 2);
   for (let t = 0; t < T; t++) {
@@ -83,6 +88,7 @@ export function collateBatch(batch: VideoDatapoint[], dictKey = "all"): BatchedV
       }
     }
   }
+  if (opts.recycleClips ?? true) { for (const v of batch) recycleDatapoint(v); }
   return {
     imgBatch,
     objToFrameIdx,
@@ -95,6 +101,27 @@ export function collateBatch(batch: VideoDatapoint[], dictKey = "all"): BatchedV
     height: H,
     width: W,
   };
+}
+
+/** Options for {@linkcode collateBatch}. */
+export interface CollateOptions {
+  /** Give the clips' pool buffers back once copied (the clips are unusable after). @default true */
+  recycleClips?: boolean;
+}
+
+/** Gives a clip's pooled buffers (images, tensors, masks) back to this thread's pool. */
+export function recycleDatapoint(dp: VideoDatapoint): void {
+  for (const f of dp.frames) {
+    bufferPool.release(f.image.data);
+    if (f.tensor) bufferPool.release(f.tensor);
+    for (const o of f.objects) bufferPool.release(o.segment);
+  }
+}
+
+/** Gives a batch's buffers back to this thread's pool once the consumer is done with it. */
+export function recycleBatch(b: BatchedVideoDatapoint): void {
+  bufferPool.release(b.imgBatch);
+  bufferPool.release(b.masks);
 }
 
 /** `flat_obj_to_img_idx`: index of each object's image in the video-major flat batch [B*T]. */

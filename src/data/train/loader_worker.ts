@@ -9,6 +9,7 @@ import { Rng } from "../rng.ts";
 import { type ClipDatasetSpec, openClipDataset } from "./clip_dataset_spec.ts";
 import type { VosDataset } from "./vos_dataset.ts";
 import { transferablesOf } from "./_wire.ts";
+import { bufferPool } from "./buffer_pool.ts";
 
 let datasets: Promise<VosDataset[]> | null = null;
 
@@ -22,6 +23,10 @@ self.onmessage = async (ev: MessageEvent) => {
     } catch (e) {
       self.postMessage({ type: "error", id: -1, message: (e as Error).message });
     }
+    return;
+  }
+  if (msg.type === "recycle") {
+    for (const b of msg.buffers as ArrayBuffer[]) bufferPool.adopt(b);
     return;
   }
   if (msg.type === "get") {

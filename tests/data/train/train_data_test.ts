@@ -197,7 +197,7 @@ Deno.test("MOSE transforms + collateBatch() give [T,B,3,H,W] normalised images a
     });
     const rng = new Rng(11);
     const clips = [await ds.get(0, rng), await ds.get(1, rng)];
-    const b = collateBatch(clips);
+    const b = collateBatch(clips, "all", { recycleClips: false });
     const O = clips[0].frames[0].objects.length + clips[1].frames[0].objects.length;
     assertEquals([b.numFrames, b.numVideos, b.numObjects, b.height, b.width], [4, 2, O, 32, 32]);
     assertEquals(b.imgBatch.length, 4 * 2 * 3 * 32 * 32);
@@ -214,6 +214,7 @@ Deno.test("MOSE transforms + collateBatch() give [T,B,3,H,W] normalised images a
     // same seed, same clip
     const again = await ds.get(0, new Rng(11));
     assertEquals(again.frames[0].tensor, clips[0].frames[0].tensor);
+    assert(again.frames[0].tensor !== clips[0].frames[0].tensor);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -282,7 +283,9 @@ Deno.test("ClipLoader yields the same batches inline and with a Worker", async (
       const l = await ClipLoader.create({ datasets: [spec], batchSizes: [1], workers, seed: 9 });
       try {
         const out = [];
-        for await (const b of l.epoch(0)) out.push(b);
+        for await (const b of l.epoch(0)) {
+          out.push({ imgBatch: b.imgBatch.slice(), masks: b.masks.slice() });
+        }
         return out;
       } finally {
         l.close();
@@ -298,4 +301,19 @@ Deno.test("ClipLoader yields the same batches inline and with a Worker", async (
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("BufferPool reuses only its own buffers", async () => {
+  const { BufferPool } = await import("../../../src/data/mod.ts");
+  const pool = new BufferPool(1 << 20);
+  const a = pool.u8(100);
+  pool.release(a);
+  assertEquals(pool.retainedBytes, 100);
+  const b = pool.u8(100);
+  assert(b.buffer === a.buffer, "buffer not reused");
+  pool.release(new Uint8Array(100)); // not the pool's: ignored
+  assertEquals(pool.retainedBytes, 0);
+  const big = pool.f32(1 << 19); // 2 MiB > maxBytes: not retained
+  pool.release(big);
+  assertEquals(pool.retainedBytes, 0);
 });

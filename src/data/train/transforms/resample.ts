@@ -1,3 +1,5 @@
+import { bufferPool } from "../buffer_pool.ts";
+
 /**
  * Pixel resampling on CPU typed arrays with PIL's conventions: pixel centres at +0.5,
  * separable resize with a triangle (bilinear) filter widened by the downscale factor
@@ -55,7 +57,7 @@ export function resizeBytes(
   let tmp = src, tw = w;
   if (ow !== w) {
     const t = taps(w, ow);
-    tmp = new Uint8Array(ow * h * c);
+    tmp = bufferPool.u8(ow * h * c);
     const { start, count, weights, maxTaps } = t;
     for (let y = 0; y < h; y++) {
       const row = y * w * c, orow = y * ow * c;
@@ -88,9 +90,14 @@ export function resizeBytes(
     }
     tw = ow;
   }
-  if (oh === h) return tmp === src ? src.slice() : tmp;
+  if (oh === h) {
+    if (tmp !== src) return tmp;
+    const copy = bufferPool.u8(src.length);
+    copy.set(src);
+    return copy;
+  }
   const t = taps(h, oh);
-  const out = new Uint8Array(ow * oh * c);
+  const out = bufferPool.u8(ow * oh * c);
   const rowLen = tw * c;
   const acc = new Float32Array(rowLen);
   for (let y = 0; y < oh; y++) {
@@ -107,6 +114,7 @@ export function resizeBytes(
       out[orow + i] = v < 0 ? 0 : v > 255 ? 255 : v;
     }
   }
+  if (tmp !== src) bufferPool.release(tmp);
   return out;
 }
 
@@ -142,7 +150,7 @@ export function affineRgb(
   fill: [number, number, number],
   interpolation: "bilinear" | "bicubic",
 ): Uint8Array {
-  const out = new Uint8Array(w * h * 3);
+  const out = bufferPool.u8(w * h * 3);
   const cub = (t: number) => {
     // PIL bicubic kernel, a = -0.5
     const x = Math.abs(t);
@@ -197,7 +205,8 @@ export function affineRgb(
 
 /** Affine warp of a 0/1 mask with nearest sampling and fill 0 (torch `grid_sample` nearest). */
 export function affineMask(src: Uint8Array, w: number, h: number, m: number[]): Uint8Array {
-  const out = new Uint8Array(w * h);
+  const out = bufferPool.u8(w * h);
+  out.fill(0);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       const xo = x + 0.5, yo = y + 0.5;
