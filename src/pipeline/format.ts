@@ -90,10 +90,33 @@ export function pipelineJsonSchema(registry: KindRegistry): JsonSchema {
     ...top.properties.stages,
     additionalProperties: stage,
   };
-  return {
+  return allowReferences({
     $schema: "https://json-schema.org/draft/2020-12/schema",
     $id: "https://sam2-deno.dev/pipeline.schema.json",
     title: "sam2 pipeline",
     ...top,
-  };
+  }) as JsonSchema;
+}
+
+/** Numbers and booleans may also be written as one `${...}` reference (resolved later). */
+function allowReferences(j: unknown): unknown {
+  if (Array.isArray(j)) return j.map(allowReferences);
+  if (j === null || typeof j !== "object") return j;
+  const o = Object.fromEntries(
+    Object.entries(j as Record<string, unknown>).map(([k, v]) => [k, allowReferences(v)]),
+  );
+  if (o.type === "integer" || o.type === "number" || o.type === "boolean" || o.enum) {
+    const { description, default: def, ...rest } = o;
+    return {
+      ...(description ? { description } : {}),
+      ...(def !== undefined ? { default: def } : {}),
+      anyOf: [rest, { type: "string", pattern: "^\\$\\{[^}]+\\}$" }],
+    };
+  }
+  return o;
+}
+
+/** The text of `pipelines/pipeline.schema.json` (what `deno run -A pipelines/schema.ts` writes). */
+export function pipelineJsonSchemaText(registry: KindRegistry): string {
+  return JSON.stringify(pipelineJsonSchema(registry), null, 2) + "\n";
 }

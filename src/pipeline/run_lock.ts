@@ -93,7 +93,7 @@ export async function acquireRunLock(
     }
     if (owner) {
       const msg =
-        `Pipeline ${pipeline} is being run by pid ${owner.pid} on ${owner.host} since ${owner.since}`;
+        `${pipeline} is being run by pid ${owner.pid} on ${owner.host} since ${owner.since}`;
       if (opts.wait === false) {
         throw new LockBusyError(`${msg}; wait for it or run again without --no-wait`);
       }

@@ -16,10 +16,10 @@ import { Engine, type EngineOptions, type StageKey } from "./engine.ts";
 import { HASH_ALGO, hashBytes } from "./hash.ts";
 import type { StageContext } from "./kind.ts";
 import type { LockStage } from "./lockfile.ts";
-import { dirname, normalize, shellQuote } from "./paths.ts";
+import { dirname, normalize, resolve, shellQuote } from "./paths.ts";
 import { type Reporter, type RunSummary, silentReporter, type StageResult } from "./report.ts";
 import { acquireRunLock } from "./run_lock.ts";
-import type { Stage, StageGroup } from "./spec.ts";
+import { findRoot, type Stage, type StageGroup } from "./spec.ts";
 import { StatCache, summarize, type TreeNode } from "./tree.ts";
 import { upstreamOf } from "./dag.ts";
 
@@ -68,19 +68,32 @@ function matches(stage: Stage, names: string[]): boolean {
 export async function runPipeline(file: string, opts: RunOptions = {}): Promise<RunSummary> {
   const t0 = performance.now();
   const reporter = opts.reporter ?? silentReporter;
-  const engine = await Engine.open(file, {
-    ...opts,
-    warn: opts.warn ?? ((m) => reporter.info(`warning: ${m}`)),
-  });
-  const p = engine.pipeline;
-  const lockName = p.file.slice(engine.root.length + 1).replace(/[^A-Za-z0-9_.-]+/g, "_");
+  // The run lock is taken before anything is read, so a waiting run sees the lock file, the
+  // stat cache and the store as the run before it left them.
+  const fileAbs = resolve(Deno.cwd(), file);
+  const root = opts.root ? resolve(Deno.cwd(), opts.root) : findRoot(dirname(fileAbs));
+  const lockName = (fileAbs.startsWith(root + "/") ? fileAbs.slice(root.length + 1) : fileAbs)
+    .replace(/[^A-Za-z0-9_.-]+/g, "_");
   const release = opts.dryRun
     ? () => {}
-    : await acquireRunLock(`${engine.stateDir}/locks/${lockName}.lock`, p.name, {
+    : await acquireRunLock(`${root}/.sam2/locks/${lockName}.lock`, fileAbs, {
       wait: opts.wait,
       onWait: (m) => reporter.info(m),
       signal: opts.signal,
     });
+  let engine: Engine;
+  try {
+    engine = await Engine.open(fileAbs, {
+      ...opts,
+      root,
+      warn: opts.warn ?? ((m) => reporter.info(`warning: ${m}`)),
+    });
+  } catch (e) {
+    release();
+    reporter.close();
+    throw e;
+  }
+  const p = engine.pipeline;
   try {
     if (!opts.dryRun) await cleanTmp(`${engine.stateDir}/tmp`);
     if (!opts.dryRun) await engine.store.registerLockFile(engine.lockPath);
@@ -343,6 +356,7 @@ async function runStage(
       }
       reporter.info(`warning: cached outputs of ${stage.name} are damaged: running it instead`);
       await engine.store.deleteEntry(sk.key);
+      for (const t of Object.values(d.entry.outs)) await engine.store.dropCorrupt(t);
       await Deno.remove(`${staging}/outs`, { recursive: true });
       await Deno.mkdir(`${staging}/outs`, { recursive: true });
     }

@@ -5,7 +5,7 @@
  * copies (Deno's copy uses copy_file_range, which reflinks on filesystems that can), or makes
  * read-only hard links when `link: "hardlink"` is asked for.
  */
-import { HASH_ALGO, mapLimit } from "./hash.ts";
+import { HASH_ALGO, hashFile, mapLimit } from "./hash.ts";
 import type { TreeNode } from "./tree.ts";
 
 /** What one stage run produced, stored under its key. */
@@ -132,6 +132,28 @@ export class Store {
       await Deno.copyFile(obj, p);
       await Deno.chmod(p, 0o644);
     });
+  }
+
+  /** Rehashes the objects of a tree and deletes those whose content does not match. */
+  async dropCorrupt(tree: TreeNode): Promise<string[]> {
+    const hashes = new Set<string>();
+    const walk = (t: TreeNode) => {
+      if (t.type === "file") hashes.add(t.hash);
+      else for (const c of Object.values(t.entries)) walk(c);
+    };
+    walk(tree);
+    const bad: string[] = [];
+    for (const h of hashes) {
+      let actual: string | null = null;
+      try {
+        actual = (await hashFile(this.objectPath(h))).hash;
+      } catch { /* missing or unreadable */ }
+      if (actual !== h) {
+        bad.push(h);
+        await Deno.remove(this.objectPath(h)).catch(() => {});
+      }
+    }
+    return bad;
   }
 
   /** The run entry for `key`; a corrupt entry is deleted and reported as absent. */
