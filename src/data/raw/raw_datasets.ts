@@ -175,7 +175,9 @@ export class JsonRawDataset implements VosRawDataset {
       framesFps: o.framesFps ?? 24,
     });
     const dir = join(o.imgFolder, name);
-    const ids = (await listDir(dir, (e) => e.isFile)).map((f) => frameIndexOf(f, join(dir, f)));
+    const ids = (await listDir(dir, (e) => e.isFile && e.name.endsWith(".jpg"))).map((f) =>
+      frameIndexOf(f, join(dir, f))
+    );
     let frames: VosFrame[] = [];
     for (let i = 0; i < ids.length; i += o.sampleRate ?? 1) {
       frames.push({
