@@ -30,3 +30,4 @@ export * from "./safetensors.ts";
 export * from "./fnmatch.ts";
 export * from "./state_dict.ts";
 export * from "./read_checkpoint.ts";
+export * from "./convert.ts";
