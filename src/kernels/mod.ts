@@ -13,3 +13,7 @@ export * from "./softmax.ts";
 export * from "./layer_norm.ts";
 export * from "./index.ts";
 export * from "./random.ts";
+export * from "./attention.ts";
+export * from "./rope.ts";
+export * from "./loss.ts";
+export * from "./adamw.ts";

@@ -94,3 +94,6 @@ export * from "./ops/softmax.ts";
 export * from "./ops/layer_norm.ts";
 export * from "./ops/index.ts";
 export * from "./ops/random.ts";
+export * from "./ops/rope.ts";
+export * from "./ops/attention.ts";
+export * from "./ops/mask_losses.ts";
