@@ -118,6 +118,42 @@ export function resizeBytes(
   return out;
 }
 
+/**
+ * Float version of {@linkcode resizeBytes} for one plane (no rounding): the same filter as
+ * torch `interpolate(bilinear, align_corners=False, antialias=True)`, which for upscaling
+ * equals plain bilinear. Used to check the filter against PyTorch.
+ */
+export function resizePlaneF32(
+  src: Float32Array | Float64Array,
+  w: number,
+  h: number,
+  ow: number,
+  oh: number,
+): Float64Array {
+  const th = taps(w, ow), tv = taps(h, oh);
+  const tmp = new Float64Array(ow * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < ow; x++) {
+      let acc = 0;
+      for (let k = 0; k < th.count[x]; k++) {
+        acc += th.weights[x * th.maxTaps + k] * src[y * w + th.start[x] + k];
+      }
+      tmp[y * ow + x] = acc;
+    }
+  }
+  const out = new Float64Array(ow * oh);
+  for (let y = 0; y < oh; y++) {
+    for (let x = 0; x < ow; x++) {
+      let acc = 0;
+      for (let k = 0; k < tv.count[y]; k++) {
+        acc += tv.weights[y * tv.maxTaps + k] * tmp[(tv.start[y] + k) * ow + x];
+      }
+      out[y * ow + x] = acc;
+    }
+  }
+  return out;
+}
+
 /** torchvision `_get_inverse_affine_matrix`: output -> input coordinates, 2x3 row-major. */
 export function inverseAffineMatrix(
   center: [number, number],
