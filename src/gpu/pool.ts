@@ -18,7 +18,7 @@ export interface PoolStats {
  * iteration reuses the same buffers and the high-water mark stays flat. Reuse is safe while
  * commands are still pending because every use is encoded in submission order on one queue.
  */
-export class BufferPool {
+export class GpuBufferPool {
   #device: GPUDevice;
   #free = new Map<number, GPUBuffer[]>();
   #stats: PoolStats = { liveBytes: 0, peakBytes: 0, heldBytes: 0, allocations: 0, reuses: 0 };
@@ -41,7 +41,7 @@ export class BufferPool {
 
   /** A buffer of at least `bytes` bytes (contents undefined). */
   acquire(bytes: number, label = "tensor"): GPUBuffer {
-    const size = BufferPool.sizeClass(bytes);
+    const size = GpuBufferPool.sizeClass(bytes);
     const list = this.#free.get(size);
     let buf = list?.pop();
     if (buf) {
@@ -53,7 +53,7 @@ export class BufferPool {
             `${this.#device.limits.maxBufferSize}`,
         );
       }
-      buf = this.#device.createBuffer({ size, usage: BufferPool.usage, label });
+      buf = this.#device.createBuffer({ size, usage: GpuBufferPool.usage, label });
       this.#stats.allocations++;
       this.#stats.heldBytes += size;
     }

@@ -1,4 +1,4 @@
-import { BufferPool } from "./pool.ts";
+import { GpuBufferPool } from "./pool.ts";
 import { GpuError, GpuUnavailableError } from "./errors.ts";
 import { kernelCacheKey, type KernelSource } from "./kernel_source.ts";
 import { Profiler } from "./profiler.ts";
@@ -51,7 +51,7 @@ export class GpuRuntime {
   /** Whether `timestamp-query` is enabled. */
   readonly hasTimestamps: boolean;
   /** The buffer pool every tensor allocates from. */
-  readonly pool: BufferPool;
+  readonly pool: GpuBufferPool;
   /** Per-kernel timings while `profiling` is on. */
   readonly profiler = new Profiler();
   /** When true, each launch is timed (see `Profiler`). */
@@ -84,7 +84,7 @@ export class GpuRuntime {
       info.isFallbackAdapter === true;
     this.hasF16 = device.features.has("shader-f16");
     this.hasTimestamps = device.features.has("timestamp-query");
-    this.pool = new BufferPool(device);
+    this.pool = new GpuBufferPool(device);
     this.#maxPending = opts.maxPendingDispatches ?? 512;
     this.#uniformAlign = device.limits.minUniformBufferOffsetAlignment;
     device.lost.then((info) => {

@@ -29,6 +29,8 @@ export interface ElementwiseSpec {
   out: ElementwiseOperand;
   /** Helper functions the expression calls. @default [] */
   helpers?: readonly string[];
+  /** The expression may read the output's current value as `o` (in-place updates). @default false */
+  readOut?: boolean;
 }
 
 /** Bytes of the uniform block for `nIn` inputs; see `elementwiseUniforms`. */
@@ -123,13 +125,18 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       : ""
   }
     ${loads}
+    ${
+    spec.readOut
+      ? `let o = ${computeType(spec.out.dtype)}(out[${off(0)} + ${spec.out.strided ? "oo" : "i"}]);`
+      : ""
+  }
     out[${off(0)} + ${spec.out.strided ? "oo" : "i"}] = ${spec.out.dtype}(${spec.expr});
   }
 }
 `;
   const label = `elementwise[${spec.name}|${spec.expr}|${
     spec.inputs.map((i) => `${i.dtype}${i.strided ? "s" : "c"}`).join(",")
-  }->${spec.out.dtype}${spec.out.strided ? "s" : "c"}]`;
+  }->${spec.out.dtype}${spec.out.strided ? "s" : "c"}${spec.readOut ? ",inplace" : ""}]`;
   return {
     label,
     code,

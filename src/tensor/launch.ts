@@ -21,6 +21,8 @@ export interface ElementwiseOptions {
   shape?: readonly number[];
   /** Write into this tensor (any strided view of the right shape) instead of a new one. */
   out?: Tensor;
+  /** Let the expression read `out`'s current value as `o` (needs `out`). @default false */
+  readOut?: boolean;
 }
 
 /** Strides of `t` broadcast to `shape` (0 on stretched and new leading dims). */
@@ -59,13 +61,22 @@ export function runElementwise(
   const n = numel(shape);
   if (n === 0) return out;
   const flat = (t: Tensor) => t.isContiguous && sameShape(t.shape, shape);
-  for (const t of inputs) t.assertAlive(name);
+  for (const t of inputs) {
+    t.assertAlive(name);
+    if (opts.out && t.storage === opts.out.storage) {
+      throw new Error(
+        `${name}: an input shares storage with out (WebGPU forbids aliasing a written binding); ` +
+          "use readOut and `o` for in-place updates",
+      );
+    }
+  }
   const kernel = elementwiseKernel({
     name,
     expr,
     inputs: inputs.map((t) => ({ dtype: t.dtype, strided: !flat(t) })),
     out: { dtype: out.dtype, strided: !out.isContiguous },
     helpers: opts.helpers,
+    readOut: opts.readOut,
   });
   const uniforms = elementwiseUniforms({
     n,

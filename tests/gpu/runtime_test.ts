@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "../assert.ts";
-import { BufferPool, gpu, GpuError, initGpu } from "../../src/gpu/mod.ts";
+import { gpu, GpuBufferPool, GpuError, initGpu } from "../../src/gpu/mod.ts";
 
 const rt = await initGpu();
 
@@ -10,11 +10,11 @@ Deno.test("initGpu() returns one runtime per process with the adapter's limits",
   assert(rt.adapterName.length > 0);
 });
 
-Deno.test("BufferPool reuses size classes and tracks live and peak bytes", () => {
-  assertEquals(BufferPool.sizeClass(1), 256);
-  assertEquals(BufferPool.sizeClass(1000), 1024);
-  assertEquals(BufferPool.sizeClass((1 << 20) + 1), (1 << 20) + (1 << 18));
-  const pool = new BufferPool(rt.device);
+Deno.test("GpuBufferPool reuses size classes and tracks live and peak bytes", () => {
+  assertEquals(GpuBufferPool.sizeClass(1), 256);
+  assertEquals(GpuBufferPool.sizeClass(1000), 1024);
+  assertEquals(GpuBufferPool.sizeClass((1 << 20) + 1), (1 << 20) + (1 << 18));
+  const pool = new GpuBufferPool(rt.device);
   const a = pool.acquire(1000);
   const s1 = pool.stats();
   assertEquals(s1.liveBytes, 1024);

@@ -30,3 +30,27 @@ export function mapExpr(
     shape: opts.shape,
   });
 }
+
+/**
+ * Updates `target` in place (no autograd): `{self}` is its current value. Optimisers use it:
+ * `updateInPlace(p, "{self} - {lr} * {g}", { g: p.grad, lr: 0.1 })`.
+ */
+export function updateInPlace(
+  target: Tensor,
+  template: string,
+  values: Record<string, TensorLike>,
+  opts: { name?: string; helpers?: readonly string[] } = {},
+): Tensor {
+  const dts = [
+    target.dtype,
+    ...Object.values(values).filter((v): v is Tensor => typeof v !== "number").map((t) => t.dtype),
+  ];
+  const ct = promote(dts);
+  const { expr, tensors, scalars } = fillTemplate(template.replaceAll("{self}", "(o)"), values, ct);
+  return runElementwise(opts.name ?? "update", expr, tensors, {
+    scalars,
+    helpers: opts.helpers,
+    out: target,
+    readOut: true,
+  });
+}

@@ -1,0 +1,118 @@
+import { assert, assertAllClose, assertEquals } from "../assert.ts";
+import { gpu, initGpu } from "../../src/gpu/mod.ts";
+import { MLP } from "../../src/nn/mod.ts";
+import * as T from "../../src/tensor/mod.ts";
+
+await initGpu();
+
+/** Same model in float64 on the CPU: x -> relu(x W0^T + b0) W1^T + b1, MSE, plain SGD. */
+function cpuTrain(
+  params: Float64Array[],
+  x: Float64Array,
+  y: Float64Array,
+  dims: [number, number, number, number],
+  steps: number,
+  lr: number,
+): number[] {
+  const [n, din, dh, dout] = dims;
+  const [w0, b0, w1, b1] = params;
+  const losses: number[] = [];
+  for (let s = 0; s < steps; s++) {
+    const h = new Float64Array(n * dh),
+      a = new Float64Array(n * dh),
+      o = new Float64Array(n * dout);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < dh; j++) {
+        let v = b0[j];
+        for (let k = 0; k < din; k++) v += x[i * din + k] * w0[j * din + k];
+        h[i * dh + j] = v;
+        a[i * dh + j] = Math.max(v, 0);
+      }
+      for (let j = 0; j < dout; j++) {
+        let v = b1[j];
+        for (let k = 0; k < dh; k++) v += a[i * dh + k] * w1[j * dh + k];
+        o[i * dout + j] = v;
+      }
+    }
+    let loss = 0;
+    const go = new Float64Array(n * dout);
+    for (let i = 0; i < n * dout; i++) {
+      loss += (o[i] - y[i]) ** 2;
+      go[i] = 2 * (o[i] - y[i]) / (n * dout);
+    }
+    losses.push(loss / (n * dout));
+    const gw1 = new Float64Array(w1.length), gb1 = new Float64Array(b1.length);
+    const gw0 = new Float64Array(w0.length), gb0 = new Float64Array(b0.length);
+    const ga = new Float64Array(n * dh);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < dout; j++) {
+        const g = go[i * dout + j];
+        gb1[j] += g;
+        for (let k = 0; k < dh; k++) {
+          gw1[j * dh + k] += g * a[i * dh + k];
+          ga[i * dh + k] += g * w1[j * dh + k];
+        }
+      }
+      for (let k = 0; k < dh; k++) {
+        const g = h[i * dh + k] > 0 ? ga[i * dh + k] : 0;
+        gb0[k] += g;
+        for (let q = 0; q < din; q++) gw0[k * din + q] += g * x[i * din + q];
+      }
+    }
+    [[w0, gw0], [b0, gb0], [w1, gw1], [b1, gb1]].forEach(([p, g]) => {
+      for (let i = 0; i < p.length; i++) p[i] -= lr * g[i];
+    });
+  }
+  return losses;
+}
+
+Deno.test("a 2-layer MLP trained with SGD follows the float64 CPU loss curve; pool stays flat", async () => {
+  T.manualSeed(2024);
+  const [n, din, dh, dout] = [16, 5, 12, 3];
+  const model = new MLP(din, dh, dout, 2);
+  const xs = T.philoxNormal(n * din, 77);
+  const ys = T.philoxUniform(n * dout, 78).map((v) => 2 * v - 1);
+  const x = T.keep(T.tensor(xs, [n, din]));
+  const y = T.keep(T.tensor(ys, [n, dout]));
+  const params = await Promise.all(
+    model.parameters().map(async (p) => Float64Array.from(await p.toArray())),
+  );
+  const steps = 200, lr = 0.2;
+  // Losses stay on the GPU (one slot per step): no read back inside the loop.
+  const log = T.keep(T.zeros([steps]));
+  const pool = gpu().pool;
+  let peakAfterFirst = 0, liveAfterFirst = 0;
+  for (let s = 0; s < steps; s++) {
+    T.tidy(() => {
+      const out = model.forward(x);
+      const l = T.mean(T.square(T.sub(out, y)));
+      l.backward();
+      for (const p of model.parameters()) {
+        T.updateInPlace(p, "{self} - {lr} * {g}", { g: p.grad!, lr });
+      }
+      T.runElementwise("copy", "x0", [l.reshape([1])], { out: log.view([1], [1], s) });
+    });
+    model.zeroGrad();
+    if (s === 1) {
+      await gpu().sync();
+      peakAfterFirst = pool.stats().peakBytes;
+      liveAfterFirst = pool.stats().liveBytes;
+    }
+  }
+  const ours = Array.from(await log.toArray());
+  const ref = cpuTrain(
+    params,
+    Float64Array.from(xs),
+    Float64Array.from(ys),
+    [n, din, dh, dout],
+    steps,
+    lr,
+  );
+  assert(ours[steps - 1] < 0.5 * ours[0], `loss fell: ${ours[0]} -> ${ours[steps - 1]}`);
+  assertAllClose(ours, ref, { atol: 1e-5, rtol: 2e-4, msg: "loss curve" });
+  const st = pool.stats();
+  assertEquals(st.peakBytes, peakAfterFirst, "high-water mark flat after step 1");
+  assertEquals(st.liveBytes, liveAfterFirst, "no growth");
+  log.dispose();
+  model.dispose();
+});

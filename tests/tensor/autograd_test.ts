@@ -1,0 +1,75 @@
+import { assert, assertAllClose, assertEquals, assertThrows } from "../assert.ts";
+import { gpu } from "../../src/gpu/mod.ts";
+import * as T from "../../src/tensor/mod.ts";
+import { initGpu } from "./_util.ts";
+
+await initGpu();
+
+Deno.test("backward() accumulates into .grad across calls like PyTorch", async () => {
+  const x = T.tensor([1, 2, 3], [3], { requiresGrad: true });
+  T.sum(T.mul(x, x)).backward();
+  T.sum(T.mul(x, 3)).backward();
+  assertAllClose(await x.grad!.toArray(), [5, 7, 9]);
+});
+
+Deno.test("a tensor used twice gets the sum of both gradients; broadcast grads sum down", async () => {
+  const x = T.tensor([1, 2], [2, 1], { requiresGrad: true });
+  const b = T.tensor([1, 1, 1], [3], { requiresGrad: true });
+  const y = T.add(T.mul(x, b), x); // [2,3]
+  y.sum().backward();
+  assertAllClose(await x.grad!.toArray(), [6, 6]);
+  assertAllClose(await b.grad!.toArray(), [3, 3, 3]);
+});
+
+Deno.test("noGrad() and detach() cut the tape; frozen inputs get no gradient", async () => {
+  const w = T.tensor([1, 2], [2], { requiresGrad: true });
+  const frozen = T.tensor([3, 4], [2]);
+  const y = T.noGrad(() => T.mul(w, 2));
+  assert(!y.requiresGrad && y.node === null);
+  const z = T.mul(w.detach(), 2);
+  assert(!z.requiresGrad);
+  const l = T.sum(T.mul(w, frozen));
+  l.backward();
+  assertEquals(frozen.grad, null);
+  assertAllClose(await w.grad!.toArray(), [3, 4]);
+  assertThrows(() => T.sum(z).backward(), Error, "does not require grad");
+  assertThrows(() => T.mul(w, 1).backward(), RangeError, "one-element");
+});
+
+Deno.test("tidy() releases intermediates but keeps what backward needs", async () => {
+  const w = T.tensor([0.5, -1, 2], [3], { requiresGrad: true });
+  const before = gpu().pool.stats().liveBytes;
+  const loss = T.tidy(() => T.sum(T.exp(T.mul(w, 2))));
+  loss.backward();
+  const g = await w.grad!.toArray();
+  assertAllClose(g, [0.5, -1, 2].map((v) => 2 * Math.exp(2 * v)), { rtol: 1e-5 });
+  loss.dispose();
+  w.grad!.dispose();
+  w.grad = null;
+  assertEquals(gpu().pool.stats().liveBytes, before);
+});
+
+Deno.test("checkpoint() recomputes in backward and gives the same gradients", async () => {
+  const f = (x: T.Tensor) => T.sum(T.gelu(T.mul(x, x)));
+  const a = T.tensor([0.1, -0.7, 1.3], [3], { requiresGrad: true });
+  f(a).backward();
+  const b = T.tensor([0.1, -0.7, 1.3], [3], { requiresGrad: true });
+  T.checkpoint((x) => f(x), [b]).backward();
+  assertAllClose(await b.grad!.toArray(), await a.grad!.toArray(), { atol: 1e-7 });
+});
+
+Deno.test("using disposes a tensor at the end of the block", () => {
+  const live = gpu().pool.stats().liveBytes;
+  {
+    using t = T.zeros([1000]);
+    assert(gpu().pool.stats().liveBytes > live);
+    assert(!t.disposed);
+  }
+  assertEquals(gpu().pool.stats().liveBytes, live);
+});
+
+Deno.test("an op on a disposed tensor names the problem", () => {
+  const t = T.zeros([2]);
+  t.dispose();
+  assertThrows(() => T.add(t, 1), Error, "used after dispose");
+});
