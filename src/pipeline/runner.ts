@@ -83,7 +83,7 @@ export async function runPipeline(file: string, opts: RunOptions = {}): Promise<
     });
   let engine: Engine;
   try {
-    engine = await Engine.open(fileAbs, {
+    engine = await Engine.open(file, {
       ...opts,
       root,
       warn: opts.warn ?? ((m) => reporter.info(`warning: ${m}`)),
