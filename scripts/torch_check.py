@@ -5,6 +5,12 @@
                                         torch.load each pair; exit 0 iff trees and tensors are
                                         bitwise identical (dtype, shape, bytes); prints JSON
   torch_check.py summary X.pt           prints a JSON summary of what torch.load returns
+  torch_check.py load-sam2 X.pt CONFIG.yaml [REF]
+                                        builds the reference SAM2Base from CONFIG's `model:`
+                                        section (REF: the facebookresearch/sam2 checkout,
+                                        default /work/ref) and loads X.pt with the reference's
+                                        own build_sam._load_checkpoint (torch.load
+                                        weights_only=True, strict load_state_dict)
   torch_check.py make-fixtures DIR      writes small .pt files our reader is tested on:
                                         every dtype, strided views, shared storages,
                                         Parameters, a trainer-style checkpoint, legacy format
@@ -151,6 +157,60 @@ def flatten(x, path, out):
         out[path] = x
 
 
+def load_sam2(path, config, ref):
+    """Runs the reference's build_sam._load_checkpoint on a model built from `config`.
+
+    hydra, omegaconf and iopath are not installed with Debian's torch; they are only used to
+    find configs and open files, so they are replaced by stand-ins that change no math."""
+    import importlib
+    import types
+
+    import yaml
+
+    def module(name, **attrs):
+        m = types.ModuleType(name)
+        m.__dict__.update(attrs)
+        sys.modules.setdefault(name, m)
+
+    class GlobalHydra:
+        @staticmethod
+        def instance():
+            return types.SimpleNamespace(is_initialized=lambda: True)
+
+    module("hydra", initialize_config_module=lambda *a, **k: None, compose=None)
+    module("hydra.core")
+    module("hydra.core.global_hydra", GlobalHydra=GlobalHydra)
+    module("hydra.utils", instantiate=None)
+    module("omegaconf", OmegaConf=None)
+    module("iopath")
+    module("iopath.common")
+    module("iopath.common.file_io", g_pathmgr=types.SimpleNamespace(open=open))
+    sys.path.insert(0, ref)
+
+    def instantiate(x):
+        if isinstance(x, dict):
+            x = {k: instantiate(v) for k, v in x.items()}
+            target = x.pop("_target_", None)
+            if target:
+                mod, name = target.rsplit(".", 1)
+                return getattr(importlib.import_module(mod), name)(**x)
+            return x
+        if isinstance(x, list):
+            return [instantiate(v) for v in x]
+        return x
+
+    with open(config) as f:
+        model = instantiate(yaml.safe_load(f)["model"])
+    from sam2.build_sam import _load_checkpoint
+
+    _load_checkpoint(model, path)
+    sd = torch.load(path, map_location="cpu", weights_only=True)["model"]
+    differ = [k for k, v in model.state_dict().items() if raw(v) != raw(sd[k])]
+    print(json.dumps({"loaded": True, "model": type(model).__name__,
+                      "entries": len(model.state_dict()), "differ": differ[:10]}))
+    return not differ
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "compare":
@@ -166,6 +226,9 @@ if __name__ == "__main__":
         sys.exit(0 if ok else 1)
     elif cmd == "summary":
         print(json.dumps(summary(load(sys.argv[2])[0])))
+    elif cmd == "load-sam2":
+        ok = load_sam2(sys.argv[2], sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else "/work/ref")
+        sys.exit(0 if ok else 1)
     elif cmd == "make-fixtures":
         make_fixtures(sys.argv[2])
     else:

@@ -3,8 +3,8 @@
  * shown as ignored, where that torch is not installed: `apt-get install -y python3-torch`.
  */
 import { assert, assertEquals } from "../assert.ts";
-import { loadPt, savePt } from "../../src/checkpoint/mod.ts";
-import { flatten, hasTorch, local, MODEL_PT, tempDir, torchCheck } from "./_helpers.ts";
+import { loadPt, PyDict, savePt } from "../../src/checkpoint/mod.ts";
+import { flatten, hasTorch, local, MODEL_PT, SHARED, tempDir, torchCheck } from "./_helpers.ts";
 
 const ignore = !hasTorch();
 
@@ -63,6 +63,30 @@ Deno.test({
         assertEquals(got, expected[name], name);
       }
       assert(Object.keys(expected).length === 4);
+    } finally {
+      await cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "the reference's build_sam._load_checkpoint loads our model.pt into SAM2Base",
+  ignore,
+  fn: async () => {
+    const [dir, cleanup] = await tempDir();
+    try {
+      const config = new URL("sam2-mini/config.yaml", SHARED).pathname;
+      const ckpt = await loadPt(MODEL_PT) as PyDict;
+      await savePt(`${dir}/ours.pt`, ckpt);
+      const ok = await torchCheck("load-sam2", `${dir}/ours.pt`, config);
+      assertEquals(ok.code, 0, ok.out);
+      assertEquals(JSON.parse(ok.out.trim().split("\n").at(-1)!).entries, 371);
+      // The check has teeth: one key short and the reference refuses the file.
+      const model = new PyDict(ckpt.get("model") as PyDict);
+      model.delete("no_mem_embed");
+      await savePt(`${dir}/short.pt`, new Map([["model", model]]));
+      const bad = await torchCheck("load-sam2", `${dir}/short.pt`, config);
+      assert(bad.code !== 0, "a missing key must fail the reference loader");
     } finally {
       await cleanup();
     }
