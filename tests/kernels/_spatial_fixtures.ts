@@ -89,3 +89,8 @@ export function gapsOf(caseName: string): Map<string, Record<string, number>> {
   if (!c) throw new Error(`cases.json has no case "${caseName}"`);
   return new Map(c.variants.map((v) => [v.variant, v.max_abs_f32_vs_f64]));
 }
+
+/** `randomArray` rounded to float32 values (so GPU inputs equal the reference's inputs). */
+export function randomF32(n: number, seed: number): Float64Array {
+  return randomArray(n, seed).map(Math.fround);
+}
