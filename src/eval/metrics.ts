@@ -9,7 +9,7 @@
 export const DEFAULT_BOUND_TH = 0.008;
 
 /** A binary mask: 1 for the object, 0 elsewhere; row-major `height x width`. */
-export type BinaryMask = Uint8Array;
+export type BinaryPixels = Uint8Array;
 
 /** Options for {@link seg2bmap}. */
 export interface Seg2BmapOptions {
@@ -27,7 +27,7 @@ export interface Seg2BmapOptions {
  * the reference's formula (which uses `width / h`, kept as written there).
  */
 export function seg2bmap(
-  seg: BinaryMask,
+  seg: BinaryPixels,
   w: number,
   h: number,
   opts: Seg2BmapOptions = {},
@@ -131,7 +131,7 @@ function countMatched(
 }
 
 /** Region similarity J (IoU); 1 when both masks are empty. */
-export function regionJ(pred: BinaryMask, gt: BinaryMask): number {
+export function regionJ(pred: BinaryPixels, gt: BinaryPixels): number {
   let inter = 0, sum = 0;
   for (let i = 0; i < gt.length; i++) {
     const p = pred[i] ? 1 : 0, g = gt[i] ? 1 : 0;
@@ -162,8 +162,8 @@ export interface BoundaryOptions {
  * and F = 0 when P + R = 0.
  */
 export function boundaryF(
-  pred: BinaryMask,
-  gt: BinaryMask,
+  pred: BinaryPixels,
+  gt: BinaryPixels,
   w: number,
   h: number,
   opts: BoundaryOptions = {},

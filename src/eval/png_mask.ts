@@ -75,7 +75,7 @@ export async function readMaskPng(path: string): Promise<MaskImage> {
  * The DAVIS palette (PASCAL VOC colour map) that the reference writes predictions with when
  * the input has none: id i gets the colour from the bits of i spread over r, g, b.
  */
-export function davisPalette(): [number, number, number][] {
+export function vocMaskPalette(): [number, number, number][] {
   const out: [number, number, number][] = [];
   for (let i = 0; i < 256; i++) {
     let r = 0, g = 0, b = 0, c = i;
@@ -93,7 +93,7 @@ export function davisPalette(): [number, number, number][] {
 /** Encodes an 8-bit palette PNG of object ids (DAVIS palette unless one is given). */
 export function encodeMaskPng(
   mask: { width: number; height: number; data: Uint8Array },
-  palette: [number, number, number][] = davisPalette(),
+  palette: [number, number, number][] = vocMaskPalette(),
 ): Uint8Array {
   return encode({
     width: mask.width,

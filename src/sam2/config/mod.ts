@@ -8,7 +8,7 @@
  * console.log(model.image_encoder.trunk.stages); // [1, 2, 7, 2]
  * ```
  */
-export * from "./errors.ts";
+export { ConfigError, formatPos, type SourcePos } from "./errors.ts";
 export * from "./model_types.ts";
 export * from "./model_schema.ts";
 export * from "./load_model_config.ts";
