@@ -150,8 +150,13 @@ export async function extractVideo(
     return { frames: names.length, written: names.map((n) => join(outDir, n)), skipped: true };
   }
 
-  const info = await probeVideo(video);
-  const expected = info.frames === null ? 0 : Math.ceil(info.frames / sampleRate);
+  // The container's frame count only feeds progress: probe alongside the decode, not before.
+  let expected = 0;
+  const probe = opts.onProgress
+    ? probeVideo(video).then((info) => {
+      if (info.frames !== null) expected = Math.ceil(info.frames / sampleRate);
+    }).catch(() => {/* ffmpeg itself reports unreadable videos */})
+    : Promise.resolve();
 
   const staging = stagingDir(outDir);
   await Deno.remove(staging, { recursive: true }).catch(() => {});
@@ -244,6 +249,7 @@ export async function extractVideo(
     throw e;
   } finally {
     opts.signal?.removeEventListener("abort", onAbort);
+    await probe;
   }
 }
 

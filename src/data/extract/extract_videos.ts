@@ -121,8 +121,10 @@ export async function extractVideos(
           signal: opts.signal,
           skipComplete: opts.skipComplete ?? true,
           inFlight,
-          onProgress: (framesDone, framesTotal) =>
-            opts.onEvent?.({ kind: "frame", video, framesDone, framesTotal }),
+          onProgress: opts.onEvent
+            ? (framesDone, framesTotal) =>
+              opts.onEvent?.({ kind: "frame", video, framesDone, framesTotal })
+            : undefined,
         });
         if (r.skipped) {
           summary.skipped++;

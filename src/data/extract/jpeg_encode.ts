@@ -15,9 +15,8 @@ import type { RgbFrame } from "./ppm_stream.ts";
 /** Which encoder wrote the frames; stored in the completion marker. */
 export const JPEG_ENCODER = "libjpeg-turbo (sharp), baseline, 4:2:0, JFIF";
 
-// One libvips worker thread per image: parallelism comes from many frames in flight.
-sharp.concurrency(1);
-sharp.cache(false);
+// Parallelism comes from many frames in flight (libuv's pool); sharp's global settings
+// (concurrency, cache) are left alone since other modules share them.
 
 /** Checks that `quality` is an integer in 1..100 (the IJG scale), else throws RangeError. */
 export function checkQuality(quality: number): void {

@@ -1,0 +1,320 @@
+/**
+ * `deno task bench extract [--json] [--reps N]`: frames written per second by `extractVideo`
+ * (every 4th frame, quality 95) and its time as a ratio to ffmpeg's decode-only time
+ * (`ffmpeg -i V -f null -`) for the same video, measured in the same run; plus ffmpeg's own
+ * mjpeg encoder doing the same selection (the alternative that was not chosen), the
+ * reference's Python/OpenCV loop when `python3` with `cv2` is installed (also checking that
+ * our files are byte-identical to `cv2.imwrite`'s), and a folder of 8 videos with
+ * `--jobs 2` against `--jobs 1`.
+ *
+ * Videos: `../shared/fixtures/videos/bedroom.mp4` (960x540, 30 fps, 200 frames) and an
+ * SA-V-like 848x480 24 fps H.264 clip made from it here (looped to 480 frames, ~20 s).
+ */
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import process from "node:process";
+import { extractVideo, extractVideos, ffmpegVersion } from "../src/data/extract/mod.ts";
+
+const args = [...Deno.args];
+const json = args.includes("--json");
+const repsAt = args.indexOf("--reps");
+const reps = repsAt >= 0 ? Number(args[repsAt + 1]) : 5;
+const fixtures = fileURLToPath(new URL("../../shared/fixtures/videos/", import.meta.url));
+const log = (s: string) => {
+  if (!json) console.log(s);
+};
+
+async function run(cmd: string, argv: string[]): Promise<Deno.CommandOutput> {
+  const out = await new Deno.Command(cmd, { args: argv, stdout: "piped", stderr: "piped" })
+    .output();
+  if (!out.success) {
+    throw new Error(`${cmd} ${argv.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return out;
+}
+
+/** Wall time of one run of `fn` (after `setup`), in seconds. */
+async function time(fn: () => Promise<unknown>, setup?: () => Promise<unknown>): Promise<number> {
+  await setup?.();
+  const t = performance.now();
+  await fn();
+  return (performance.now() - t) / 1000;
+}
+
+/**
+ * CPU time (user + system, seconds) is measured too, since wall time on a shared machine
+ * moves with the load: ffmpeg runs through a wrapper that appends its CPU time to a log
+ * (`/usr/bin/time`), and this process's own CPU (sharp's threads included) comes from
+ * `process.cpuUsage()`. Null when /usr/bin/time is missing.
+ */
+class CpuMeter {
+  constructor(readonly wrapper: string, readonly logFile: string) {}
+  static async create(dir: string): Promise<CpuMeter | null> {
+    try {
+      await Deno.stat("/usr/bin/time");
+    } catch {
+      return null;
+    }
+    const wrapper = join(dir, "ffmpeg-timed.sh"), logFile = join(dir, "ffmpeg-cpu.log");
+    await Deno.writeTextFile(
+      wrapper,
+      `#!/bin/sh\nexec /usr/bin/time -a -f "%U %S" -o '${logFile}' ffmpeg "$@"\n`,
+      { mode: 0o755 },
+    );
+    return new CpuMeter(wrapper, logFile);
+  }
+  /** Runs `fn` and returns [wall s, CPU s of ffmpeg children + this process]. */
+  async measure(fn: () => Promise<unknown>, self: boolean): Promise<[number, number]> {
+    await Deno.writeTextFile(this.logFile, "");
+    const c0 = process.cpuUsage();
+    const t = performance.now();
+    await fn();
+    const wall = (performance.now() - t) / 1000;
+    const c = process.cpuUsage(c0);
+    let cpu = self ? (c.user + c.system) / 1e6 : 0;
+    for (const line of (await Deno.readTextFile(this.logFile)).split("\n")) {
+      const [u, sy] = line.trim().split(/\s+/).map(Number);
+      if (Number.isFinite(u) && Number.isFinite(sy)) cpu += u + sy;
+    }
+    return [wall, cpu];
+  }
+}
+
+function cpuName(): string {
+  try {
+    const info = Deno.readTextFileSync("/proc/cpuinfo");
+    return /model name\s*:\s*(.+)/.exec(info)?.[1]?.trim() ?? "unknown CPU";
+  } catch {
+    return "unknown CPU";
+  }
+}
+
+async function hasOpenCv(): Promise<string | null> {
+  for (const py of ["/usr/bin/python3", "python3"]) {
+    try {
+      const r = await new Deno.Command(py, {
+        args: ["-c", "import cv2; print(cv2.__version__)"],
+        stdout: "piped",
+        stderr: "null",
+      }).output();
+      if (r.success) return py;
+    } catch { /* not installed */ }
+  }
+  return null;
+}
+
+const PY_REF = `
+import cv2, os, sys
+v, out, rate = sys.argv[1], sys.argv[2], int(sys.argv[3])
+os.makedirs(out, exist_ok=True)
+cap = cv2.VideoCapture(v)
+frames = []
+while cap.isOpened():
+    ok, f = cap.read()
+    if not ok: break
+    frames.append(f)
+for i, f in enumerate(frames[::rate]):
+    cv2.imwrite(os.path.join(out, f"{i*rate:05d}.jpg"), f)
+`;
+
+async function sameBytes(a: string, b: string): Promise<{ same: number; total: number }> {
+  let same = 0, total = 0;
+  for await (const e of Deno.readDir(a)) {
+    if (!e.name.endsWith(".jpg")) continue;
+    total++;
+    const x = await Deno.readFile(join(a, e.name));
+    const y = await Deno.readFile(join(b, e.name)).catch(() => null);
+    if (y && x.length === y.length && x.every((v, i) => v === y[i])) same++;
+  }
+  return { same, total };
+}
+
+const tmp = await Deno.makeTempDir({ prefix: "sam2-bench-extract-" });
+const cores = navigator.hardwareConcurrency;
+const results: Record<string, unknown> = {
+  benchmark: "extract",
+  device: `${cpuName()} x${cores} logical cores (CPU only)`,
+  ffmpeg: await ffmpegVersion(),
+  reps,
+  videos: {},
+};
+try {
+  const bedroom = join(fixtures, "bedroom.mp4");
+  const savLike = join(tmp, "sav_like.mp4");
+  await run("ffmpeg", [
+    "-nostdin",
+    "-v",
+    "error",
+    "-stream_loop",
+    "2",
+    "-i",
+    bedroom,
+    "-vf",
+    "scale=848:480,fps=24",
+    "-frames:v",
+    "480",
+    "-c:v",
+    "libx264",
+    "-preset",
+    "medium",
+    "-crf",
+    "20",
+    "-pix_fmt",
+    "yuv420p",
+    "-an",
+    savLike,
+  ]);
+  log(`device: ${results.device}\n${results.ffmpeg}\nmedian of ${reps} runs each\n`);
+  const py = await hasOpenCv();
+  const meter = await CpuMeter.create(tmp);
+  await extractVideo(bedroom, join(tmp, "warmup"), { sampleRate: 50 }); // load sharp, probe ffmpeg
+
+  const pairs = [["bedroom 960x540 30fps", bedroom], ["sav-like 848x480 24fps", savLike]];
+  for (const [name, video] of pairs) {
+    // Interleaved: each rep times decode-only, ours, ffmpeg-mjpeg (and the Python loop) back
+    // to back, so load changes on a shared machine hit baseline and candidates alike; the
+    // figures are medians of the per-rep ratios.
+    const out = join(tmp, "ours"), mj = join(tmp, "mjpeg"), ref = join(tmp, "opencv");
+    const rows: { decode: number; ours: number; mjpeg: number; py?: number; cpu: number }[] = [];
+    let frames = 0;
+    for (let r = 0; r < reps; r++) {
+      // Both through the same ffmpeg (the timing wrapper when there is one).
+      const ff = meter?.wrapper ?? "ffmpeg";
+      const decodeOnly = () => run(ff, ["-nostdin", "-v", "error", "-i", video, "-f", "null", "-"]);
+      const extract = async () => {
+        frames = (await extractVideo(video, out, { sampleRate: 4, quality: 95 })).frames;
+      };
+      if (meter) Deno.env.set("FFMPEG", meter.wrapper);
+      const [decode, decodeCpu] = meter
+        ? await meter.measure(decodeOnly, false)
+        : [await time(decodeOnly), NaN];
+      const [ours, oursCpu] = meter
+        ? await meter.measure(extract, true)
+        : [await time(extract), NaN];
+      Deno.env.delete("FFMPEG");
+      const mjpeg = await time(
+        () =>
+          run("ffmpeg", [
+            "-nostdin",
+            "-v",
+            "error",
+            "-i",
+            video,
+            "-vf",
+            "select='not(mod(n\\,4))'",
+            "-fps_mode",
+            "passthrough",
+            "-c:v",
+            "mjpeg",
+            "-q:v",
+            "2",
+            "-start_number",
+            "0",
+            join(mj, "%05d.jpg"),
+          ]),
+        async () => {
+          await Deno.remove(mj, { recursive: true }).catch(() => {});
+          await Deno.mkdir(mj);
+        },
+      );
+      const pyS = py && r < 3
+        ? await time(
+          () => run(py, ["-c", PY_REF, video, ref, "4"]),
+          () => Deno.remove(ref, { recursive: true }).catch(() => {}),
+        )
+        : undefined;
+      rows.push({ decode, ours, mjpeg, py: pyS, cpu: oursCpu / decodeCpu });
+    }
+    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const decode = med(rows.map((x) => x.decode)), ours = med(rows.map((x) => x.ours));
+    const row: Record<string, unknown> = {
+      framesWritten: frames,
+      decodeOnlyS: decode,
+      oursS: ours,
+      oursFramesPerS: frames / ours,
+      oursOverDecode: med(rows.map((x) => x.ours / x.decode)),
+      ffmpegMjpegQ2OverDecode: med(rows.map((x) => x.mjpeg / x.decode)),
+      oursCpuOverDecodeCpu: med(rows.map((x) => x.cpu)),
+    };
+    log(
+      `${name}: ${frames} frames written; decode-only ${decode.toFixed(3)} s; ours ${
+        ours.toFixed(3)
+      } s = ${(frames / ours).toFixed(1)} frames/s; ours/decode-only ${
+        (row.oursOverDecode as number).toFixed(2)
+      }x (CPU time ${
+        (row.oursCpuOverDecodeCpu as number).toFixed(2)
+      }x); ffmpeg mjpeg -q:v 2 (not chosen) ${
+        (row.ffmpegMjpegQ2OverDecode as number).toFixed(2)
+      }x decode-only`,
+    );
+    if (py) {
+      const pr = rows.filter((x) => x.py !== undefined);
+      const cmp = await sameBytes(out, ref);
+      row.pythonOpenCvOverDecode = med(pr.map((x) => x.py! / x.decode));
+      row.oursOverPythonOpenCv = med(pr.map((x) => x.ours / x.py!));
+      row.byteIdenticalToOpenCv = `${cmp.same}/${cmp.total}`;
+      log(
+        `  python/OpenCV reference loop ${
+          (row.pythonOpenCvOverDecode as number).toFixed(2)
+        }x decode-only (ours takes ${
+          (row.oursOverPythonOpenCv as number).toFixed(2)
+        }x its time); files byte-identical to cv2.imwrite: ${cmp.same}/${cmp.total}`,
+      );
+    }
+    (results.videos as Record<string, unknown>)[name] = row;
+  }
+
+  // Folder of 8 SA-V-like videos (120 frames each): --jobs 2 against --jobs 1.
+  const folder = join(tmp, "folder", "sav_000");
+  await Deno.mkdir(folder, { recursive: true });
+  const short = join(tmp, "short.mp4");
+  await run("ffmpeg", [
+    "-nostdin",
+    "-v",
+    "error",
+    "-i",
+    savLike,
+    "-frames:v",
+    "120",
+    "-c",
+    "copy",
+    short,
+  ]);
+  const videos: string[] = [];
+  for (let i = 0; i < 8; i++) {
+    const v = join(folder, `sav_00000${i}.mp4`);
+    await Deno.copyFile(short, v);
+    videos.push(v);
+  }
+  const scaling: Record<string, number> = {};
+  const folderReps = Math.max(1, Math.min(reps, 3));
+  const per: Record<number, number[]> = { 1: [], 2: [] };
+  for (let r = 0; r < folderReps; r++) {
+    for (const jobs of [1, 2]) {
+      let written = 0;
+      const root = join(tmp, `folder_out_${jobs}`);
+      const s = await time(
+        async () => {
+          written = (await extractVideos(videos, root, { jobs, skipComplete: false })).frames;
+        },
+        () => Deno.remove(root, { recursive: true }).catch(() => {}),
+      );
+      per[jobs].push(written / s);
+    }
+  }
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  scaling.jobs1FramesPerS = med(per[1]);
+  scaling.jobs2FramesPerS = med(per[2]);
+  scaling.jobs2OverJobs1Throughput = med(per[2].map((x, i) => x / per[1][i]));
+  results.folder8 = scaling;
+  log(
+    `folder of 8 videos (848x480, 120 frames each): --jobs 1 ${
+      scaling.jobs1FramesPerS.toFixed(1)
+    } frames/s, --jobs 2 ${scaling.jobs2FramesPerS.toFixed(1)} frames/s = ${
+      scaling.jobs2OverJobs1Throughput.toFixed(2)
+    }x throughput (${cores} logical cores)`,
+  );
+  if (json) console.log(JSON.stringify(results));
+} finally {
+  await Deno.remove(tmp, { recursive: true });
+}
