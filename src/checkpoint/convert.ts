@@ -4,7 +4,7 @@
  * multi-GB checkpoint converts in little more memory than its largest tensor.
  */
 import { CheckpointError } from "./errors.ts";
-import { type DType, DTYPE_SIZE, numel } from "./host_tensor.ts";
+import { DTYPE_SIZE, type HostDType, numel } from "./host_tensor.ts";
 import { LazyTensor, openPt } from "./pt_reader.ts";
 import { savePt } from "./pt_writer.ts";
 import { PyDict, PyTuple } from "./py_value.ts";
@@ -22,7 +22,7 @@ export interface ConvertOptions {
    */
   key?: string[];
   /** Cast floating tensors to this dtype. @default unchanged */
-  dtype?: DType;
+  dtype?: HostDType;
   /** Replace an existing output. @default false */
   force?: boolean;
   /** Called after each tensor is written. */
@@ -40,7 +40,7 @@ export interface ConvertSummary {
   /** Output file size. */
   fileBytes: number;
   /** Tensors per output dtype. */
-  dtypes: Partial<Record<DType, number>>;
+  dtypes: Partial<Record<HostDType, number>>;
   /** The key path that was converted. */
   key: string[];
 }
@@ -128,7 +128,7 @@ export async function convertCheckpoint(
       throw new CheckpointError(`Output exists; pass --force to replace it`, { file: output });
     }
   }
-  const dtypes: Partial<Record<DType, number>> = {};
+  const dtypes: Partial<Record<HostDType, number>> = {};
   let tensors = 0;
   let tensorBytes = 0;
   const cast = (t: TensorSource): TensorSource => {

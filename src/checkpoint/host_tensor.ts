@@ -4,7 +4,7 @@
  */
 
 /** Element types a checkpoint can carry (the torch names, without the `torch.` prefix). */
-export type DType =
+export type HostDType =
   | "float32"
   | "float16"
   | "bfloat16"
@@ -16,8 +16,8 @@ export type DType =
   | "uint8"
   | "bool";
 
-/** Bytes per element of each {@link DType}. */
-export const DTYPE_SIZE: Readonly<Record<DType, number>> = {
+/** Bytes per element of each {@link HostDType}. */
+export const DTYPE_SIZE: Readonly<Record<HostDType, number>> = {
   float32: 4,
   float16: 2,
   bfloat16: 2,
@@ -31,7 +31,7 @@ export const DTYPE_SIZE: Readonly<Record<DType, number>> = {
 };
 
 /** The floating dtypes, which `castTensor` converts between. */
-export const FLOAT_DTYPES: readonly DType[] = ["float32", "float16", "bfloat16", "float64"];
+export const FLOAT_DTYPES: readonly HostDType[] = ["float32", "float16", "bfloat16", "float64"];
 
 /**
  * A tensor in host memory: raw little-endian bytes, contiguous and row-major, so it can be
@@ -41,7 +41,7 @@ export const FLOAT_DTYPES: readonly DType[] = ["float32", "float16", "bfloat16",
  */
 export interface HostTensor {
   /** Element type. */
-  dtype: DType;
+  dtype: HostDType;
   /** Sizes, outermost first; `[]` is a scalar (one element). */
   shape: number[];
   /** `numel(shape) * DTYPE_SIZE[dtype]` bytes, little-endian, row-major. */
@@ -85,7 +85,7 @@ type TypedSource =
  * @throws {RangeError} when the element count does not match the shape.
  */
 export function hostTensor(
-  dtype: DType,
+  dtype: HostDType,
   shape: readonly number[],
   values: TypedSource,
 ): HostTensor {
@@ -237,7 +237,7 @@ export function toFloat32(t: HostTensor): Float32Array {
  *
  * @throws {RangeError} when either dtype is not floating.
  */
-export function castTensor(t: HostTensor, dtype: DType): HostTensor {
+export function castTensor(t: HostTensor, dtype: HostDType): HostTensor {
   if (t.dtype === dtype) return t;
   if (!FLOAT_DTYPES.includes(t.dtype) || !FLOAT_DTYPES.includes(dtype)) {
     throw new RangeError(`Cannot cast a ${t.dtype} tensor to ${dtype}: only float dtypes convert`);

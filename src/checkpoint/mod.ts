@@ -17,7 +17,24 @@
  * @module
  */
 export * from "./errors.ts";
-export * from "./host_tensor.ts";
+export {
+  bfloat16ToFloat,
+  castTensor,
+  DTYPE_SIZE,
+  float32Tensor,
+  FLOAT_DTYPES,
+  floatToBfloat16,
+  floatToHalf,
+  halfToFloat,
+  type HostDType,
+  type HostTensor,
+  hostTensor,
+  isHostTensor,
+  type StateDict,
+  tensorsEqual,
+  toFloat32,
+  typedView,
+} from "./host_tensor.ts";
 export * from "./py_value.ts";
 export * from "./byte_source.ts";
 export * from "./tensor_source.ts";

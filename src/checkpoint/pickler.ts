@@ -4,11 +4,11 @@
  * persistent storage id that names the zip record holding the bytes.
  */
 import { CheckpointError } from "./errors.ts";
-import { type DType, type HostTensor, isHostTensor } from "./host_tensor.ts";
+import { type HostDType, type HostTensor, isHostTensor } from "./host_tensor.ts";
 import { PyDict, PyFloat, PyTuple } from "./py_value.ts";
 import { isTensorSource, type TensorSource } from "./tensor_source.ts";
 
-const STORAGE_CLASS: Readonly<Record<DType, string>> = {
+const STORAGE_CLASS: Readonly<Record<HostDType, string>> = {
   float32: "FloatStorage",
   float64: "DoubleStorage",
   float16: "HalfStorage",

@@ -4,7 +4,7 @@
  */
 import { type ByteSource, FileSource, MemorySource } from "./byte_source.ts";
 import { CheckpointError } from "./errors.ts";
-import { type DType, DTYPE_SIZE, type HostTensor, numel } from "./host_tensor.ts";
+import { DTYPE_SIZE, type HostDType, type HostTensor, numel } from "./host_tensor.ts";
 import { PyDict, type PyKey, type PyTree, PyTuple, type PyValue } from "./py_value.ts";
 import { STORAGE_DTYPES, type StorageRef, TensorRef, unpickle } from "./unpickler.ts";
 import { readZipDirectory, readZipEntry } from "./zip_reader.ts";
@@ -27,7 +27,7 @@ export class LazyTensor {
   /** @internal */
   constructor(
     /** Element type. */
-    readonly dtype: DType,
+    readonly dtype: HostDType,
     /** Sizes, outermost first. */
     readonly shape: number[],
     /** Saved as a Parameter with requires_grad. */
@@ -166,7 +166,7 @@ async function openSource(src: ByteSource, options: LoadPtOptions): Promise<PtAr
     }
     const [, type, key, location, count] = pid as unknown[];
     const dtype = typeof type === "object" && type !== null
-      ? (type as { dtype?: DType }).dtype
+      ? (type as { dtype?: HostDType }).dtype
       : undefined;
     if (typeof dtype !== "string") fail("Persistent id does not name a storage type");
     if (typeof key !== "string" || !/^[A-Za-z0-9_.-]{1,64}$/.test(key)) {
@@ -183,7 +183,7 @@ async function openSource(src: ByteSource, options: LoadPtOptions): Promise<PtAr
     }
     const entry = record(`data/${key as string}`);
     if (!entry) fail(`Storage record "${archiveName}/data/${key as string}" is missing`);
-    const bytes = (count as number) * DTYPE_SIZE[dtype as DType];
+    const bytes = (count as number) * DTYPE_SIZE[dtype as HostDType];
     if (entry!.size < bytes) {
       fail(
         `Storage "${key}" needs ${bytes} bytes (${count} x ${dtype}) but its record has ` +
@@ -192,7 +192,7 @@ async function openSource(src: ByteSource, options: LoadPtOptions): Promise<PtAr
     }
     const ref: StorageRef = {
       kind: "storage",
-      dtype: dtype as DType,
+      dtype: dtype as HostDType,
       key: key as string,
       numel: count as number,
       location: typeof location === "string" ? location : "cpu",
@@ -497,6 +497,6 @@ export function loadPtBytes(bytes: Uint8Array, options: LoadPtOptions = {}): Pro
 }
 
 /** The dtype torch uses for a storage class name (e.g. "HalfStorage" -> "float16"). */
-export function storageDtype(name: string): DType | undefined {
+export function storageDtype(name: string): HostDType | undefined {
   return STORAGE_DTYPES[name];
 }

@@ -7,11 +7,17 @@
 import { atomicWrite, writeAll } from "./atomic_write.ts";
 import { type ByteSource, FileSource, MemorySource } from "./byte_source.ts";
 import { CheckpointError } from "./errors.ts";
-import { type DType, DTYPE_SIZE, type HostTensor, numel, type StateDict } from "./host_tensor.ts";
+import {
+  DTYPE_SIZE,
+  type HostDType,
+  type HostTensor,
+  numel,
+  type StateDict,
+} from "./host_tensor.ts";
 import { asSource, type TensorSource } from "./tensor_source.ts";
 
 /** safetensors dtype names and ours. */
-export const SAFETENSORS_DTYPES: Readonly<Record<string, DType>> = {
+export const SAFETENSORS_DTYPES: Readonly<Record<string, HostDType>> = {
   F32: "float32",
   F16: "float16",
   BF16: "bfloat16",
@@ -23,9 +29,9 @@ export const SAFETENSORS_DTYPES: Readonly<Record<string, DType>> = {
   U8: "uint8",
   BOOL: "bool",
 };
-const NAME_OF: Record<DType, string> = Object.fromEntries(
+const NAME_OF: Record<HostDType, string> = Object.fromEntries(
   Object.entries(SAFETENSORS_DTYPES).map(([k, v]) => [v, k]),
-) as Record<DType, string>;
+) as Record<HostDType, string>;
 
 /** The safetensors reference refuses headers above 100 MB; so do we. */
 const MAX_HEADER = 100_000_000;
@@ -33,7 +39,7 @@ const MAX_HEADER = 100_000_000;
 /** One tensor's place in a safetensors file. */
 export interface SafetensorsEntry {
   name: string;
-  dtype: DType;
+  dtype: HostDType;
   shape: number[];
   /** Absolute byte offset of the data in the file. */
   offset: number;

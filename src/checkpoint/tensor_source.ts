@@ -2,12 +2,12 @@
  * Tensors whose bytes are fetched when needed, so writers can stream a multi-GB checkpoint
  * (header first, one tensor's data at a time) instead of holding all of it.
  */
-import type { DType, HostTensor } from "./host_tensor.ts";
+import type { HostDType, HostTensor } from "./host_tensor.ts";
 import { castTensor, isHostTensor } from "./host_tensor.ts";
 
 /** A tensor known by dtype and shape whose bytes are read on `load()`. */
 export interface TensorSource {
-  readonly dtype: DType;
+  readonly dtype: HostDType;
   readonly shape: readonly number[];
   readonly requiresGrad?: boolean;
   load(): Promise<HostTensor>;
@@ -32,7 +32,7 @@ export function asSource(t: HostTensor | TensorSource): TensorSource {
 }
 
 /** A source that casts floating tensors to `dtype` when loaded (others pass through). */
-export function castSource(t: TensorSource, dtype: DType): TensorSource {
+export function castSource(t: TensorSource, dtype: HostDType): TensorSource {
   const floats = ["float32", "float16", "bfloat16", "float64"];
   if (!floats.includes(t.dtype) || t.dtype === dtype) return t;
   return {

@@ -5,14 +5,14 @@
  * checkpoint can never run code. Every length is checked against the bytes left, memo keys
  * live in a Map, and nothing recurses, so hostile input ends in a {@link CheckpointError}.
  */
-import type { DType } from "./host_tensor.ts";
+import type { HostDType } from "./host_tensor.ts";
 import { CheckpointError, UnsafePickleError } from "./errors.ts";
 import { PyDict, type PyKey, PyTuple, type PyValue } from "./py_value.ts";
 
 /** A storage a tensor refers to: the zip record `data/<key>` holding `numel` elements. */
 export interface StorageRef {
   readonly kind: "storage";
-  dtype: DType;
+  dtype: HostDType;
   key: string;
   numel: number;
   location: string;
@@ -30,7 +30,7 @@ export class TensorRef {
 }
 
 /** Storage classes by their torch name, with the dtype of their elements. */
-export const STORAGE_DTYPES: Readonly<Record<string, DType>> = {
+export const STORAGE_DTYPES: Readonly<Record<string, HostDType>> = {
   FloatStorage: "float32",
   DoubleStorage: "float64",
   HalfStorage: "float16",
@@ -56,11 +56,11 @@ type GlobalKind =
   | "storage";
 
 class Global {
-  constructor(readonly kind: GlobalKind, readonly name: string, readonly dtype?: DType) {}
+  constructor(readonly kind: GlobalKind, readonly name: string, readonly dtype?: HostDType) {}
 }
 
 const ALLOWED = new Map<string, Global>();
-function allow(kind: GlobalKind, name: string, dtype?: DType) {
+function allow(kind: GlobalKind, name: string, dtype?: HostDType) {
   ALLOWED.set(name, new Global(kind, name, dtype));
 }
 allow("OrderedDict", "collections.OrderedDict");

@@ -14,9 +14,9 @@ import { type Command, InvalidArgumentError, Option } from "commander";
 import cliProgress from "cli-progress";
 import process from "node:process";
 import { resolve } from "node:path";
-import { convertCheckpoint, type DType } from "../../checkpoint/mod.ts";
+import { convertCheckpoint, type HostDType } from "../../checkpoint/mod.ts";
 
-const DTYPES: Record<string, DType> = {
+const DTYPES: Record<string, HostDType> = {
   f32: "float32",
   float32: "float32",
   f16: "float16",
@@ -42,7 +42,7 @@ tensors are kept as they are.
 The output is written to a temporary file and renamed, so a failed conversion leaves
 nothing behind; an existing OUT is kept unless --force.`;
 
-function dtypeArg(v: string): DType {
+function dtypeArg(v: string): HostDType {
   const d = DTYPES[v.toLowerCase()];
   if (!d) throw new InvalidArgumentError("Use f32, f16 or bf16.");
   return d;
@@ -64,7 +64,7 @@ export function register(program: Command): void {
     .addHelpText("after", HELP_AFTER)
     .action(async (input: string, output: string, opts: {
       key?: string;
-      dtype?: DType;
+      dtype?: HostDType;
       force: boolean;
       quiet: boolean;
     }) => {
