@@ -38,6 +38,17 @@ const reps = 3;
 for (let r = 0; r < reps; r++) for (const f of frames) await decodeRgb(f);
 const decodeMs = (performance.now() - t) / reps;
 
+/** CPU seconds used by this process (all threads), from /proc (Linux), or NaN. */
+function cpuSeconds(): number {
+  try {
+    const f = Deno.readTextFileSync("/proc/self/stat").split(") ")[1].split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, USER_HZ = 100
+  } catch {
+    return NaN;
+  }
+}
+
+let lastCpuPerClip = NaN;
 async function run(w: number): Promise<number> {
   const loader = await ClipLoader.create({
     datasets: [spec],
@@ -50,11 +61,13 @@ async function run(w: number): Promise<number> {
     const it = loader.epoch(0);
     await it.next(); // warm-up (JIT, first decode)
     const t0 = performance.now();
+    const c0 = cpuSeconds();
     for await (const b of it) {
       if (b.numFrames !== 8 || b.height !== 1024) throw new Error("unexpected batch shape");
       loader.recycle(b);
       if (++n >= clips) break;
     }
+    lastCpuPerClip = (cpuSeconds() - c0) / n;
     return n / ((performance.now() - t0) / 1000);
   } finally {
     loader.close();
@@ -62,7 +75,16 @@ async function run(w: number): Promise<number> {
 }
 
 const inline = await run(0);
+const cpuInline = lastCpuPerClip;
 const pooled = workers > 0 ? await run(workers) : NaN;
+const cpuPooled = lastCpuPerClip;
+const load = (() => {
+  try {
+    return Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
+  } catch {
+    return NaN;
+  }
+})();
 const cpu = (() => {
   try {
     return Deno.readTextFileSync("/proc/cpuinfo").match(/model name\s*:\s*(.*)/)?.[1] ??
@@ -77,6 +99,10 @@ const result = {
   clips_per_s_inline: +inline.toFixed(2),
   clips_per_s_workers: +pooled.toFixed(2),
   workers,
+  cpu_s_per_clip_inline: +cpuInline.toFixed(3),
+  cpu_s_per_clip_workers: +cpuPooled.toFixed(3),
+  clips_per_s_if_cores_free: +(navigator.hardwareConcurrency / cpuPooled).toFixed(2),
+  load_average_1min: load,
   clip_ms_inline_over_decode: +((1000 / inline) / decodeMs).toFixed(2),
   clip_ms_workers_over_decode: +((1000 / pooled) / decodeMs).toFixed(2),
 };

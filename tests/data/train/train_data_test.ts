@@ -317,3 +317,23 @@ Deno.test("BufferPool reuses only its own buffers", async () => {
   pool.release(big);
   assertEquals(pool.retainedBytes, 0);
 });
+
+Deno.test("applyJitter() equals the ops run one by one (PIL order semantics)", async () => {
+  const m = await import("../../../src/data/mod.ts");
+  const rng = new Rng(21);
+  for (let t = 0; t < 20; t++) {
+    const data = new Uint8Array(7 * 5 * 3);
+    for (let i = 0; i < data.length; i++) data[i] = rng.randrange(256);
+    const order = rng.permutation(4).filter((k) => k !== 3 || rng.random() < 0.5);
+    const ops: [number, number][] = order.map((
+      k,
+    ) => [k, k === 3 ? rng.uniform(-0.1, 0.1) : rng.uniform(0.5, 1.5)]);
+    const a = { width: 7, height: 5, data: data.slice() },
+      b = { width: 7, height: 5, data: data.slice() };
+    m.applyJitter(a, ops);
+    for (const [k, f] of ops) {
+      [m.adjustBrightness, m.adjustContrast, m.adjustSaturation, m.adjustHue][k](b, f);
+    }
+    assertEquals(a.data, b.data, `ops ${JSON.stringify(ops)}`);
+  }
+});

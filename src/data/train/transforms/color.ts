@@ -142,16 +142,67 @@ export class ColorJitter implements Transform {
     let p = this.consistent ? this.params(rng) : undefined;
     for (const f of dp.frames) {
       if (!this.consistent) p = this.params(rng);
+      const ops: [number, number][] = [];
       for (const fn of p!.order) {
-        if (fn === 0 && p!.b !== null) adjustBrightness(f.image, p!.b);
-        else if (fn === 1 && p!.c !== null) adjustContrast(f.image, p!.c);
-        else if (fn === 2 && p!.s !== null) adjustSaturation(f.image, p!.s);
-        else if (fn === 3 && p!.h !== null) adjustHue(f.image, p!.h);
+        const v = [p!.b, p!.c, p!.s, p!.h][fn];
+        if (v !== null) ops.push([fn, v]);
       }
+      applyJitter(f.image, ops);
     }
     return dp;
   }
 }
+
+/**
+ * Applies jitter ops in order with the same uint8 results as running them one by one, but
+ * with fewer passes: per-channel maps (brightness, contrast) are composed into one table that
+ * is applied together with the next saturation / hue step, or at the end.
+ */
+export function applyJitter(img: RgbImage, ops: [number, number][]): void {
+  const d = img.data;
+  let lut: Uint8Array | null = null; // pending per-channel map
+  const compose = (next: Uint8Array) => {
+    if (!lut) lut = next;
+    else for (let v = 0; v < 256; v++) lut[v] = next[lut[v]];
+  };
+  const flush = () => {
+    if (!lut) return;
+    const l = lut;
+    for (let i = 0; i < d.length; i++) d[i] = l[d[i]];
+    lut = null;
+  };
+  for (const [fn, f] of ops) {
+    if (fn === 0) compose(blendLut(0, f));
+    else if (fn === 1) {
+      let sum = 0;
+      if (lut) {
+        const l: Uint8Array = lut;
+        for (let i = 0; i < d.length; i += 3) sum += luma(l[d[i]], l[d[i + 1]], l[d[i + 2]]);
+      } else for (let i = 0; i < d.length; i += 3) sum += luma(d[i], d[i + 1], d[i + 2]);
+      compose(blendLut(Math.trunc(sum / (d.length / 3) + 0.5), f));
+    } else if (fn === 2) {
+      const sat = new Uint8Array(65536);
+      for (let l = 0; l < 256; l++) {
+        for (let v = 0; v < 256; v++) sat[(l << 8) | v] = clip8(l + f * (v - l));
+      }
+      const pre: Uint8Array = lut ?? identityLut;
+      for (let i = 0; i < d.length; i += 3) {
+        const r = pre[d[i]], g = pre[d[i + 1]], b = pre[d[i + 2]];
+        const l = ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16) << 8;
+        d[i] = sat[l | r];
+        d[i + 1] = sat[l | g];
+        d[i + 2] = sat[l | b];
+      }
+      lut = null;
+    } else if (fn === 3) {
+      flush();
+      adjustHue(img, f);
+    }
+  }
+  flush();
+}
+
+const identityLut = Uint8Array.from({ length: 256 }, (_, i) => i);
 
 /** `RandomGrayscale`: the whole clip (consistent) or each frame with probability p. */
 export class RandomGrayscale implements Transform {

@@ -195,18 +195,18 @@ export function affineRgb(
     return 0;
   };
   for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const xo = x + 0.5, yo = y + 0.5;
-      const xin = m[0] * xo + m[1] * yo + m[2] - 0.5;
-      const yin = m[3] * xo + m[4] * yo + m[5] - 0.5;
+    const yo = y + 0.5;
+    let xin = m[0] * 0.5 + m[1] * yo + m[2] - 0.5;
+    let yin = m[3] * 0.5 + m[4] * yo + m[5] - 0.5;
+    for (let x = 0; x < w; x++, xin += m[0], yin += m[3]) {
       const o = (y * w + x) * 3;
-      const x0 = Math.floor(xin), y0 = Math.floor(yin);
-      if (x0 < -1 || x0 >= w || y0 < -1 || y0 >= h) {
+      if (xin < -1 || xin >= w || yin < -1 || yin >= h) {
         out[o] = fill[0];
         out[o + 1] = fill[1];
         out[o + 2] = fill[2];
         continue;
       }
+      const x0 = xin < 0 ? -1 : xin | 0, y0 = yin < 0 ? -1 : yin | 0;
       const dx = xin - x0, dy = yin - y0;
       if (interpolation === "bilinear") {
         const xa = x0 < 0 ? 0 : x0, xb = x0 + 1 >= w ? w - 1 : x0 + 1;
@@ -244,10 +244,11 @@ export function affineMask(src: Uint8Array, w: number, h: number, m: number[]): 
   const out = bufferPool.u8(w * h);
   out.fill(0);
   for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const xo = x + 0.5, yo = y + 0.5;
-      const xi = Math.round(m[0] * xo + m[1] * yo + m[2] - 0.5);
-      const yi = Math.round(m[3] * xo + m[4] * yo + m[5] - 0.5);
+    const yo = y + 0.5;
+    let xf = m[0] * 0.5 + m[1] * yo + m[2] - 0.5;
+    let yf = m[3] * 0.5 + m[4] * yo + m[5] - 0.5;
+    for (let x = 0; x < w; x++, xf += m[0], yf += m[3]) {
+      const xi = Math.round(xf), yi = Math.round(yf);
       if (xi >= 0 && xi < w && yi >= 0 && yi < h) out[y * w + x] = src[yi * w + xi];
     }
   }
