@@ -12,3 +12,4 @@ export * from "./activation.ts";
 export * from "./mlp.ts";
 export * from "./dropout.ts";
 export * from "./embedding.ts";
+export * from "./attention.ts";

@@ -1,0 +1,180 @@
+/**
+ * `deno task bench attention [--json] [--full] [--only name,...] [--rows N] [--block N]`:
+ * fused attention forward and backward, layer norm and the AdamW step, each as GFLOP/s (or
+ * GB/s) and as a ratio to the rate of our own matmul (or elementwise add, for bandwidth-bound
+ * kernels) timed in the same run on the same device.
+ *
+ * Sizes: self-attention seq 4096 / head dim 64 (Hiera global block, one head); SAM 2 memory
+ * attention 4096 queries x 28,672 keys / dim 256 — by default REDUCED to 512 x 3584 (same
+ * 1:7 ratio, 1/64 of the work) because full size takes minutes on lavapipe; `--full` runs it;
+ * Hiera windowed attention 256 windows x 64 tokens / dim 96; AdamW over 10M parameters in 40
+ * tensors. Backward FLOPs are counted as 2.5x forward (dQ, dK, dV and the score recompute).
+ */
+import { gpu, initGpu } from "../src/gpu/mod.ts";
+import {
+  add,
+  layerNorm,
+  matmul,
+  scaledDotProductAttention,
+  type Tensor,
+  tensor,
+  tidy,
+} from "../src/tensor/mod.ts";
+import { AdamW } from "../src/train/optim/adamw.ts";
+
+const args = Deno.args;
+const json = args.includes("--json");
+const full = args.includes("--full");
+const opt = (name: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const only = opt("--only")?.split(",");
+const rows = opt("--rows") ? Number(opt("--rows")) : undefined;
+const block = opt("--block") ? Number(opt("--block")) : undefined;
+
+const rt = await initGpu();
+
+function rand(shape: number[], seed: number, scale = 1): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const a = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    a[i] = ((s >>> 8) / 16777216 - 0.5) * scale;
+  }
+  return tensor(a, shape);
+}
+
+/** Median wall time in ms of `fn` (encoded then synced), after one warm-up (compile) run. */
+async function time(fn: () => void, reps = 3): Promise<number> {
+  fn();
+  await rt.sync();
+  const ts: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const t = performance.now();
+    fn();
+    await rt.sync();
+    ts.push(performance.now() - t);
+  }
+  ts.sort((a, b) => a - b);
+  return ts[Math.floor(ts.length / 2)];
+}
+
+interface Row {
+  name: string;
+  ms: number;
+  rate: number;
+  unit: "GFLOP/s" | "GB/s";
+  ratio: number;
+  baseline: string;
+}
+const rowsOut: Row[] = [];
+const want = (n: string) => !only || only.some((o) => n.startsWith(o));
+
+// Baselines: our matmul (compute) and elementwise add (bandwidth), same device, same run.
+const mmN = 1024;
+const ma = rand([mmN, mmN], 1), mb = rand([mmN, mmN], 2);
+const mmMs = await time(() => tidy(() => void matmul(ma, mb)));
+const mmRate = (2 * mmN ** 3) / mmMs / 1e6;
+const addN = 1 << 22;
+const aa = rand([addN], 3), ab = rand([addN], 4);
+const addMs = await time(() => tidy(() => void add(aa, ab)));
+const addRate = (12 * addN) / addMs / 1e6;
+
+async function attention(name: string, bh: number, lq: number, lk: number, d: number) {
+  if (!want(name)) return;
+  const q = rand([1, bh, lq, d], 5), k = rand([1, bh, lk, d], 6), v = rand([1, bh, lk, d], 7);
+  const g = rand([1, bh, lq, d], 8);
+  const tiling = rows || block ? { rows, block } : undefined;
+  const flops = 4 * bh * lq * lk * d;
+  const fwd = await time(() => tidy(() => void scaledDotProductAttention(q, k, v, { tiling })), 1);
+  rowsOut.push({
+    name: `${name} fwd`,
+    ms: fwd,
+    rate: flops / fwd / 1e6,
+    unit: "GFLOP/s",
+    ratio: flops / fwd / 1e6 / mmRate,
+    baseline: "matmul",
+  });
+  const qg = q.alias(), kg = k.alias(), vg = v.alias();
+  for (const t of [qg, kg, vg]) t.requiresGrad = true;
+  const both = await time(() =>
+    tidy(() => {
+      const o = scaledDotProductAttention(qg, kg, vg, { tiling });
+      o.backward({ grad: g });
+      for (const t of [qg, kg, vg]) {
+        t.grad?.dispose();
+        t.grad = null;
+      }
+    }), 1);
+  const bwd = Math.max(1e-3, both - fwd);
+  rowsOut.push({
+    name: `${name} bwd`,
+    ms: bwd,
+    rate: (2.5 * flops) / bwd / 1e6,
+    unit: "GFLOP/s",
+    ratio: (2.5 * flops) / bwd / 1e6 / mmRate,
+    baseline: "matmul",
+  });
+  for (const t of [q, k, v, g, qg, kg, vg]) t.dispose();
+}
+
+await attention("self-attn L4096 d64", 1, 4096, 4096, 64);
+if (full) await attention("memory-attn 4096x28672 d256 (full)", 1, 4096, 28672, 256);
+else await attention("memory-attn 512x3584 d256 (reduced 1/64)", 1, 512, 3584, 256);
+await attention("hiera windows 256x64 d96", 256, 64, 64, 96);
+
+if (want("layer norm")) {
+  const x = rand([32768, 256], 9), w = rand([256], 10), b = rand([256], 11);
+  const ms = await time(() => tidy(() => void layerNorm(x, w, b, { eps: 1e-6 })));
+  const gbs = (8 * x.size) / ms / 1e6;
+  rowsOut.push({
+    name: "layer norm [32768,256]",
+    ms,
+    rate: gbs,
+    unit: "GB/s",
+    ratio: gbs / addRate,
+    baseline: "add",
+  });
+}
+
+if (want("adamw")) {
+  const params = Array.from({ length: 40 }, (_, i) => {
+    const p = rand([250_000], 20 + i);
+    p.grad = rand([250_000], 100 + i, 0.01);
+    return p;
+  });
+  const opt = new AdamW([{ params, lr: 1e-4, weightDecay: 0.1 }]);
+  const ms = await time(() => opt.step());
+  const gbs = (28 * 10_000_000) / ms / 1e6;
+  rowsOut.push({
+    name: "adamw 10M params (40 tensors)",
+    ms,
+    rate: gbs,
+    unit: "GB/s",
+    ratio: gbs / addRate,
+    baseline: "add",
+  });
+}
+
+const device = rt.adapterName;
+if (json) {
+  console.log(JSON.stringify({
+    device,
+    matmul: { n: mmN, ms: mmMs, gflops: mmRate },
+    add: { n: addN, ms: addMs, gbs: addRate },
+    rows: rowsOut,
+  }));
+} else {
+  console.log(`device: ${device}`);
+  console.log(`baseline matmul ${mmN}^3: ${mmMs.toFixed(1)} ms, ${mmRate.toFixed(2)} GFLOP/s`);
+  console.log(`baseline add 4M: ${addMs.toFixed(1)} ms, ${addRate.toFixed(2)} GB/s`);
+  for (const r of rowsOut) {
+    console.log(
+      `${r.name.padEnd(44)} ${r.ms.toFixed(1).padStart(9)} ms ${r.rate.toFixed(2).padStart(8)} ` +
+        `${r.unit}  ${r.ratio.toFixed(2)}x ${r.baseline}`,
+    );
+  }
+}
+void gpu;
