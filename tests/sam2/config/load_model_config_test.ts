@@ -292,3 +292,15 @@ Deno.test("configPosition() points at where a typed value was written", async ()
   assert(p.file.endsWith("sam2.1_hiera_t.yaml"));
   await assertRejects(() => loadModelConfig(path("nope.yaml")), Deno.errors.NotFound, "nope.yaml");
 });
+
+Deno.test("parseModelConfig() places content under a non-global @package", () => {
+  // `# @package model` means the file's keys live under `model:`.
+  const body = miniText.slice(
+    miniText.indexOf("model:\n") + "model:\n".length,
+    miniText.indexOf("# SAM2Train"),
+  )
+    .split("\n").map((l) => l.slice(2)).join("\n");
+  const cfg = parseModelConfig(`# @package model\n${body}`, "pkg.yaml");
+  assertEquals(cfg.model.image_size, 128);
+  assertEquals(cfg.model.image_encoder.trunk.embed_dim, 8);
+});
