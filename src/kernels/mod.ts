@@ -17,3 +17,7 @@ export * from "./attention.ts";
 export * from "./rope.ts";
 export * from "./loss.ts";
 export * from "./adamw.ts";
+export * from "./conv.ts";
+export * from "./pool.ts";
+export * from "./interpolate.ts";
+export * from "./norm2d.ts";

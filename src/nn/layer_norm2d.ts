@@ -4,7 +4,7 @@ import type { Tensor } from "../tensor/tensor.ts";
 import { Module } from "./module.ts";
 
 /** Options of `LayerNorm2d`. */
-export interface LayerNorm2dOptions {
+export interface LayerNorm2dLayerOptions {
   /** Added to the variance. @default 1e-6 */
   eps?: number;
 }
@@ -20,7 +20,7 @@ export class LayerNorm2d extends Module {
   readonly bias: Tensor;
   /** Added to the variance. */
   readonly eps: number;
-  constructor(readonly numChannels: number, opts: LayerNorm2dOptions = {}) {
+  constructor(readonly numChannels: number, opts: LayerNorm2dLayerOptions = {}) {
     super();
     this.eps = opts.eps ?? 1e-6;
     this.weight = this.param("weight", ones([numChannels]));

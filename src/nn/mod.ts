@@ -13,3 +13,6 @@ export * from "./mlp.ts";
 export * from "./dropout.ts";
 export * from "./embedding.ts";
 export * from "./attention.ts";
+export * from "./conv2d.ts";
+export * from "./conv_transpose2d.ts";
+export * from "./layer_norm2d.ts";

@@ -97,3 +97,8 @@ export * from "./ops/random.ts";
 export * from "./ops/rope.ts";
 export * from "./ops/attention.ts";
 export * from "./ops/mask_losses.ts";
+export * from "./ops/conv2d.ts";
+export * from "./ops/conv_transpose2d.ts";
+export * from "./ops/max_pool2d.ts";
+export * from "./ops/interpolate.ts";
+export * from "./ops/layer_norm2d.ts";

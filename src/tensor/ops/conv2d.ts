@@ -27,7 +27,7 @@ export interface Conv2dOptions {
 }
 
 /** [h, w] from a pair or a number, checked to be integers >= min. */
-export function pair(
+export function convPair(
   v: Pair | undefined,
   dflt: number,
   what: string,
@@ -86,9 +86,9 @@ export function conv2d(
   bias: Tensor | null = null,
   opts: Conv2dOptions = {},
 ): Tensor {
-  const stride = pair(opts.stride, 1, "conv2d(): stride", 1);
-  const padding = pair(opts.padding, 0, "conv2d(): padding", 0);
-  const dilation = pair(opts.dilation, 1, "conv2d(): dilation", 1);
+  const stride = convPair(opts.stride, 1, "conv2d(): stride", 1);
+  const padding = convPair(opts.padding, 0, "conv2d(): padding", 0);
+  const dilation = convPair(opts.dilation, 1, "conv2d(): dilation", 1);
   const groups = opts.groups ?? 1;
   if (x.rank !== 4 || weight.rank !== 4) {
     throw new RangeError(

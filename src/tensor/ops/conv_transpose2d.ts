@@ -10,7 +10,7 @@ import {
   convWeightGradRaw,
   denseF32,
 } from "./_conv_launch.ts";
-import { type Pair, pair } from "./conv2d.ts";
+import { convPair, type Pair } from "./conv2d.ts";
 
 /** Options of `convTranspose2d` (PyTorch's `F.conv_transpose2d` keywords). */
 export interface ConvTranspose2dOptions {
@@ -78,10 +78,10 @@ export function convTranspose2d(
   bias: Tensor | null = null,
   opts: ConvTranspose2dOptions = {},
 ): Tensor {
-  const stride = pair(opts.stride, 1, "convTranspose2d(): stride", 1);
-  const padding = pair(opts.padding, 0, "convTranspose2d(): padding", 0);
-  const dilation = pair(opts.dilation, 1, "convTranspose2d(): dilation", 1);
-  const outPad = pair(opts.outputPadding, 0, "convTranspose2d(): outputPadding", 0);
+  const stride = convPair(opts.stride, 1, "convTranspose2d(): stride", 1);
+  const padding = convPair(opts.padding, 0, "convTranspose2d(): padding", 0);
+  const dilation = convPair(opts.dilation, 1, "convTranspose2d(): dilation", 1);
+  const outPad = convPair(opts.outputPadding, 0, "convTranspose2d(): outputPadding", 0);
   const groups = opts.groups ?? 1;
   if (x.rank !== 4 || weight.rank !== 4) {
     throw new RangeError(

@@ -12,7 +12,7 @@ import type { OpDef } from "../op.ts";
 import { fmtShape } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
 import { denseF32 } from "./_conv_launch.ts";
-import { type Pair, pair } from "./conv2d.ts";
+import { convPair, type Pair } from "./conv2d.ts";
 
 /** Options of `maxPool2d` (PyTorch's `F.max_pool2d` keywords). */
 export interface MaxPool2dOptions {
@@ -86,10 +86,10 @@ function poolShape(x: Tensor, o: MaxPool2dOptions): PoolShape {
   if (x.rank !== 4) {
     throw new RangeError(`maxPool2d(): expected x [N, C, H, W], got ${fmtShape(x.shape)}`);
   }
-  const kernel = pair(o.kernelSize, 1, "maxPool2d(): kernelSize", 1);
-  const stride = o.stride === undefined ? kernel : pair(o.stride, 1, "maxPool2d(): stride", 1);
-  const padding = pair(o.padding, 0, "maxPool2d(): padding", 0);
-  const dilation = pair(o.dilation, 1, "maxPool2d(): dilation", 1);
+  const kernel = convPair(o.kernelSize, 1, "maxPool2d(): kernelSize", 1);
+  const stride = o.stride === undefined ? kernel : convPair(o.stride, 1, "maxPool2d(): stride", 1);
+  const padding = convPair(o.padding, 0, "maxPool2d(): padding", 0);
+  const dilation = convPair(o.dilation, 1, "maxPool2d(): dilation", 1);
   if (padding[0] * 2 > kernel[0] || padding[1] * 2 > kernel[1]) {
     throw new RangeError(
       `maxPool2d(): padding ${padding} must be at most half the kernel size ${kernel}`,

@@ -1,0 +1,153 @@
+/**
+ * Conv cases: conv2d 3x3 64->64 on 128x128 and depthwise 7x7 on 256 channels at 64x64 (forward,
+ * input gradient, weight gradient), as GFLOP/s, as a ratio to our matmul's rate on the conv's
+ * GEMM shape (O x C*KH*KW x OH*OW) timed in the same run, and against numpy doing the same conv
+ * as im2col + matmul (when python3 + numpy exist).
+ */
+import { gpu } from "../../src/gpu/mod.ts";
+import type { ConvShape } from "../../src/kernels/conv.ts";
+import { matmulRaw, type Tensor, tensor, tidy } from "../../src/tensor/mod.ts";
+import {
+  convForwardRaw,
+  convInputGradRaw,
+  convWeightGradRaw,
+} from "../../src/tensor/ops/_conv_launch.ts";
+import { benchCase, type BenchContext } from "./_registry.ts";
+
+function rand(n: number, seed: number): Float32Array {
+  const a = new Float32Array(n);
+  let s = seed;
+  for (let i = 0; i < n; i++) {
+    s = (s * 1103515245 + 12345) >>> 0;
+    a[i] = (s >>> 8) / 2 ** 24 - 0.5;
+  }
+  return a;
+}
+
+/**
+ * Seconds per launch of each function: trials run round-robin (so a burst of load from other
+ * processes hits all of them alike), one submit per launch, minimum over trials after a warm-up.
+ */
+async function timeAll(fns: (() => void)[], trials: number): Promise<number[]> {
+  for (const f of fns) tidy(f);
+  await gpu().sync();
+  const best = fns.map(() => Infinity);
+  for (let t = 0; t < trials; t++) {
+    for (const [i, f] of fns.entries()) {
+      const t0 = performance.now();
+      tidy(f);
+      await gpu().sync();
+      best[i] = Math.min(best[i], (performance.now() - t0) / 1000);
+    }
+  }
+  return best;
+}
+
+/** numpy seconds for the same conv (im2col with stride tricks + matmul / batched matmul). */
+function numpyConv(s: ConvShape, trials: number): number | null {
+  const py = `
+import numpy as np, time
+from numpy.lib.stride_tricks import sliding_window_view as swv
+N, C, H, W, O, K, P, G = ${s.n}, ${s.c}, ${s.h}, ${s.w}, ${s.o}, ${s.kh}, ${
+    s.padding[0]
+  }, ${s.groups}
+x = np.random.rand(N, C, H, W).astype(np.float32)
+w = np.random.rand(O, C // G, K, K).astype(np.float32)
+def conv():
+    xp = np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)))
+    win = swv(xp, (K, K), axis=(2, 3))  # N, C, OH, OW, K, K
+    OH, OW = win.shape[2], win.shape[3]
+    if G == 1:
+        col = np.ascontiguousarray(win.transpose(0, 1, 4, 5, 2, 3)).reshape(N, C * K * K, OH * OW)
+        return w.reshape(O, -1) @ col
+    col = np.ascontiguousarray(win.transpose(0, 1, 4, 5, 2, 3)).reshape(N, C, K * K, OH * OW)
+    return w.reshape(C, 1, K * K) @ col
+conv()
+ts = []
+for _ in range(${trials}):
+    t0 = time.perf_counter(); conv(); ts.append(time.perf_counter() - t0)
+ts.sort(); print(ts[len(ts) // 2])
+`;
+  try {
+    const out = new Deno.Command("python3", { args: ["-c", py], stdout: "piped", stderr: "null" })
+      .outputSync();
+    return out.success ? Number(new TextDecoder().decode(out.stdout).trim()) : null;
+  } catch {
+    return null;
+  }
+}
+
+async function convCase(ctx: BenchContext, s: ConvShape): Promise<Record<string, number | string>> {
+  const trials = ctx.quick ? 2 : 4;
+  const cg = s.c / s.groups;
+  const flop = 2 * s.n * s.o * s.oh * s.ow * cg * s.kh * s.kw;
+  const x = tensor(rand(s.n * s.c * s.h * s.w, 1), [s.n, s.c, s.h, s.w]);
+  const w = tensor(rand(s.o * cg * s.kh * s.kw, 2), [s.o, cg, s.kh, s.kw]);
+  const g = tensor(rand(s.n * s.o * s.oh * s.ow, 3), [s.n, s.o, s.oh, s.ow]);
+  // Matmul baseline on the conv's GEMM shape: [O, C*KH*KW] @ [C*KH*KW, OH*OW].
+  // Depthwise has no GEMM of its own: compare with the dense 3x3 64->64 GEMM at its pixel count.
+  const mm = s.groups === 1
+    ? { m: s.o, k: cg * s.kh * s.kw, n: s.oh * s.ow }
+    : { m: 64, k: 576, n: s.oh * s.ow };
+  const a = tensor(rand(mm.m * mm.k, 4), [mm.m, mm.k]);
+  const b = tensor(rand(mm.k * mm.n, 5), [mm.k, mm.n]);
+  const mmFlop = 2 * mm.m * mm.k * mm.n;
+  ctx.log("matmul baseline, forward, input grad, weight grad (round-robin)");
+  const [tMm, tF, tX, tW] = await timeAll([
+    () => void matmulRaw(a, b),
+    () => void convForwardRaw(x, w, null, s),
+    () => void convInputGradRaw(g, w, null, s),
+    () => void convWeightGradRaw(g, x, s),
+  ], trials);
+  const mmRate = mmFlop / tMm / 1e9;
+  const rate = (t: number) => +(flop / t / 1e9).toFixed(3);
+  const metrics: Record<string, number | string> = {
+    gflop: +(flop / 1e9).toFixed(3),
+    matmul_baseline: `${mm.m}x${mm.k}x${mm.n}`,
+    matmul_gflops: +mmRate.toFixed(3),
+    fwd_ms: +(tF * 1e3).toFixed(2),
+    fwd_gflops: rate(tF),
+    fwd_over_matmul_rate: +(rate(tF) / mmRate).toFixed(2),
+    input_grad_gflops: rate(tX),
+    input_grad_over_matmul_rate: +(rate(tX) / mmRate).toFixed(2),
+    weight_grad_gflops: rate(tW),
+    weight_grad_over_matmul_rate: +(rate(tW) / mmRate).toFixed(2),
+  };
+  const np = numpyConv(s, trials);
+  if (np) {
+    metrics.numpy_im2col_ms = +(np * 1e3).toFixed(2);
+    metrics.fwd_pct_of_numpy = +(100 * np / tF).toFixed(1);
+  }
+  [x, w, g, a, b].forEach((t: Tensor) => t.dispose());
+  return metrics;
+}
+
+const shape = (c: number, o: number, hw: number, k: number, groups: number): ConvShape => ({
+  n: 1,
+  c,
+  h: hw,
+  w: hw,
+  o,
+  oh: hw,
+  ow: hw,
+  groups,
+  kh: k,
+  kw: k,
+  stride: [1, 1],
+  padding: [(k - 1) / 2, (k - 1) / 2],
+  dilation: [1, 1],
+});
+
+benchCase({
+  family: "conv",
+  name: "conv2d",
+  async run(ctx) {
+    return [
+      { name: "conv2d 3x3 64->64 128x128", metrics: await convCase(ctx, shape(64, 64, 128, 3, 1)) },
+      {
+        name: "depthwise 7x7 256ch 64x64",
+        metrics: await convCase(ctx, shape(256, 256, 64, 7, 256)),
+      },
+    ];
+  },
+});
