@@ -22,7 +22,9 @@ import type {
   SAM2BaseOptions,
   SAM2TrainConfig,
   SAM2TrainOptions,
+  SAM2VideoPredictorConfig,
   TrainerModelExtra,
+  VideoPredictorOptions,
 } from "./model_types.ts";
 import {
   anyValue,
@@ -402,4 +404,30 @@ export const lossSchema = defineTarget<MultiStepMultiMasksAndIousConfig>(
     focal_gamma_obj_score: float(0.0),
     focal_alpha_obj_score: float(-1),
   },
+);
+
+const videoPredictorFields: Fields<VideoPredictorOptions> = {
+  fill_hole_area: int(0),
+  non_overlap_masks: bool(false),
+  clear_non_cond_mem_around_input: bool(false),
+  add_all_frames_to_correct_as_cond: bool(false),
+};
+
+/** The names of the video-predictor-only arguments. */
+export const VIDEO_PREDICTOR_OPTION_KEYS = Object.keys(
+  videoPredictorFields,
+) as (keyof VideoPredictorOptions)[];
+
+/** SAM2VideoPredictor (what `build_sam2_video_predictor` instantiates). */
+export const sam2VideoPredictorSchema = defineTarget<SAM2VideoPredictorConfig>(
+  "sam2.sam2_video_predictor.SAM2VideoPredictor",
+  { ...subModuleFields, ...sam2BaseOptionFields, ...videoPredictorFields },
+  checkBase,
+);
+
+/** SAM2VideoPredictorVOS (the same arguments; the reference adds torch.compile). */
+export const sam2VideoPredictorVOSSchema = defineTarget<SAM2VideoPredictorConfig>(
+  "sam2.sam2_video_predictor.SAM2VideoPredictorVOS",
+  { ...subModuleFields, ...sam2BaseOptionFields, ...videoPredictorFields },
+  checkBase,
 );

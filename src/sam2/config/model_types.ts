@@ -358,6 +358,36 @@ export interface MultiStepMultiMasksAndIousConfig {
   focal_alpha_obj_score: number;
 }
 
+/** The SAM2VideoPredictor-only arguments (`sam2/sam2_video_predictor.py`). */
+export interface VideoPredictorOptions {
+  /** Fill holes up to this area in low-res masks before upsampling. @default 0 */
+  fill_hole_area: number;
+  /** Apply non-overlapping constraints on the output masks. @default false */
+  non_overlap_masks: boolean;
+  /** @default false */
+  clear_non_cond_mem_around_input: boolean;
+  /** @default false */
+  add_all_frames_to_correct_as_cond: boolean;
+}
+
+/** The two video predictor class paths (the VOS one only adds torch.compile). */
+export type VideoPredictorTarget =
+  | "sam2.sam2_video_predictor.SAM2VideoPredictor"
+  | "sam2.sam2_video_predictor.SAM2VideoPredictorVOS";
+
+/** `sam2.sam2_video_predictor.SAM2VideoPredictor(VOS)`: SAM2Base args + predictor options. */
+export interface SAM2VideoPredictorConfig extends SAM2BaseOptions, VideoPredictorOptions {
+  _target_: VideoPredictorTarget;
+  image_encoder: ImageEncoderConfig;
+  memory_attention: MemoryAttentionConfig;
+  memory_encoder: MemoryEncoderConfig;
+}
+
+/** The predictor part of a model whose `_target_` is a video predictor. */
+export interface VideoPredictorExtra extends VideoPredictorOptions {
+  _target_: VideoPredictorTarget;
+}
+
 /** What {@link loadModelConfig} returns. */
 export interface ModelConfigFile {
   /** The file read. */
@@ -368,4 +398,6 @@ export interface ModelConfigFile {
   trainerModelExtra?: TrainerModelExtra;
   /** The loss (`loss:` or a training file's `trainer.loss.all`). */
   loss?: MultiStepMultiMasksAndIousConfig;
+  /** Video predictor options, when `model._target_` is a SAM2VideoPredictor(VOS). */
+  videoPredictor?: VideoPredictorExtra;
 }

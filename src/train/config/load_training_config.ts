@@ -4,6 +4,7 @@
  * `submitit:`, and free-form sections (`scratch:`, `dataset:`, `vos:`) that exist to be
  * interpolated from.
  */
+import { findConfigFile } from "../../sam2/config/find_config.ts";
 import { ConfigError } from "../../sam2/config/errors.ts";
 import { resolveConfig, type RNode } from "../../sam2/config/interpolate.ts";
 import { fail, parseTarget, type ValidateContext } from "../../sam2/config/schema.ts";
@@ -94,21 +95,17 @@ export function parseTrainingConfig(
 
 /**
  * Reads a training config file (see {@link parseTrainingConfig}).
- * @throws {ConfigError} as parseTrainingConfig; `Deno.errors.NotFound` naming a missing path.
+ * @param path A file path, or a config name as the reference takes it (see findConfigFile).
+ * @throws {ConfigError} as parseTrainingConfig; `Deno.errors.NotFound` naming the places tried.
  */
 export async function loadTrainingConfig(
   path: string | URL,
   options: TrainingConfigOptions = {},
 ): Promise<TrainingConfig> {
-  const file = path instanceof URL ? path.pathname : path;
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new Deno.errors.NotFound(`Training config not found: ${file}`);
-    }
-    throw e;
-  }
-  return parseTrainingConfig(text, file, options);
+  const file = path instanceof URL ? path.pathname : findConfigFile(path);
+  const text = await Deno.readTextFile(file);
+  // train.py names the default log folder after the config name as given.
+  const experimentLogDir = options.experimentLogDir ??
+    `${Deno.cwd()}/sam2_logs/${path instanceof URL ? path.pathname : path}`;
+  return parseTrainingConfig(text, file, { ...options, experimentLogDir });
 }

@@ -12,6 +12,7 @@ import {
   hieraChannelList,
   loadModelConfig,
   parseModelConfig,
+  videoPredictorOverrides,
 } from "../../../src/sam2/config/mod.ts";
 
 const configs = new URL("../../../configs/", import.meta.url);
@@ -303,4 +304,53 @@ Deno.test("parseModelConfig() places content under a non-global @package", () =>
   const cfg = parseModelConfig(`# @package model\n${body}`, "pkg.yaml");
   assertEquals(cfg.model.image_size, 128);
   assertEquals(cfg.model.image_encoder.trunk.embed_dim, 8);
+});
+
+Deno.test("loadModelConfig() finds configs by the reference's config names", async () => {
+  for (
+    const name of [
+      "configs/sam2.1/sam2.1_hiera_t.yaml",
+      "sam2.1/sam2.1_hiera_t",
+      "sam2/sam2_hiera_s",
+    ]
+  ) {
+    const { model, file } = await loadModelConfig(name);
+    assert(file.endsWith(".yaml"), file);
+    assertEquals(model.image_size, 1024);
+  }
+  await assertRejects(
+    () => loadModelConfig("sam2.1/sam2.1_hiera_xl"),
+    Deno.errors.NotFound,
+    "tried",
+  );
+});
+
+Deno.test("loadModelConfig() with videoPredictorOverrides() gives the inference predictor", async () => {
+  const cfg = await loadModelConfig("sam2.1/sam2.1_hiera_b+.yaml", {
+    overrides: videoPredictorOverrides(),
+  });
+  assertEquals(cfg.videoPredictor, {
+    _target_: "sam2.sam2_video_predictor.SAM2VideoPredictor",
+    fill_hole_area: 8,
+    non_overlap_masks: false,
+    clear_non_cond_mem_around_input: false,
+    add_all_frames_to_correct_as_cond: false,
+  });
+  assertEquals(cfg.model._target_, "sam2.modeling.sam2_base.SAM2Base");
+  assertEquals(cfg.model.binarize_mask_from_pts_for_mem_enc, true);
+  assertEquals(cfg.model.sam_mask_decoder_extra_args, {
+    dynamic_multimask_via_stability: true,
+    dynamic_multimask_stability_delta: 0.05,
+    dynamic_multimask_stability_thresh: 0.98,
+  });
+  const vos = await loadModelConfig("sam2.1/sam2.1_hiera_t.yaml", {
+    overrides: [
+      ...videoPredictorOverrides({ vosOptimized: true, applyPostprocessing: false }),
+      "++model.non_overlap_masks=true",
+    ],
+  });
+  assertEquals(vos.videoPredictor?._target_, "sam2.sam2_video_predictor.SAM2VideoPredictorVOS");
+  assertEquals(vos.videoPredictor?.non_overlap_masks, true);
+  assertEquals(vos.model.compile_image_encoder, true);
+  assertEquals(vos.model.sam_mask_decoder_extra_args, null);
 });
