@@ -75,8 +75,17 @@ export class FileSource implements ByteSource {
     return new FileSource(file, path, info.size);
   }
 
-  async read(offset: number, length: number, what: string): Promise<Uint8Array> {
+  /** Reads are chained: a seek and its read must not interleave with another read's. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  read(offset: number, length: number, what: string): Promise<Uint8Array> {
     checkRange(this, offset, length, what);
+    const next = this.queue.then(() => this.readNow(offset, length, what));
+    this.queue = next.catch(() => {});
+    return next;
+  }
+
+  private async readNow(offset: number, length: number, what: string): Promise<Uint8Array> {
     const out = new Uint8Array(length);
     await this.file.seek(offset, Deno.SeekMode.Start);
     let got = 0;
