@@ -7,6 +7,7 @@
 import { dirname, join, resolve } from "node:path";
 import { decodeRgb, imageSize } from "../image/rgb.ts";
 import { ImageDecodeError } from "../image/errors.ts";
+import { decodeIndexedPng } from "../image/png.ts";
 import { rleArea, rleCounts, RleError } from "../rle/rle.ts";
 import { writeFileAtomic } from "../fs_atomic.ts";
 import { frameIndexOf, listDir } from "../raw/_fs.ts";
@@ -109,6 +110,7 @@ export async function buildDataset(opts: BuildDatasetOptions): Promise<DatasetMa
   const warnings: string[] = [];
   const videos: ManifestVideo[] = [];
   const conc = opts.concurrency ?? 4;
+  const layout: { masks?: "palette" | "per-object" } = {};
 
   const checkImage = async (path: string): Promise<{ width: number; height: number } | null> => {
     try {
@@ -162,7 +164,15 @@ export async function buildDataset(opts: BuildDatasetOptions): Promise<DatasetMa
         const size = await checkFrames(dir, files);
         if (!size) continue;
         const v = opts.format === "davis"
-          ? await davisVideo(name, join(annotations, name), frameIndices, size, problems, warnings)
+          ? await davisVideo(
+            name,
+            join(annotations, name),
+            frameIndices,
+            size,
+            problems,
+            warnings,
+            layout,
+          )
           : await savVideo(
             name,
             join(annotations, `${name}_manual.json`),
@@ -232,7 +242,11 @@ export async function buildDataset(opts: BuildDatasetOptions): Promise<DatasetMa
     format: opts.format,
     frames,
     annotations,
-    options: opts.format === "sav" ? { annEvery, verify } : { verify },
+    options: opts.format === "sav"
+      ? { annEvery, verify }
+      : opts.format === "davis"
+      ? { verify, masks: layout.masks ?? "palette" }
+      : { verify },
     videos,
     totals: {
       videos: videos.length,
@@ -247,6 +261,64 @@ export async function buildDataset(opts: BuildDatasetOptions): Promise<DatasetMa
   return manifest;
 }
 
+/** DAVIS layout with one sub-folder of binary PNGs per object (`<k>/`, object id k + 1). */
+async function perObjectVideo(
+  name: string,
+  maskDir: string,
+  objDirs: string[],
+  frameIndices: number[],
+  size: { width: number; height: number },
+  problems: { file: string; message: string }[],
+): Promise<ManifestVideo | null> {
+  const have = new Set(frameIndices);
+  const annotated = new Set<number>();
+  const objects: ManifestObject[] = [];
+  for (const d of objDirs) {
+    if (!/^\d+$/.test(d)) {
+      problems.push({ file: join(maskDir, d), message: "object folder is not named by a number" });
+      continue;
+    }
+    const obj = { id: Number(d) + 1, frames: 0, firstFrame: -1 };
+    for (const f of await listDir(join(maskDir, d), (e) => e.isFile && e.name.endsWith(".png"))) {
+      const file = join(maskDir, d, f);
+      const idx = frameIndexOf(f, file);
+      if (!have.has(idx)) {
+        problems.push({
+          file,
+          message: `mask has no matching frame ${String(idx).padStart(5, "0")}.jpg`,
+        });
+        continue;
+      }
+      const png = decodeIndexedPng(await Deno.readFile(file), { name: file, color: "nonzero" });
+      if (png.width !== size.width || png.height !== size.height) {
+        problems.push({
+          file,
+          message: `mask is ${png.width}x${png.height}, frames are ${size.width}x${size.height}`,
+        });
+        continue;
+      }
+      annotated.add(idx);
+      if (png.data.some((v) => v !== 0)) {
+        obj.frames++;
+        if (obj.firstFrame < 0 || idx < obj.firstFrame) obj.firstFrame = idx;
+      }
+    }
+    objects.push(obj);
+  }
+  if (annotated.size === 0) {
+    problems.push({ file: maskDir, message: "has no mask PNGs in its object folders" });
+    return null;
+  }
+  objects.sort((a, b) => a.id - b.id);
+  return {
+    name,
+    ...size,
+    frameIndices,
+    annotatedFrames: [...annotated].sort((a, b) => a - b),
+    objects,
+  };
+}
+
 async function davisVideo(
   name: string,
   maskDir: string,
@@ -254,7 +326,22 @@ async function davisVideo(
   size: { width: number; height: number },
   problems: { file: string; message: string }[],
   warnings: string[],
+  layout: { masks?: "palette" | "per-object" },
 ): Promise<ManifestVideo | null> {
+  const objDirs = await listDir(maskDir, (e) => e.isDirectory);
+  const mode = objDirs.length > 0 ? "per-object" : "palette";
+  if (layout.masks && layout.masks !== mode) {
+    problems.push({
+      file: maskDir,
+      message:
+        `uses ${mode} masks, earlier videos use ${layout.masks} masks (one layout per dataset)`,
+    });
+    return null;
+  }
+  layout.masks = mode;
+  if (mode === "per-object") {
+    return await perObjectVideo(name, maskDir, objDirs, frameIndices, size, problems);
+  }
   const loader = await PalettisedPngSegmentLoader.open(maskDir);
   const annotated = [...loader.frameToFile.keys()].sort((a, b) => a - b);
   if (annotated.length === 0) {

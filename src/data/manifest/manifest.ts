@@ -40,7 +40,12 @@ export interface DatasetManifest {
   /** Absolute folder of annotations (DAVIS `Annotations`, SA-V json, SA-1B json). */
   annotations: string;
   /** Format options used (SA-V `annEvery`, ...). */
-  options: { annEvery?: number; verify: "decode" | "header" };
+  options: {
+    annEvery?: number;
+    verify: "decode" | "header";
+    /** DAVIS: palette PNGs, or one sub-folder of binary PNGs per object. */
+    masks?: "palette" | "per-object";
+  };
   videos: ManifestVideo[];
   totals: { videos: number; frames: number; annotatedFrames: number; objects: number };
   /** Things that are allowed but worth knowing (objects appearing after frame 0, void pixels). */

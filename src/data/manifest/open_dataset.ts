@@ -37,6 +37,7 @@ export async function openManifestDataset(
       videos,
       sampleRate: opts.sampleRate,
       ignoreValues: opts.ignoreValues,
+      isPalette: (m.options.masks ?? "palette") === "palette",
     });
   }
   if (m.format === "sav") {

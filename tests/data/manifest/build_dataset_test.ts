@@ -114,3 +114,48 @@ Deno.test("buildDataset() names the broken frame and the mis-sized mask, writing
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("buildDataset() accepts one folder of binary PNGs per object (ids folder + 1)", async () => {
+  const { decodeIndexedPng, encodePalettePng } = await import("../../../src/data/mod.ts");
+  const dir = await Deno.makeTempDir();
+  try {
+    await generateSyntheticDataset({
+      out: `${dir}/syn`,
+      videos: 1,
+      frames: 3,
+      width: 32,
+      height: 24,
+      seed: 6,
+      formats: ["davis"],
+      objects: [2, 2],
+    });
+    const src = `${dir}/syn/davis/Annotations/syn_0000`;
+    const dst = `${dir}/per/syn_0000`;
+    for (const k of [0, 1]) {
+      await Deno.mkdir(`${dst}/${k}`, { recursive: true });
+      for (const t of [0, 1, 2]) {
+        const name = `0000${t}.png`;
+        const png = decodeIndexedPng(await Deno.readFile(`${src}/${name}`));
+        const data = png.data.map((v) => (v === k + 1 ? 1 : 0));
+        await Deno.writeFile(
+          `${dst}/${k}/${name}`,
+          encodePalettePng({ width: 32, height: 24, data }),
+        );
+      }
+    }
+    const m = await buildDataset({
+      frames: `${dir}/syn/davis/JPEGImages`,
+      annotations: `${dir}/per`,
+      format: "davis",
+      out: `${dir}/m.json`,
+    });
+    assertEquals(m.options.masks, "per-object");
+    assertEquals(m.videos[0].objects.map((o) => o.id), [1, 2]);
+    assertEquals(m.videos[0].annotatedFrames, [0, 1, 2]);
+    const ds = await openManifestDataset(m);
+    const { segmentLoader } = await ds.getVideo(0);
+    assertEquals([...(await segmentLoader.load(0)).keys()], [1, 2]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
