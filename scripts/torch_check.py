@@ -11,6 +11,10 @@
                                         default /work/ref) and loads X.pt with the reference's
                                         own build_sam._load_checkpoint (torch.load
                                         weights_only=True, strict load_state_dict)
+  torch_check.py resume-adamw X.pt      loads X (a trainer-style checkpoint of a
+                                        Linear(3, 2) model) the way the reference Trainer
+                                        resumes: model.load_state_dict(strict) and
+                                        AdamW.load_state_dict, then runs one step
   torch_check.py make-fixtures DIR      writes small .pt files our reader is tested on:
                                         every dtype, strided views, shared storages,
                                         Parameters, a trainer-style checkpoint, legacy format
@@ -211,6 +215,24 @@ def load_sam2(path, config, ref):
     return not differ
 
 
+def resume_adamw(path):
+    ckpt = torch.load(path, map_location="cpu")
+    model = torch.nn.Linear(3, 2)
+    model.load_state_dict(ckpt["model"], strict=True)
+    opt = torch.optim.AdamW(model.parameters(), lr=0.5)
+    opt.load_state_dict(ckpt["optimizer"])
+    group = opt.param_groups[0]
+    state = opt.state[model.weight]
+    model(torch.ones(1, 3)).sum().backward()
+    opt.step()
+    print(json.dumps({
+        "epoch": ckpt["epoch"], "steps": ckpt["steps"], "time_elapsed": ckpt["time_elapsed"],
+        "lr": group["lr"], "betas": list(group["betas"]), "betas_type": type(group["betas"]).__name__,
+        "step_after": float(state["step"]), "exp_avg_shape": list(state["exp_avg"].shape),
+        "weight_finite": bool(torch.isfinite(model.weight).all()),
+    }))
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "compare":
@@ -229,6 +251,8 @@ if __name__ == "__main__":
     elif cmd == "load-sam2":
         ok = load_sam2(sys.argv[2], sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else "/work/ref")
         sys.exit(0 if ok else 1)
+    elif cmd == "resume-adamw":
+        resume_adamw(sys.argv[2])
     elif cmd == "make-fixtures":
         make_fixtures(sys.argv[2])
     else:

@@ -8,10 +8,11 @@ import {
   CheckpointError,
   MemorySource,
   openPt,
+  openSafetensors,
   UnsafePickleError,
 } from "../../src/checkpoint/mod.ts";
 import { readZipDirectory } from "../../src/checkpoint/zip_reader.ts";
-import { MODEL_PT } from "./_helpers.ts";
+import { MODEL_PT, SHARED } from "./_helpers.ts";
 
 /** mulberry32: a small seeded generator, so every run mutates the same way. */
 function rng(seed: number) {
@@ -139,4 +140,48 @@ Deno.test("openPt() survives thousands of mutated and truncated model.pt copies"
   assertEquals(counts.truncate.ok, 0);
   assert(counts.tail.error > 0 && counts.central.error > 0 && counts.pickle.error > 0);
   assert(unsafe > 0, "a damaged global name was refused by name");
+});
+
+Deno.test("openSafetensors() survives mutated and truncated headers", async () => {
+  const original = await Deno.readFile(
+    new URL("sam2-mini/sam_heads.safetensors", SHARED).pathname,
+  );
+  const headerEnd = 8 + Number(new DataView(original.buffer).getBigUint64(0, true));
+  const r = rng(7);
+  const counts = { ok: 0, error: 0, truncated: 0, data: 0 };
+  const started = performance.now();
+  let cases = 0;
+  while (cases < 1500 && performance.now() - started < 4000) {
+    let bytes = original;
+    const undo: [number, number][] = [];
+    const kind = cases % 3; // 0: header flips, 1: truncation, 2: data flips
+    if (kind === 1) bytes = original.subarray(0, r.int(original.length));
+    else {
+      for (let f = 1 + r.int(3); f > 0; f--) {
+        const at = kind === 0 ? r.int(headerEnd) : headerEnd + r.int(original.length - headerEnd);
+        undo.push([at, bytes[at]]);
+        bytes[at] = r.int(256);
+      }
+    }
+    try {
+      const f = await openSafetensors(new MemorySource(bytes, `case${cases}.safetensors`));
+      for (const name of f.entries.keys()) await f.read(name);
+      f.close();
+      counts.ok++;
+      if (kind === 2) counts.data++;
+    } catch (e) {
+      if (!(e instanceof CheckpointError)) {
+        throw new Error(`case ${cases} ended in a non-CheckpointError: ${e}`, { cause: e });
+      }
+      if (kind === 2) throw new Error(`case ${cases}: data-only flips must still load: ${e}`);
+      if (kind === 1) counts.truncated++;
+      counts.error++;
+    } finally {
+      for (let i = undo.length - 1; i >= 0; i--) original[undo[i][0]] = undo[i][1];
+    }
+    cases++;
+  }
+  console.log(`safetensors fuzz: ${cases} cases`, counts);
+  assert(cases >= 150, `only ${cases} cases ran`);
+  assert(counts.error > 0 && counts.data > 0);
 });

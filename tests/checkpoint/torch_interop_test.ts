@@ -3,7 +3,14 @@
  * shown as ignored, where that torch is not installed: `apt-get install -y python3-torch`.
  */
 import { assert, assertEquals } from "../assert.ts";
-import { loadPt, PyDict, savePt } from "../../src/checkpoint/mod.ts";
+import {
+  float32Tensor,
+  loadPt,
+  PyDict,
+  PyFloat,
+  PyTuple,
+  savePt,
+} from "../../src/checkpoint/mod.ts";
 import { flatten, hasTorch, local, MODEL_PT, SHARED, tempDir, torchCheck } from "./_helpers.ts";
 
 const ignore = !hasTorch();
@@ -87,6 +94,66 @@ Deno.test({
       await savePt(`${dir}/short.pt`, new Map([["model", model]]));
       const bad = await torchCheck("load-sam2", `${dir}/short.pt`, config);
       assert(bad.code !== 0, "a missing key must fail the reference loader");
+    } finally {
+      await cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "a trainer checkpoint written here resumes a torch model and AdamW",
+  ignore,
+  fn: async () => {
+    const [dir, cleanup] = await tempDir();
+    try {
+      const model = new PyDict();
+      model.ordered = true;
+      model.set("weight", float32Tensor([2, 3], [0.1, 0.2, 0.3, -0.1, -0.2, -0.3]));
+      model.set("bias", float32Tensor([2], [0.5, -0.5]));
+      const adam = (shape: number[], v: number) => {
+        const s = new PyDict();
+        s.set("step", float32Tensor([], [3])); // torch >= 1.12 keeps step as a tensor
+        s.set("exp_avg", float32Tensor(shape, new Array(shape[0] * (shape[1] ?? 1)).fill(v)));
+        s.set("exp_avg_sq", float32Tensor(shape, new Array(shape[0] * (shape[1] ?? 1)).fill(v)));
+        return s;
+      };
+      const group = new PyDict();
+      for (
+        const [k, v] of Object.entries({
+          lr: new PyFloat(1),
+          betas: PyTuple.of(0.9, 0.999),
+          eps: 1e-8,
+          weight_decay: 0.1,
+          amsgrad: false,
+          maximize: false,
+          foreach: null,
+          capturable: false,
+          params: [0, 1],
+        })
+      ) group.set(k, v as never);
+      const checkpoint = {
+        model,
+        optimizer: {
+          state: new Map([[0, adam([2, 3], 0.01)], [1, adam([2], 0.02)]]),
+          param_groups: [group],
+        },
+        epoch: 2,
+        loss: {},
+        steps: { train: 10, val: 0 },
+        time_elapsed: new PyFloat(5),
+        best_meter_values: {},
+      };
+      await savePt(`${dir}/checkpoint.pt`, checkpoint);
+      const r = await torchCheck("resume-adamw", `${dir}/checkpoint.pt`);
+      assertEquals(r.code, 0, r.out);
+      const got = JSON.parse(r.out.trim().split("\n").at(-1)!);
+      assertEquals(got.epoch, 2);
+      assertEquals(got.steps, { train: 10, val: 0 });
+      assertEquals(got.time_elapsed, 5);
+      assertEquals(got.lr, 1);
+      assertEquals(got.betas_type, "tuple");
+      assertEquals(got.step_after, 4, "AdamW continued from step 3");
+      assertEquals(got.weight_finite, true);
     } finally {
       await cleanup();
     }
