@@ -289,7 +289,7 @@ Deno.test("parseModelConfig() reports invalid YAML with its position", () => {
 Deno.test("configPosition() points at where a typed value was written", async () => {
   const { model } = await loadModelConfig(path("sam2.1/sam2.1_hiera_t.yaml"));
   const p = configPosition(model.image_encoder.trunk, "stages")!;
-  assertEquals([p.line, p.col], [13, 7]);
+  assertEquals([p.line, p.col], [14, 7]);
   assert(p.file.endsWith("sam2.1_hiera_t.yaml"));
   await assertRejects(() => loadModelConfig(path("nope.yaml")), Deno.errors.NotFound, "nope.yaml");
 });
