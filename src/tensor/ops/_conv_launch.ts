@@ -28,9 +28,11 @@ import {
   splitSumUniforms,
 } from "../../kernels/conv.ts";
 import { zeros } from "../create.ts";
-import { bindingOf } from "../launch.ts";
+import { bindingOf, runElementwise } from "../launch.ts";
 import { Tensor } from "../tensor.ts";
 import { copyContiguous } from "./layout.ts";
+import { matmulRaw } from "./matmul.ts";
+import { reduceRaw } from "./reduce.ts";
 
 /** Contiguous (any offset) f32 version of t; the caller disposes it when it is not t. */
 export function denseF32(t: Tensor, what: string): Tensor {
@@ -47,8 +49,109 @@ function tileFor(channels: number): number {
   return channels >= 8 ? 8 : 4;
 }
 
+/**
+ * A "patchify" conv: kernel == stride, no padding, no dilation, one group, and the input exactly
+ * tiled by the kernel (1x1 convs included). Then conv2d is a plain GEMM over the patches and
+ * conv_transpose2d (SAM 2's k2 s2 upscaling) its transpose, so they run on the matmul kernel
+ * plus at most one layout copy, instead of the gather kernels (which would waste the masked taps).
+ */
+function isPatchify(s: ConvShape): boolean {
+  return s.kh === s.stride[0] && s.kw === s.stride[1] && s.padding[0] === 0 &&
+    s.padding[1] === 0 && s.dilation[0] === 1 && s.dilation[1] === 1 && s.groups === 1 &&
+    s.h === s.oh * s.kh && s.w === s.ow * s.kw && s.n <= 65535;
+}
+
+/** x [N, C, H, W] as patches [N, C*KH*KW, OH*OW] (a copy unless the kernel is 1x1). */
+function patches(x: Tensor, s: ConvShape): Tensor {
+  if (s.kh === 1 && s.kw === 1) {
+    return x.view([s.n, s.c, s.h * s.w], [s.c * s.h * s.w, s.h * s.w, 1], x.offset);
+  }
+  // [N, C, OH, KH, OW, KW] read as [N, C, KH, KW, OH, OW].
+  const v = x.view(
+    [s.n, s.c, s.kh, s.kw, s.oh, s.ow],
+    [s.c * s.h * s.w, s.h * s.w, s.w, 1, s.kh * s.w, s.kw],
+    x.offset,
+  );
+  const p = copyContiguous(v);
+  v.dispose();
+  const out = p.view([s.n, s.c * s.kh * s.kw, s.oh * s.ow], [
+    s.c * s.kh * s.kw * s.oh * s.ow,
+    s.oh * s.ow,
+    1,
+  ], 0);
+  p.dispose();
+  return out;
+}
+
+/** Adds bias[c] to a fresh contiguous [N, C, ...] tensor, returning a new one. */
+function addChannelBias(y: Tensor, bias: Tensor, c: number): Tensor {
+  const rest = y.size / Math.max(1, y.shape[0] * c);
+  const b = bias.view([1, c, rest], [0, bias.strides[0], 0], bias.offset);
+  const out = runElementwise("conv_bias", "x0 + x1", [
+    y.view([y.shape[0], c, rest], [c * rest, rest, 1], y.offset),
+    b,
+  ]);
+  b.dispose();
+  return out;
+}
+
+function patchForward(x: Tensor, w: Tensor, bias: Tensor | null, s: ConvShape): Tensor {
+  const k = s.c * s.kh * s.kw;
+  const p = patches(x, s);
+  const w2 = w.view([s.o, k], [k, 1], w.offset);
+  let y = matmulRaw(w2, p); // [N, O, OH*OW]
+  [p, w2].forEach((t) => t.dispose());
+  if (bias) {
+    const yb = addChannelBias(y, bias, s.o);
+    y.dispose();
+    y = yb;
+  }
+  const out = y.view([s.n, s.o, s.oh, s.ow], [s.o * s.oh * s.ow, s.oh * s.ow, s.ow, 1], 0);
+  y.dispose();
+  return out;
+}
+
+function patchInputGrad(g: Tensor, w: Tensor, bias: Tensor | null, s: ConvShape): Tensor {
+  const k = s.c * s.kh * s.kw, ohw = s.oh * s.ow;
+  const wt = w.view([k, s.o], [1, k], w.offset); // w^T
+  const g3 = g.view([s.n, s.o, ohw], [s.o * ohw, ohw, 1], g.offset);
+  const t = matmulRaw(wt, g3); // [N, C*KH*KW, OH*OW] = [N, C, KH, KW, OH, OW]
+  [wt, g3].forEach((x) => x.dispose());
+  // Read as [N, C, OH, KH, OW, KW] (+ bias): the pixel shuffle back to [N, C, H, W].
+  const v = t.view(
+    [s.n, s.c, s.oh, s.kh, s.ow, s.kw],
+    [k * ohw, s.kh * s.kw * ohw, s.ow, s.kw * ohw, 1, ohw],
+    0,
+  );
+  let out: Tensor;
+  if (bias) {
+    const b = bias.view([1, s.c, 1, 1, 1, 1], [0, bias.strides[0], 0, 0, 0, 0], bias.offset);
+    out = runElementwise("conv_bias_shuffle", "x0 + x1", [v, b]);
+    b.dispose();
+  } else out = s.kh === 1 && s.kw === 1 ? t.view(t.shape, t.strides, 0) : copyContiguous(v);
+  [v, t].forEach((x) => x.dispose());
+  const r = out.view([s.n, s.c, s.h, s.w], [s.c * s.h * s.w, s.h * s.w, s.w, 1], 0);
+  out.dispose();
+  return r;
+}
+
+function patchWeightGrad(g: Tensor, x: Tensor, s: ConvShape): Tensor {
+  const k = s.c * s.kh * s.kw, ohw = s.oh * s.ow;
+  const p = patches(x, s); // [N, K, OHW]
+  const pt = p.view([s.n, ohw, k], [p.strides[0], 1, p.strides[1]], p.offset);
+  const g3 = g.view([s.n, s.o, ohw], [s.o * ohw, ohw, 1], g.offset);
+  const gw = matmulRaw(g3, pt); // [N, O, K]
+  [p, pt, g3].forEach((t) => t.dispose());
+  const sum = s.n === 1 ? gw.view(gw.shape, gw.strides, 0) : reduceRaw(gw, [0], "sum");
+  gw.dispose();
+  const out = sum.view([s.o, s.c, s.kh, s.kw], [k, s.kh * s.kw, s.kw, 1], sum.offset);
+  sum.dispose();
+  return out;
+}
+
 /** y [N, O, OH, OW] = conv2d(x, w) + bias. x, w, bias dense f32. */
 export function convForwardRaw(x: Tensor, w: Tensor, bias: Tensor | null, s: ConvShape): Tensor {
+  if (isPatchify(s) && s.n * s.o * s.oh * s.ow > 0) return patchForward(x, w, bias, s);
   const y = Tensor.empty([s.n, s.o, s.oh, s.ow], "f32");
   if (y.size === 0) return y;
   const off = { x: x.offset, w: w.offset, y: 0, b: bias?.offset ?? 0 };
@@ -109,6 +212,7 @@ function flippedShape(s: ConvShape): ConvShape | null {
  * flipped weight (row / depthwise kernels); others use the general gather kernel.
  */
 export function convInputGradRaw(g: Tensor, w: Tensor, bias: Tensor | null, s: ConvShape): Tensor {
+  if (isPatchify(s) && s.n * s.c * s.h * s.w > 0) return patchInputGrad(g, w, bias, s);
   const f = flippedShape(s);
   if (f && s.n * s.h <= 65535) {
     if (isDepthwise(s)) {
@@ -166,6 +270,7 @@ export function convWeightGradRaw(g: Tensor, x: Tensor, s: ConvShape): Tensor {
   const cg = s.c / s.groups;
   const wshape = [s.o, cg, s.kh, s.kw];
   if (s.n * s.oh * s.ow === 0) return zeros(wshape);
+  if (isPatchify(s)) return patchWeightGrad(g, x, s);
   if (isDepthwise(s) && s.stride[1] === 1) {
     const t = depthwiseWeightGradTiling(s);
     const part = Tensor.empty([t.splits, s.c * s.kh * s.kw], "f32");
