@@ -16,6 +16,7 @@ import type { VosRawDataset } from "../raw/types.ts";
 import { RandomUniformSampler, type RandomUniformSamplerOptions } from "./sampler.ts";
 import { buildTransforms, type TransformSpec } from "./transforms/build.ts";
 import { VosDataset } from "./vos_dataset.ts";
+import { type ClipSource, ConcatDataset } from "./concat_dataset.ts";
 
 /** Where the videos come from. */
 export type RawDatasetSpec =
@@ -61,4 +62,13 @@ export async function openClipDataset(spec: ClipDatasetSpec): Promise<VosDataset
     training: spec.training,
     alwaysTarget: spec.alwaysTarget,
   });
+}
+
+/** One loader entry: a dataset, or several concatenated (`ConcatDataset`). */
+export type ClipSourceSpec = ClipDatasetSpec | ClipDatasetSpec[];
+
+/** Builds a loader entry: a {@linkcode VosDataset} or a {@linkcode ConcatDataset} of them. */
+export async function openClipSource(spec: ClipSourceSpec): Promise<ClipSource> {
+  if (!Array.isArray(spec)) return await openClipDataset(spec);
+  return new ConcatDataset(await Promise.all(spec.map(openClipDataset)));
 }

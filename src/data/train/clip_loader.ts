@@ -7,7 +7,7 @@
  * @module
  */
 import { Rng } from "../rng.ts";
-import { type ClipDatasetSpec, openClipDataset } from "./clip_dataset_spec.ts";
+import { type ClipSourceSpec, openClipSource } from "./clip_dataset_spec.ts";
 import {
   type BatchedVideoDatapoint,
   collateBatch,
@@ -21,11 +21,11 @@ import {
   TrainMixedDataset,
   type TrainMixedDatasetOptions,
 } from "./mixed_dataset.ts";
-import type { VosDataset } from "./vos_dataset.ts";
+import type { ClipSource } from "./concat_dataset.ts";
 
 /** Options for {@linkcode ClipLoader}. */
 export interface ClipLoaderOptions {
-  datasets: ClipDatasetSpec[];
+  datasets: ClipSourceSpec[];
   /** Clips per batch for each dataset. */
   batchSizes: number[];
   /** Loader Workers; 0 loads inline. @default 2 */
@@ -54,13 +54,13 @@ interface Pending {
 export class ClipLoader {
   readonly opts: ClipLoaderOptions;
   readonly mixed: TrainMixedDataset;
-  private inline: VosDataset[];
+  private inline: ClipSource[];
   private workers: Worker[] = [];
   private pending = new Map<number, Pending>();
   private nextId = 0;
   private rr = 0;
 
-  private constructor(opts: ClipLoaderOptions, datasets: VosDataset[]) {
+  private constructor(opts: ClipLoaderOptions, datasets: ClipSource[]) {
     this.opts = opts;
     this.inline = datasets;
     this.mixed = new TrainMixedDataset({
@@ -72,7 +72,7 @@ export class ClipLoader {
 
   /** Opens the datasets (and starts the Workers). Call {@linkcode ClipLoader.close} when done. */
   static async create(opts: ClipLoaderOptions): Promise<ClipLoader> {
-    const datasets = await Promise.all(opts.datasets.map(openClipDataset));
+    const datasets = await Promise.all(opts.datasets.map(openClipSource));
     const loader = new ClipLoader(opts, datasets);
     const n = opts.workers ?? 2;
     const ready: Promise<void>[] = [];

@@ -6,17 +6,17 @@
  */
 /// <reference lib="deno.worker" />
 import { Rng } from "../rng.ts";
-import { type ClipDatasetSpec, openClipDataset } from "./clip_dataset_spec.ts";
-import type { VosDataset } from "./vos_dataset.ts";
+import { type ClipSourceSpec, openClipSource } from "./clip_dataset_spec.ts";
+import type { ClipSource } from "./concat_dataset.ts";
 import { transferablesOf } from "./_wire.ts";
 import { bufferPool } from "./buffer_pool.ts";
 
-let datasets: Promise<VosDataset[]> | null = null;
+let datasets: Promise<ClipSource[]> | null = null;
 
 self.onmessage = async (ev: MessageEvent) => {
   const msg = ev.data;
   if (msg.type === "init") {
-    datasets = Promise.all((msg.specs as ClipDatasetSpec[]).map(openClipDataset));
+    datasets = Promise.all((msg.specs as ClipSourceSpec[]).map(openClipSource));
     try {
       await datasets;
       self.postMessage({ type: "ready" });

@@ -2,6 +2,7 @@
 export * from "./datapoint.ts";
 export * from "./sampler.ts";
 export * from "./vos_dataset.ts";
+export * from "./concat_dataset.ts";
 export * from "./transforms/mod.ts";
 export * from "./collate.ts";
 export * from "./buffer_pool.ts";

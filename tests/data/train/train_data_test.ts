@@ -337,3 +337,19 @@ Deno.test("applyJitter() equals the ops run one by one (PIL order semantics)", a
     assertEquals(a.data, b.data, `ops ${JSON.stringify(ops)}`);
   }
 });
+
+Deno.test("ConcatDataset chains datasets and their repeat factors", async () => {
+  const { ConcatDataset } = await import("../../../src/data/mod.ts");
+  const mk = (n: number, f: number, tag: number) => ({
+    length: n,
+    repeatFactors: new Float64Array(n).fill(f),
+    get: (idx: number) =>
+      Promise.resolve({ frames: [], videoId: tag * 100 + idx, size: [1, 1] as [number, number] }),
+  });
+  const c = new ConcatDataset([mk(2, 1, 1), mk(3, 2, 2)]);
+  assertEquals(c.length, 5);
+  assertEquals([...c.repeatFactors], [1, 1, 2, 2, 2]);
+  assertEquals((await c.get(1, new Rng(0))).videoId, 101);
+  assertEquals((await c.get(2, new Rng(0))).videoId, 200);
+  assertThrows(() => c.get(5, new Rng(0)), RangeError);
+});
