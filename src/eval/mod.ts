@@ -14,3 +14,4 @@ export * from "./accumulator.ts";
 export * from "./evaluate.ts";
 export * from "./png_mask.ts";
 export * from "./report.ts";
+export * from "./vos_masks.ts";

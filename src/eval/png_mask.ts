@@ -11,6 +11,8 @@ export interface MaskImage {
   height: number;
   /** Palette index or gray value per pixel. */
   data: Uint8Array | Uint16Array;
+  /** The PNG's palette (RGB per index) when it has one. */
+  palette?: [number, number, number][];
 }
 
 /** Unpacks 1/2/4-bit rows (byte-aligned, most significant bits first) into one value a pixel. */
@@ -48,13 +50,14 @@ export function decodeMaskPng(bytes: Uint8Array, name = "<png>"): MaskImage {
     );
   }
   const { width, height, depth } = img;
+  const palette = img.palette?.map((c) => [c[0], c[1], c[2]] as [number, number, number]);
   if (depth < 8) {
-    return { width, height, data: unpack(img.data as Uint8Array, width, height, depth) };
+    return { width, height, data: unpack(img.data as Uint8Array, width, height, depth), palette };
   }
   const data = img.data instanceof Uint16Array
     ? img.data
     : new Uint8Array(img.data.buffer, img.data.byteOffset, width * height);
-  return { width, height, data };
+  return { width, height, data, palette };
 }
 
 /** Reads and decodes a mask PNG file (see {@link decodeMaskPng}). */
