@@ -9,3 +9,4 @@ export * from "./buffer_pool.ts";
 export * from "./mixed_dataset.ts";
 export * from "./clip_dataset_spec.ts";
 export * from "./clip_loader.ts";
+export * from "./reference_config.ts";
