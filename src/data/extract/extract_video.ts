@@ -14,7 +14,7 @@ import { basename, dirname, join } from "node:path";
 import { FfmpegError, ffmpegPath, ffmpegVersion, lastLines, probeVideo } from "./ffmpeg.ts";
 import { checkQuality, encodeJpeg, JPEG_ENCODER } from "./jpeg_encode.ts";
 import { type ExtractMarker, isComplete, MARKER_FORMAT, writeMarker } from "./marker.ts";
-import { PpmSplitter, type RgbFrame } from "./ppm_stream.ts";
+import { PpmReader, type RgbFrame } from "./ppm_stream.ts";
 
 /** Options of {@linkcode extractVideo}. */
 export interface ExtractVideoOptions {
@@ -196,21 +196,34 @@ export async function extractVideo(
     opts.onProgress?.(done, Math.max(expected, done));
   };
 
+  const reader = new PpmReader(child.stdout);
+  /** A broken frame stream is reported with ffmpeg's reason when it gave one. */
+  const nextFrame = async () => {
+    try {
+      return await reader.next();
+    } catch (e) {
+      if (!(e instanceof SyntaxError)) throw e;
+      onAbort();
+      const status = await child.status;
+      const err = await stderrText;
+      throw new FfmpegError(
+        video,
+        (!status.success && lastLines(err)) || `ffmpeg's frame stream is broken: ${e.message}`,
+      );
+    }
+  };
+
   try {
-    const splitter = new PpmSplitter();
     let index = 0;
-    for await (const chunk of child.stdout) {
-      for (const frame of splitter.push(chunk)) {
-        const name = frameName(index * sampleRate);
-        index++;
-        names.push(name);
-        const p = writeFrame(frame, name).catch((e) => {
-          failure ??= e;
-        }).finally(() => pending.delete(p));
-        pending.add(p);
-        while (pending.size >= inFlight) await Promise.race(pending);
-        if (failure !== null) throw failure;
-      }
+    for (let frame = await nextFrame(); frame !== null; frame = await nextFrame()) {
+      const name = frameName(index * sampleRate);
+      index++;
+      names.push(name);
+      const p = writeFrame(frame, name).catch((e) => {
+        failure ??= e;
+      }).finally(() => pending.delete(p));
+      pending.add(p);
+      while (pending.size >= inFlight) await Promise.race(pending);
       if (failure !== null) throw failure;
     }
     await Promise.all(pending);
@@ -220,12 +233,6 @@ export async function extractVideo(
     opts.signal?.throwIfAborted();
     if (!status.success) {
       throw new FfmpegError(video, lastLines(err) || `ffmpeg exited with code ${status.code}`);
-    }
-    if (!splitter.idle) {
-      throw new FfmpegError(
-        video,
-        `ffmpeg's frame stream ended mid-frame at byte ${splitter.offset}`,
-      );
     }
     if (names.length === 0) {
       throw new FfmpegError(video, lastLines(err) || "no video frames could be decoded");
@@ -241,6 +248,7 @@ export async function extractVideo(
     };
   } catch (e) {
     onAbort();
+    await reader.cancel();
     await Promise.allSettled(pending);
     await child.status.catch(() => {});
     await stderrText.catch(() => "");

@@ -1,5 +1,5 @@
-import { assert, assertEquals, assertThrows } from "../../assert.ts";
-import { PpmSplitter } from "../../../src/data/extract/mod.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../../assert.ts";
+import { PpmReader, PpmSplitter } from "../../../src/data/extract/mod.ts";
 
 function ppm(w: number, h: number, fill: number): Uint8Array {
   const head = new TextEncoder().encode(`P6\n${w} ${h}\n255\n`);
@@ -38,4 +38,50 @@ Deno.test("PpmSplitter.push() rejects what is not a binary 8-bit PPM, with the b
     () => new PpmSplitter().push(new TextEncoder().encode("P6\n1 1\n65535\n")),
     SyntaxError,
   );
+});
+
+function streamOf(
+  bytes: Uint8Array,
+  step: number,
+  byteStream: boolean,
+): ReadableStream<Uint8Array> {
+  let i = 0;
+  if (!byteStream) {
+    return new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (i >= bytes.length) return c.close();
+        c.enqueue(bytes.slice(i, i + step));
+        i += step;
+      },
+    });
+  }
+  return new ReadableStream({
+    type: "bytes",
+    pull(c) {
+      if (i >= bytes.length) {
+        c.close();
+        c.byobRequest?.respond(0);
+        return;
+      }
+      c.enqueue(bytes.slice(i, i + step));
+      i += step;
+    },
+  }) as ReadableStream<Uint8Array>;
+}
+
+Deno.test("PpmReader.next() reads frames with BYOB reads or from plain chunks, and flags a cut frame", async () => {
+  const stream = new Uint8Array([...ppm(3, 2, 7), ...ppm(3, 2, 9), ...ppm(1, 4, 11)]);
+  for (const byteStream of [true, false]) {
+    for (const step of [1, 7, 18, 64, 1000]) {
+      const r = new PpmReader(streamOf(stream, step, byteStream));
+      const got = [];
+      for (let f = await r.next(); f !== null; f = await r.next()) {
+        got.push([f.width, f.height, f.data[0], f.data.at(-1), f.data.length]);
+      }
+      assertEquals(got, [[3, 2, 7, 7, 18], [3, 2, 9, 9, 18], [1, 4, 11, 11, 12]], `step ${step}`);
+    }
+    const cut = new PpmReader(streamOf(stream.subarray(0, 40), 5, byteStream));
+    await cut.next();
+    await assertRejects(() => cut.next(), SyntaxError, "ended");
+  }
 });
