@@ -66,7 +66,7 @@ export class CodeHasher {
 
   /** Hash of one file via the stat cache (null when gone). */
   async #fileHash(abs: string): Promise<string | null> {
-    const t = await this.stats.hashPath(abs);
+    const t = await this.stats.summaryOf(abs);
     return t?.type === "file" ? t.hash : null;
   }
 

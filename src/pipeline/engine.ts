@@ -18,9 +18,10 @@ import {
 } from "./lockfile.ts";
 import { resolve } from "./paths.ts";
 import type { KindRegistry } from "./registry.ts";
-import { loadPipeline, type Pipeline, type Stage } from "./spec.ts";
+import { loadPipeline } from "./load.ts";
+import type { Pipeline, Stage } from "./spec.ts";
 import { type LinkMode, type RunEntry, Store } from "./store.ts";
-import { StatCache, type TreeNode } from "./tree.ts";
+import { StatCache, type TreeSummary } from "./tree.ts";
 
 /** Options of `Engine.open`. */
 export interface EngineOptions {
@@ -51,8 +52,8 @@ export type Decision =
 export interface StageKey {
   key: string;
   components: KeyComponents;
-  /** Content trees of the inputs, by path. */
-  deps: Record<string, TreeNode>;
+  /** Content summaries of the inputs, by path. */
+  deps: Record<string, TreeSummary>;
 }
 
 /** An opened pipeline with its caches. */
@@ -117,10 +118,10 @@ export class Engine {
 
   /** Computes the key of a stage from its current inputs. Throws when an input is missing. */
   async keyOf(stage: Stage): Promise<StageKey> {
-    const deps: Record<string, TreeNode> = {};
+    const deps: Record<string, TreeSummary> = {};
     const depHashes: Record<string, string> = {};
     for (const d of stage.deps) {
-      const t = await this.stats.hashPath(this.abs(d));
+      const t = await this.stats.summaryOf(this.abs(d));
       if (!t) throw new Error(`Input "${d}" of stage "${stage.name}" does not exist`);
       deps[d] = t;
       depHashes[d] = t.hash;
@@ -159,7 +160,7 @@ export class Engine {
     for (const [name, path] of Object.entries(stage.outs)) {
       const rec = lockStage.outs[name];
       if (!rec || rec.path !== path) return `outs '${path}' is new`;
-      const t = await this.stats.hashPath(this.abs(path));
+      const t = await this.stats.summaryOf(this.abs(path));
       if (!t) return `outs '${path}' deleted`;
       if (t.hash !== rec.hash) return `outs '${path}' modified`;
     }

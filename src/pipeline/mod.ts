@@ -18,6 +18,8 @@ export * from "./builtin.ts";
 export * from "./schema.ts";
 export * from "./format.ts";
 export * from "./spec.ts";
+export * from "./parse.ts";
+export * from "./load.ts";
 export * from "./dag.ts";
 export * from "./hash.ts";
 export * from "./tree.ts";

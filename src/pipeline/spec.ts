@@ -12,11 +12,11 @@ import { type SpecError, SpecErrors } from "./errors.ts";
 import { NAME_RE, pipelineSchema } from "./format.ts";
 import { glob, isGlob } from "./glob.ts";
 import type { StageKind } from "./kind.ts";
-import { entry, type LEntry, type LNode, parseLocated, plain } from "./located.ts";
+import { entry, type LEntry, type LNode, plain } from "./located.ts";
 import { basename, dirname, normalize, shellQuote, within } from "./paths.ts";
 import type { KindRegistry } from "./registry.ts";
 import { type CheckContext, didYouMean } from "./schema.ts";
-import { SourceText } from "./source.ts";
+import type { SourceText } from "./source.ts";
 
 /** One runnable stage (a foreach stage gives one per item, named `group@item`). */
 export interface Stage {
@@ -304,25 +304,20 @@ export function findRoot(dir: string): string {
 }
 
 /**
- * Parses and validates a pipeline. Throws `SpecErrors` with every problem found.
- *
- * @example
- * ```ts
- * const p = parsePipeline("stages:\n  a:\n    run: echo hi > ${outs.x}\n    outs: {x: a.txt}\n", {
- *   file: "/tmp/p.yaml", registry: new KindRegistry(), checkInputs: false,
- * });
- * p.groups[0].instances![0].outs.x; // "a.txt"
- * ```
+ * Validates a pipeline from its located YAML tree (see `parsePipeline` for text). Throws
+ * `SpecErrors` with every problem found; `errors` may already hold YAML syntax errors.
  */
-export function parsePipeline(text: string, opts: ParseOptions): Pipeline {
-  const src = new SourceText(opts.file, text);
-  const errors: SpecError[] = [];
+export function buildPipeline(
+  src: SourceText,
+  tree: LNode | null,
+  errors: SpecError[],
+  opts: ParseOptions,
+): Pipeline {
   const cx: CheckContext = { src, errors };
   const fail = () => {
     errors.sort((a, b) => a.pos.offset - b.pos.offset);
     throw new SpecErrors(errors);
   };
-  const tree = parseLocated(src, errors);
   if (!tree) fail();
   if (tree!.kind === "scalar" && tree!.value === null) {
     errors.push(src.error(0, "The pipeline file is empty: it needs at least stages:"));
@@ -914,22 +909,4 @@ export function parsePipeline(text: string, opts: ParseOptions): Pipeline {
       return inst;
     },
   };
-}
-
-/** Reads and parses a pipeline file. */
-export async function loadPipeline(
-  file: string,
-  opts: Omit<ParseOptions, "file">,
-): Promise<Pipeline> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(file);
-  } catch (e) {
-    throw new Error(
-      e instanceof Deno.errors.NotFound
-        ? `Cannot read pipeline "${file}": no such file`
-        : `Cannot read pipeline "${file}": ${(e as Error).message}`,
-    );
-  }
-  return parsePipeline(text, { ...opts, file });
 }

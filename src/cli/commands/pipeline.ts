@@ -169,7 +169,7 @@ export function register(program: Command): void {
         var: Record<string, string>;
       },
     ) => {
-      const { loadPipeline } = await import("../../pipeline/spec.ts");
+      const { loadPipeline } = await import("../../pipeline/load.ts");
       const { builtinRegistry } = await import("../../pipeline/builtin.ts");
       const { renderDag } = await import("../../pipeline/dag.ts");
       try {

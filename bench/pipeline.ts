@@ -1,0 +1,260 @@
+/**
+ * `deno task bench pipeline [--json] [--quick]`: what the pipeline cache costs.
+ *
+ * - whole-process no-op re-run of a pipeline whose input is 10,000 (and 100,000) files, with a
+ *   warm stat cache (targets: < 0.25 s and < 1.5 s), against a bare `deno run` of an empty
+ *   script (the process start-up floor) timed in the same run;
+ * - the re-run after one byte of one input changed (the stage runs again);
+ * - first-run hashing throughput on a 1 GB file against `sha256sum` (and `b3sum` when
+ *   installed) on the same file in the same run (target: at least 4x sha256sum);
+ * - the same on the 10,000 files (files/s), against `sha256sum` over the same files.
+ *
+ * Wall times and CPU times (user+sys of the whole process, from /usr/bin/time when present)
+ * are both printed: on a shared machine the CPU time is the steadier figure.
+ */
+import { hasherFactory, hashFile, StatCache } from "../src/pipeline/mod.ts";
+
+const args = new Set(Deno.args);
+const json = args.has("--json");
+const quick = args.has("--quick");
+const main = new URL("../src/cli/main.ts", import.meta.url).pathname;
+const log = (s: string) => {
+  if (!json) console.log(s);
+};
+
+interface Timed {
+  wall: number;
+  cpu: number | null;
+  code: number;
+  stdout: string;
+}
+
+async function timed(cmd: string[], cwd: string): Promise<Timed> {
+  const hasTime = (() => {
+    try {
+      Deno.statSync("/usr/bin/time");
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  const full = hasTime ? ["/usr/bin/time", "-f", "@@cpu %U %S", ...cmd] : cmd;
+  const t0 = performance.now();
+  const out = await new Deno.Command(full[0], {
+    args: full.slice(1),
+    cwd,
+    env: { CI: "true", NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const wall = (performance.now() - t0) / 1000;
+  const err = new TextDecoder().decode(out.stderr);
+  const m = err.match(/@@cpu ([\d.]+) ([\d.]+)/);
+  return {
+    wall,
+    cpu: m ? Number(m[1]) + Number(m[2]) : null,
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout) + (out.code ? err : ""),
+  };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function makeProject(files: number): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: `sam2-bench-${files}-` });
+  await Deno.mkdir(`${dir}/.sam2`);
+  const enc = new TextEncoder();
+  const old = new Date(Date.now() - 3600_000);
+  for (let i = 0; i < files; i++) {
+    const sub = `${dir}/in/d${String(Math.floor(i / 100)).padStart(4, "0")}`;
+    if (i % 100 === 0) await Deno.mkdir(sub, { recursive: true });
+    const p = `${sub}/f${String(i).padStart(6, "0")}.txt`;
+    Deno.writeFileSync(p, enc.encode(`file ${i} ${"x".repeat(i % 200)}\n`));
+    Deno.utimeSync(p, old, old); // inputs are old files, as in a real project
+  }
+  await Deno.writeTextFile(
+    `${dir}/pipeline.yaml`,
+    "stages:\n  count:\n    run: find in -type f | wc -l > ${outs.o}\n    deps: [in]\n    outs:\n      o: out/count.txt\n",
+  );
+  return dir;
+}
+
+async function noop(files: number, reps: number) {
+  const dir = await makeProject(files);
+  try {
+    const first = await timed([Deno.execPath(), "run", "-A", main, "run", "pipeline.yaml"], dir);
+    if (first.code !== 0) throw new Error(first.stdout);
+    // second run: outputs written by the first are now past the racy window once rehashed
+    await new Promise((r) => setTimeout(r, 2100));
+    await timed([Deno.execPath(), "run", "-A", main, "run", "pipeline.yaml"], dir);
+    const runs: Timed[] = [];
+    for (let i = 0; i < reps; i++) {
+      const t = await timed([Deno.execPath(), "run", "-A", main, "run", "pipeline.yaml"], dir);
+      if (!t.stdout.includes("1 up to date")) throw new Error(`not a no-op: ${t.stdout}`);
+      runs.push(t);
+    }
+    // one byte of one input changes (same size, so only the content hash can tell)
+    const victim = `${dir}/in/d0000/f000007.txt`;
+    const bytes = Deno.readFileSync(victim);
+    bytes[0] ^= 1;
+    const st = Deno.statSync(victim);
+    Deno.writeFileSync(victim, bytes);
+    Deno.utimeSync(victim, st.atime!, st.mtime!); // same mtime too: the inode's ctime changes
+    const changed = await timed([Deno.execPath(), "run", "-A", main, "run", "pipeline.yaml"], dir);
+    if (!changed.stdout.includes("1 ran")) {
+      throw new Error(`the changed byte was missed: ${changed.stdout}`);
+    }
+    return {
+      files,
+      firstRunWall: first.wall,
+      noopWall: median(runs.map((r) => r.wall)),
+      noopCpu: runs[0].cpu === null ? null : median(runs.map((r) => r.cpu!)),
+      oneByteChangedWall: changed.wall,
+      oneByteChangedCpu: changed.cpu,
+      dir,
+    };
+  } catch (e) {
+    await Deno.remove(dir, { recursive: true });
+    throw e;
+  }
+}
+
+async function which(cmd: string): Promise<boolean> {
+  try {
+    return (await new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" })
+      .output()).success;
+  } catch {
+    return false;
+  }
+}
+
+const { impl } = await hasherFactory();
+const cpuModel = (() => {
+  try {
+    return Deno.readTextFileSync("/proc/cpuinfo").match(/model name\s*:\s*(.*)/)?.[1] ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+})();
+const load = (() => {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ")[0];
+  } catch {
+    return "?";
+  }
+})();
+log(
+  `pipeline cache benchmark: ${cpuModel}, ${navigator.hardwareConcurrency} cores, load ${load}, BLAKE3 ${impl}`,
+);
+
+// Process start-up floor: deno running an empty script.
+const emptyScript = await Deno.makeTempFile({ suffix: ".ts" });
+await Deno.writeTextFile(emptyScript, "\n");
+const floorRuns: Timed[] = [];
+for (let i = 0; i < 5; i++) {
+  floorRuns.push(await timed([Deno.execPath(), "run", "-A", emptyScript], "/tmp"));
+}
+const floor = {
+  wall: median(floorRuns.map((r) => r.wall)),
+  cpu: floorRuns[0].cpu === null ? null : median(floorRuns.map((r) => r.cpu!)),
+};
+await Deno.remove(emptyScript);
+log(
+  `deno start-up floor (empty script): ${floor.wall.toFixed(3)} s wall, ${
+    floor.cpu?.toFixed(3) ?? "?"
+  } s cpu`,
+);
+
+// 1 GB file: BLAKE3 (ours) vs sha256sum vs b3sum, same file, same run.
+const bigSize = quick ? 256 << 20 : 1 << 30;
+const big = await Deno.makeTempFile({ prefix: "sam2-bench-big-" });
+{
+  const f = await Deno.open(big, { write: true });
+  const chunk = new Uint8Array(16 << 20);
+  crypto.getRandomValues(chunk.subarray(0, 65536));
+  for (let i = 65536; i < chunk.length; i += 65536) chunk.copyWithin(i, 0, 65536);
+  for (let off = 0; off < bigSize; off += chunk.length) {
+    chunk[0] = off & 255;
+    await f.write(chunk);
+  }
+  f.close();
+}
+await hashFile(big); // page cache warm for everyone
+let t = performance.now();
+await hashFile(big);
+const oursBig = (performance.now() - t) / 1000;
+const sha = await timed(["sha256sum", big], "/tmp");
+const b3 = (await which("b3sum")) ? await timed(["b3sum", big], "/tmp") : null;
+await Deno.remove(big);
+const mb = bigSize / 1e6;
+const bigRes = {
+  bytes: bigSize,
+  oursMBps: mb / oursBig,
+  sha256sumMBps: mb / sha.wall,
+  b3sumMBps: b3 ? mb / b3.wall : null,
+  ratioVsSha256sum: sha.wall / oursBig,
+};
+log(
+  `hash ${(bigSize / 2 ** 30).toFixed(2)} GiB file: ours ${
+    bigRes.oursMBps.toFixed(0)
+  } MB/s, sha256sum ${bigRes.sha256sumMBps.toFixed(0)} MB/s${
+    b3 ? `, b3sum ${bigRes.b3sumMBps!.toFixed(0)} MB/s` : " (b3sum not installed)"
+  }: ${bigRes.ratioVsSha256sum.toFixed(1)}x sha256sum (target >= 4x)`,
+);
+
+// No-op re-runs.
+const r10 = await noop(10_000, 5);
+// first-run hashing throughput of the 10,000 files, in-process, vs sha256sum on the same files
+t = performance.now();
+const tree = await StatCache.memory().hashPath(`${r10.dir}/in`);
+const oursFiles = (performance.now() - t) / 1000;
+const shaFiles = await timed([
+  "sh",
+  "-c",
+  "find in -type f -print0 | xargs -0 sha256sum > /dev/null",
+], r10.dir);
+const filesRes = {
+  files: tree?.type === "dir" ? tree.files : 0,
+  oursFilesPerS: 10_000 / oursFiles,
+  sha256sumFilesPerS: 10_000 / shaFiles.wall,
+  ratioVsSha256sum: shaFiles.wall / oursFiles,
+};
+await Deno.remove(r10.dir, { recursive: true });
+const fmt = (r: Awaited<ReturnType<typeof noop>>, target: number) =>
+  `no-op re-run, ${r.files} input files: ${r.noopWall.toFixed(3)} s wall (target < ${target} s), ${
+    r.noopCpu?.toFixed(3) ?? "?"
+  } s cpu; ${(r.noopWall / floor.wall).toFixed(1)}x the start-up floor; after one byte changed: ${
+    r.oneByteChangedWall.toFixed(3)
+  } s (stage re-ran); first run ${r.firstRunWall.toFixed(2)} s`;
+log(fmt(r10, 0.25));
+log(
+  `hash 10,000 small files: ours ${filesRes.oursFilesPerS.toFixed(0)} files/s, sha256sum ${
+    filesRes.sha256sumFilesPerS.toFixed(0)
+  } files/s: ${filesRes.ratioVsSha256sum.toFixed(1)}x`,
+);
+let r100: Awaited<ReturnType<typeof noop>> | null = null;
+if (!quick) {
+  r100 = await noop(100_000, 3);
+  await Deno.remove(r100.dir, { recursive: true });
+  log(fmt(r100, 1.5));
+}
+if (json) {
+  const strip = (r: typeof r10 | null) => {
+    if (!r) return null;
+    const { dir: _d, ...rest } = r;
+    return rest;
+  };
+  console.log(JSON.stringify({
+    machine: {
+      cpu: cpuModel,
+      cores: navigator.hardwareConcurrency,
+      load: Number(load),
+      blake3: impl,
+    },
+    startupFloor: floor,
+    bigFile: bigRes,
+    smallFiles: filesRes,
+    noop10k: strip(r10),
+    noop100k: strip(r100),
+  }));
+}
