@@ -15,5 +15,4 @@ export * from "./load_model_config.ts";
 export * from "./find_config.ts";
 export { configPosition, knownTargets } from "./schema.ts";
 export type { CheckProblem, FieldSpec, TargetSchema, ValidateContext } from "./schema.ts";
-export * from "./interpolate.ts";
-export * from "./yaml_tree.ts";
+export type { ResolveOptions } from "./interpolate.ts";

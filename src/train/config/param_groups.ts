@@ -16,7 +16,7 @@ import type { LayerDecayParamModifierConfig, OptimConfig } from "./training_type
 import { makeParamSchedule, type ParamSchedule, scaleSchedule } from "../schedule.ts";
 
 /** A model parameter as the grouping sees it. */
-export interface ParamInfo {
+export interface ParamOwnerInfo {
   /** Full state_dict name, e.g. `image_encoder.trunk.blocks.0.norm1.weight`. */
   name: string;
   /**
@@ -27,7 +27,7 @@ export interface ParamInfo {
 }
 
 /** One optimizer param group: its parameters and a schedule per option. */
-export interface ParamGroup {
+export interface ScheduledParamGroup {
   /** Parameter names in model order. */
   params: string[];
   /** Option name (`lr`, `weight_decay`) to its schedule. */
@@ -114,7 +114,7 @@ function selectByNames(patterns: string[], all: string[]): Set<string> {
   return out;
 }
 
-function selectByClass(classes: string[], params: ParamInfo[]): Set<string> {
+function selectByClass(classes: string[], params: ParamOwnerInfo[]): Set<string> {
   const out = new Set<string>();
   for (const c of classes) {
     const hits = params.filter((p) => sameClass(p.moduleClass, c));
@@ -131,7 +131,7 @@ function selectByClass(classes: string[], params: ParamInfo[]): Set<string> {
 function applyLayerDecay(
   perOption: Entry[][],
   mod: LayerDecayParamModifierConfig,
-  params: ParamInfo[],
+  params: ParamOwnerInfo[],
   options: ParamGroupOptions,
 ): Entry[][] {
   const prefix = mod.apply_to ?? "";
@@ -190,10 +190,10 @@ function applyLayerDecay(
  *   selector, or (validate) the groups overlap or miss parameters.
  */
 export function buildParamGroups(
-  params: ParamInfo[],
+  params: ParamOwnerInfo[],
   optim: Pick<OptimConfig, "options" | "param_group_modifiers">,
   options: ParamGroupOptions = {},
-): ParamGroup[] {
+): ScheduledParamGroup[] {
   const all = params.map((p) => p.name);
   if (!optim.options || Object.keys(optim.options).length === 0) {
     return [{ params: all, schedules: {}, describe: {} }];
@@ -233,7 +233,7 @@ export function buildParamGroups(
   // Cartesian product over options, in option order then entry order (itertools.product).
   let combos: Entry[][] = [[]];
   for (const entries of perOption) combos = combos.flatMap((c) => entries.map((e) => [...c, e]));
-  const groups: ParamGroup[] = [];
+  const groups: ScheduledParamGroup[] = [];
   for (const combo of combos) {
     const names = all.filter((n) => combo.every((e) => e.names.has(n)));
     if (names.length === 0) continue;
@@ -263,7 +263,10 @@ export function buildParamGroups(
 }
 
 /** Every group's option values at progress `where` (the reference's `step_schedulers`). */
-export function paramGroupValues(groups: ParamGroup[], where: number): Record<string, number>[] {
+export function paramGroupValues(
+  groups: ScheduledParamGroup[],
+  where: number,
+): Record<string, number>[] {
   return groups.map((g) =>
     Object.fromEntries(Object.entries(g.schedules).map(([k, s]) => [k, s(where)]))
   );

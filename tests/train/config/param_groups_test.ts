@@ -5,7 +5,7 @@ import {
   hieraLayerId,
   loadTrainingConfig,
   paramGroupValues,
-  type ParamInfo,
+  type ParamOwnerInfo,
 } from "../../../src/train/config/mod.ts";
 
 const fixtures = new URL("../../../../shared/fixtures/", import.meta.url);
@@ -20,7 +20,7 @@ const mose = new URL(
  * the decoder's upscaling and the prompt encoder's mask downscaling; other norms are
  * nn.LayerNorm).
  */
-async function bplusParams(): Promise<ParamInfo[]> {
+async function bplusParams(): Promise<ParamOwnerInfo[]> {
   const keys = JSON.parse(
     await Deno.readTextFile(new URL("sam2-mini/keys/sam2.1_hiera_b+.json", fixtures)),
   );
@@ -92,7 +92,7 @@ Deno.test("buildParamGroups() reproduces the MOSE config's groups for base_plus"
 });
 
 Deno.test("buildParamGroups() enforces the reference's selector rules", () => {
-  const params: ParamInfo[] = [
+  const params: ParamOwnerInfo[] = [
     { name: "a.weight", moduleClass: "torch.nn.Linear" },
     { name: "a.bias", moduleClass: "torch.nn.Linear" },
     { name: "n.weight", moduleClass: "torch.nn.modules.normalization.LayerNorm" },
