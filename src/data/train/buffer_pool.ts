@@ -9,7 +9,7 @@
  */
 
 /** A per-thread pool of ArrayBuffers keyed by exact byte length. */
-export class BufferPool {
+export class HostBufferPool {
   #free = new Map<number, ArrayBuffer[]>();
   #owned = new WeakSet<ArrayBuffer>();
   #retained = 0;
@@ -73,4 +73,4 @@ export class BufferPool {
 }
 
 /** This thread's pool, shared by transforms, collation and the loader. */
-export const bufferPool: BufferPool = new BufferPool();
+export const hostBufferPool: HostBufferPool = new HostBufferPool();

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { bufferPool } from "./buffer_pool.ts";
+import { hostBufferPool } from "./buffer_pool.ts";
 import type { VideoDatapoint } from "./datapoint.ts";
 
 /** A batch of B clips of T frames with O objects in total per frame. */
@@ -64,9 +64,9 @@ export function collateBatch(
   });
   const O = perVideo.reduce((a, b) => a + b, 0);
   const plane = 3 * H * W, hw = H * W;
-  const imgBatch = bufferPool.f32(T * B * plane);
+  const imgBatch = hostBufferPool.f32(T * B * plane);
   const objToFrameIdx = new Int32Array(T * O * 2);
-  const masks = bufferPool.u8(T * O * hw);
+  const masks = hostBufferPool.u8(T * O * hw);
   const ids = new Int32Array(T * O * 3);
   const sizes = new Int32Array(T * O * 2);
   for (let t = 0; t < T; t++) {
@@ -112,16 +112,16 @@ export interface CollateOptions {
 /** Gives a clip's pooled buffers (images, tensors, masks) back to this thread's pool. */
 export function recycleDatapoint(dp: VideoDatapoint): void {
   for (const f of dp.frames) {
-    bufferPool.release(f.image.data);
-    if (f.tensor) bufferPool.release(f.tensor);
-    for (const o of f.objects) bufferPool.release(o.segment);
+    hostBufferPool.release(f.image.data);
+    if (f.tensor) hostBufferPool.release(f.tensor);
+    for (const o of f.objects) hostBufferPool.release(o.segment);
   }
 }
 
 /** Gives a batch's buffers back to this thread's pool once the consumer is done with it. */
 export function recycleBatch(b: BatchedVideoDatapoint): void {
-  bufferPool.release(b.imgBatch);
-  bufferPool.release(b.masks);
+  hostBufferPool.release(b.imgBatch);
+  hostBufferPool.release(b.masks);
 }
 
 /** `flat_obj_to_img_idx`: index of each object's image in the video-major flat batch [B*T]. */

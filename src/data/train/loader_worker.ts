@@ -9,7 +9,7 @@ import { Rng } from "../rng.ts";
 import { type ClipSourceSpec, openClipSource } from "./clip_dataset_spec.ts";
 import type { ClipSource } from "./concat_dataset.ts";
 import { transferablesOf } from "./_wire.ts";
-import { bufferPool } from "./buffer_pool.ts";
+import { hostBufferPool } from "./buffer_pool.ts";
 
 let datasets: Promise<ClipSource[]> | null = null;
 
@@ -26,7 +26,7 @@ self.onmessage = async (ev: MessageEvent) => {
     return;
   }
   if (msg.type === "recycle") {
-    for (const b of msg.buffers as ArrayBuffer[]) bufferPool.adopt(b);
+    for (const b of msg.buffers as ArrayBuffer[]) hostBufferPool.adopt(b);
     return;
   }
   if (msg.type === "get") {

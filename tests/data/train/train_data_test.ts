@@ -303,9 +303,9 @@ Deno.test("ClipLoader yields the same batches inline and with a Worker", async (
   }
 });
 
-Deno.test("BufferPool reuses only its own buffers", async () => {
-  const { BufferPool } = await import("../../../src/data/mod.ts");
-  const pool = new BufferPool(1 << 20);
+Deno.test("HostBufferPool reuses only its own buffers", async () => {
+  const { HostBufferPool } = await import("../../../src/data/mod.ts");
+  const pool = new HostBufferPool(1 << 20);
   const a = pool.u8(100);
   pool.release(a);
   assertEquals(pool.retainedBytes, 100);

@@ -8,13 +8,13 @@
 import type { Rng } from "../../rng.ts";
 import type { DatapointFrame, VideoDatapoint } from "../datapoint.ts";
 import type { Transform } from "./transform.ts";
-import { bufferPool } from "../buffer_pool.ts";
+import { hostBufferPool } from "../buffer_pool.ts";
 import { affineMask, affineRgb, inverseAffineMatrix, resizeBytes } from "./resample.ts";
 
 /** Mirrors a frame's image and masks left-right (new mask arrays; loaders may share them). */
 export function hflipFrame(f: DatapointFrame): void {
   const { width: w, height: h, data } = f.image;
-  const img = bufferPool.u8(data.length);
+  const img = hostBufferPool.u8(data.length);
   for (let y = 0; y < h; y++) {
     const r = y * w * 3;
     for (let x = 0; x < w; x++) {
@@ -24,15 +24,15 @@ export function hflipFrame(f: DatapointFrame): void {
       img[d + 2] = data[s + 2];
     }
   }
-  bufferPool.release(data);
+  hostBufferPool.release(data);
   f.image = { width: w, height: h, data: img };
   for (const o of f.objects) {
-    const m = bufferPool.u8(o.segment.length);
+    const m = hostBufferPool.u8(o.segment.length);
     for (let y = 0; y < h; y++) {
       const r = y * w;
       for (let x = 0; x < w; x++) m[r + w - 1 - x] = o.segment[r + x];
     }
-    bufferPool.release(o.segment);
+    hostBufferPool.release(o.segment);
     o.segment = m;
   }
 }
@@ -156,9 +156,9 @@ export class RandomAffine implements Transform {
       for (const o of f.objects) {
         const tm = affineMask(o.segment, f.image.width, f.image.height, m);
         if (i === 0 && !tm.some((v) => v !== 0)) {
-          bufferPool.release(tm);
-          for (const ms of masks) for (const x of ms) bufferPool.release(x);
-          for (const x of fm) bufferPool.release(x);
+          hostBufferPool.release(tm);
+          for (const ms of masks) for (const x of ms) hostBufferPool.release(x);
+          for (const x of fm) hostBufferPool.release(x);
           return null;
         }
         fm.push(tm);
@@ -178,10 +178,10 @@ export class RandomAffine implements Transform {
       ));
     }
     dp.frames.forEach((f, i) => {
-      bufferPool.release(f.image.data);
+      hostBufferPool.release(f.image.data);
       f.image = { width: f.image.width, height: f.image.height, data: images[i] };
       f.objects.forEach((o, k) => {
-        bufferPool.release(o.segment);
+        hostBufferPool.release(o.segment);
         o.segment = masks[i][k];
       });
     });
@@ -195,15 +195,15 @@ export function resizeFrame(f: DatapointFrame, ow: number, oh: number): void {
   if (w === ow && h === oh) return;
   const old = f.image.data;
   f.image = { width: ow, height: oh, data: resizeBytes(old, w, h, 3, ow, oh) };
-  bufferPool.release(old);
+  hostBufferPool.release(old);
   for (const o of f.objects) {
     // 0/1 masks scaled to 0/255 keep the filter's fraction; >= half rounds to 1 like torch.
-    const m255 = bufferPool.u8(o.segment.length);
+    const m255 = hostBufferPool.u8(o.segment.length);
     for (let i = 0; i < m255.length; i++) m255[i] = o.segment[i] ? 255 : 0;
     const r = resizeBytes(m255, w, h, 1, ow, oh);
-    bufferPool.release(m255);
+    hostBufferPool.release(m255);
     for (let i = 0; i < r.length; i++) r[i] = r[i] >= 128 ? 1 : 0;
-    bufferPool.release(o.segment);
+    hostBufferPool.release(o.segment);
     o.segment = r;
   }
 }

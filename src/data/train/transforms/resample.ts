@@ -1,4 +1,4 @@
-import { bufferPool } from "../buffer_pool.ts";
+import { hostBufferPool } from "../buffer_pool.ts";
 
 /**
  * Pixel resampling on CPU typed arrays with PIL's conventions: pixel centres at +0.5,
@@ -57,7 +57,7 @@ export function resizeBytes(
   let tmp = src, tw = w;
   if (ow !== w) {
     const t = taps(w, ow);
-    tmp = bufferPool.u8(ow * h * c);
+    tmp = hostBufferPool.u8(ow * h * c);
     const { start, count, weights, maxTaps } = t;
     for (let y = 0; y < h; y++) {
       const row = y * w * c, orow = y * ow * c;
@@ -92,12 +92,12 @@ export function resizeBytes(
   }
   if (oh === h) {
     if (tmp !== src) return tmp;
-    const copy = bufferPool.u8(src.length);
+    const copy = hostBufferPool.u8(src.length);
     copy.set(src);
     return copy;
   }
   const t = taps(h, oh);
-  const out = bufferPool.u8(ow * oh * c);
+  const out = hostBufferPool.u8(ow * oh * c);
   const rowLen = tw * c;
   const acc = new Float32Array(rowLen);
   for (let y = 0; y < oh; y++) {
@@ -114,7 +114,7 @@ export function resizeBytes(
       out[orow + i] = v < 0 ? 0 : v > 255 ? 255 : v;
     }
   }
-  if (tmp !== src) bufferPool.release(tmp);
+  if (tmp !== src) hostBufferPool.release(tmp);
   return out;
 }
 
@@ -186,7 +186,7 @@ export function affineRgb(
   fill: [number, number, number],
   interpolation: "bilinear" | "bicubic",
 ): Uint8Array {
-  const out = bufferPool.u8(w * h * 3);
+  const out = hostBufferPool.u8(w * h * 3);
   const cub = (t: number) => {
     // PIL bicubic kernel, a = -0.5
     const x = Math.abs(t);
@@ -241,7 +241,7 @@ export function affineRgb(
 
 /** Affine warp of a 0/1 mask with nearest sampling and fill 0 (torch `grid_sample` nearest). */
 export function affineMask(src: Uint8Array, w: number, h: number, m: number[]): Uint8Array {
-  const out = bufferPool.u8(w * h);
+  const out = hostBufferPool.u8(w * h);
   out.fill(0);
   for (let y = 0; y < h; y++) {
     const yo = y + 0.5;

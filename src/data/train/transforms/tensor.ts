@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { bufferPool } from "../buffer_pool.ts";
+import { hostBufferPool } from "../buffer_pool.ts";
 import type { VideoDatapoint } from "../datapoint.ts";
 import type { Transform } from "./transform.ts";
 
@@ -12,7 +12,7 @@ export class ToTensorAPI implements Transform {
   apply(dp: VideoDatapoint): VideoDatapoint {
     for (const f of dp.frames) {
       const { width: w, height: h, data } = f.image;
-      const n = w * h, t = bufferPool.f32(3 * n);
+      const n = w * h, t = hostBufferPool.f32(3 * n);
       for (let i = 0; i < n; i++) {
         t[i] = data[i * 3] / 255;
         t[n + i] = data[i * 3 + 1] / 255;
@@ -42,7 +42,7 @@ export class ToTensorNormalize implements Transform {
     const [l0, l1, l2] = this.luts;
     for (const f of dp.frames) {
       const { width: w, height: h, data } = f.image;
-      const n = w * h, t = bufferPool.f32(3 * n);
+      const n = w * h, t = hostBufferPool.f32(3 * n);
       for (let i = 0, j = 0; i < n; i++, j += 3) {
         t[i] = l0[data[j]];
         t[n + i] = l1[data[j + 1]];
