@@ -14,17 +14,28 @@ export interface Hasher {
   digest(): string;
 }
 
-let factory: Promise<{ create: () => Promise<Hasher>; impl: string }> | undefined;
+/** A loaded BLAKE3 implementation. */
+export interface HasherFactory {
+  /** A new incremental hasher. */
+  create: () => Promise<Hasher>;
+  /** The hex digest of one buffer, synchronously (small files, strings). */
+  oneShot: (data: Uint8Array) => string;
+  impl: "native" | "wasm";
+}
+
+let factory: Promise<HasherFactory> | undefined;
 
 /** Loads the fastest available BLAKE3 once per process. */
-export function hasherFactory(): Promise<{ create: () => Promise<Hasher>; impl: string }> {
+export function hasherFactory(): Promise<HasherFactory> {
   factory ??= (async () => {
     if (Deno.env.get("SAM2_HASH_IMPL") !== "wasm") {
       try {
         const native = await import("@napi-rs/blake-hash");
         const { Buffer } = await import("node:buffer");
         return {
-          impl: "native",
+          impl: "native" as const,
+          oneShot: (d: Uint8Array) =>
+            native.blake3(Buffer.from(d.buffer, d.byteOffset, d.byteLength)).toString("hex"),
           create: () => {
             const h = new native.Blake3Hasher();
             return Promise.resolve({
@@ -37,8 +48,14 @@ export function hasherFactory(): Promise<{ create: () => Promise<Hasher>; impl: 
       } catch { /* fall back to WASM */ }
     }
     const { createBLAKE3 } = await import("hash-wasm");
+    const shared = await createBLAKE3();
     return {
-      impl: "wasm",
+      impl: "wasm" as const,
+      oneShot: (d: Uint8Array) => {
+        shared.init();
+        shared.update(d);
+        return shared.digest("hex");
+      },
       create: async () => {
         const h = await createBLAKE3();
         h.init();
@@ -51,9 +68,9 @@ export function hasherFactory(): Promise<{ create: () => Promise<Hasher>; impl: 
 
 /** BLAKE3 of bytes or a UTF-8 string, hex. */
 export async function hashBytes(data: Uint8Array | string): Promise<string> {
-  const h = await (await hasherFactory()).create();
-  h.update(typeof data === "string" ? new TextEncoder().encode(data) : data);
-  return h.digest();
+  return (await hasherFactory()).oneShot(
+    typeof data === "string" ? new TextEncoder().encode(data) : data,
+  );
 }
 
 const CHUNK = 4 << 20;

@@ -310,15 +310,13 @@ export class StatCache {
       }
       top = root;
     }
-    const { create } = misses.length ? await hasherFactory() : { create: null };
-    await mapLimit(misses, opts.concurrency ?? 8, async (m) => {
+    const { oneShot } = misses.length ? await hasherFactory() : { oneShot: null };
+    await mapLimit(misses, opts.concurrency ?? 32, async (m) => {
       const at = Date.now();
       let hash: string, size: number;
-      if (m.size < SMALL) { // one synchronous read beats four asynchronous file operations
-        const data = Deno.readFileSync(m.abs);
-        const h = await create!();
-        h.update(data);
-        [hash, size] = [h.digest(), data.length];
+      if (m.size < SMALL) { // one read (in parallel on the I/O threads), one native call
+        const data = await Deno.readFile(m.abs);
+        [hash, size] = [oneShot!(data), data.length];
       } else ({ hash, size } = await hashFile(m.abs));
       this.hashedFiles++;
       this.hashedBytes += size;
