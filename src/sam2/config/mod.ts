@@ -13,6 +13,6 @@ export * from "./model_types.ts";
 export * from "./model_schema.ts";
 export * from "./load_model_config.ts";
 export * from "./find_config.ts";
-export { configPosition, knownTargets } from "./schema.ts";
+export { configPosition, knownTargets, targetSchema } from "./schema.ts";
 export type { CheckProblem, FieldSpec, TargetSchema, ValidateContext } from "./schema.ts";
 export type { ResolveOptions } from "./interpolate.ts";

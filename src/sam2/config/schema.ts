@@ -324,6 +324,11 @@ export function knownTargets(): string[] {
   return [...REGISTRY.keys()];
 }
 
+/** The schema registered for a `_target_` (for tooling and docs), or undefined. */
+export function targetSchema(target: string): AnyTargetSchema | undefined {
+  return REGISTRY.get(target);
+}
+
 /**
  * Reads a node that must carry a `_target_` among `candidates`; returns the typed object.
  * An unknown target, a target not allowed in this slot, an unknown key or a wrong type is a
