@@ -353,3 +353,16 @@ Deno.test("ConcatDataset chains datasets and their repeat factors", async () => 
   assertEquals((await c.get(2, new Rng(0))).videoId, 200);
   assertThrows(() => c.get(5, new Rng(0)), RangeError);
 });
+
+Deno.test("RandomMosaicVideoAPI tiles the frame and keeps the mask in the target cell", async () => {
+  const { RandomMosaicVideoAPI } = await import("../../../src/data/mod.ts");
+  const dp = tinyClip(2, 16, 8, [0, 0, 16, 8]); // object covers the whole frame
+  new RandomMosaicVideoAPI({ prob: 1 }).apply(dp, new Rng(4));
+  for (const f of dp.frames) {
+    const seg = f.objects[0].segment;
+    const area = seg.reduce((a, b) => a + b, 0);
+    assertEquals(area, 8 * 4); // one 8x4 cell of the 2x2 grid
+    assertEquals(f.image.data.length, 16 * 8 * 3);
+  }
+  assertEquals(dp.frames[0].objects[0].segment, dp.frames[1].objects[0].segment); // same cell
+});

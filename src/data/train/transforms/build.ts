@@ -9,6 +9,7 @@
 import type { Transform } from "./transform.ts";
 import { RandomAffine, RandomHorizontalFlip, RandomResizeAPI } from "./geometry.ts";
 import { ColorJitter, RandomGrayscale } from "./color.ts";
+import { RandomMosaicVideoAPI } from "./mosaic.ts";
 import { NormalizeAPI, ToTensorAPI, ToTensorNormalize } from "./tensor.ts";
 
 /** One transform: `_target_` (dotted path, last part used) or `type`, plus its arguments. */
@@ -144,6 +145,16 @@ export function buildTransforms(specs: TransformSpec[]): Transform[] {
           new NormalizeAPI({ mean: take("mean") as number[], std: take("std") as number[] }),
         );
         take("v2");
+        break;
+      case "RandomMosaicVideoAPI":
+        out.push(
+          new RandomMosaicVideoAPI({
+            prob: (take("prob") as number) ?? undefined,
+            gridH: (take("grid_h") as number) ?? undefined,
+            gridW: (take("grid_w") as number) ?? undefined,
+            useRandomHflip: (take("use_random_hflip") as boolean) ?? undefined,
+          }),
+        );
         break;
       case "ComposeAPI":
         out.push(...buildTransforms(take("transforms") as TransformSpec[]));

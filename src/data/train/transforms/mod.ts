@@ -4,4 +4,5 @@ export * from "./resample.ts";
 export * from "./geometry.ts";
 export * from "./color.ts";
 export * from "./tensor.ts";
+export * from "./mosaic.ts";
 export * from "./build.ts";
