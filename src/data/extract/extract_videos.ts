@@ -6,7 +6,8 @@
  * @module
  */
 import { basename, extname, join } from "node:path";
-import { extractVideo } from "./extract_video.ts";
+import { checkSampleRate, extractVideo } from "./extract_video.ts";
+import { checkQuality } from "./jpeg_encode.ts";
 import { FfmpegError } from "./ffmpeg.ts";
 import { type Shard, shardList } from "./shard.ts";
 
@@ -80,6 +81,8 @@ export async function extractVideos(
   const t0 = performance.now();
   const shard = opts.shard ?? { index: 0, count: 1 };
   const mine = shardList(videos, shard);
+  checkSampleRate(opts.sampleRate ?? 4);
+  checkQuality(opts.quality ?? 95);
   const jobs = opts.jobs ?? 1;
   if (!Number.isInteger(jobs) || jobs < 1) {
     throw new RangeError(`Jobs must be a positive integer: got ${jobs}`);
@@ -136,7 +139,6 @@ export async function extractVideos(
         }
       } catch (e) {
         if (opts.signal?.aborted) break;
-        if (e instanceof RangeError) throw e; // bad options: the same for every video
         const reason = e instanceof FfmpegError
           ? e.reason
           : e instanceof Error

@@ -95,7 +95,9 @@ Deno.test("extractVideos() runs only its shard of the list", async () => {
   }
 });
 
-Deno.test("extractVideos() refuses two videos with the same stem", async () => {
+Deno.test("extractVideos() refuses two videos with the same stem, or bad options, before starting", async () => {
+  await assertRejects(() => extractVideos(["a/x.mp4"], "out", { sampleRate: 0 }), RangeError);
+  await assertRejects(() => extractVideos(["a/x.mp4"], "out", { jobs: 0 }), RangeError, "Jobs");
   await assertRejects(
     () => extractVideos(["a/x.mp4", "b/x.mp4"], "out"),
     Error,
