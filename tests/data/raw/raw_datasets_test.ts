@@ -234,3 +234,41 @@ Deno.test("PalettisedPngSegmentLoader fuzzed with mutated PNG bytes names the fi
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("Sa1bSegmentLoader fuzzed with mutated json names the file and never crashes", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await generateSyntheticDataset({
+      out: `${dir}/syn`,
+      videos: 1,
+      frames: 1,
+      width: 32,
+      height: 24,
+      seed: 3,
+      formats: ["sa1b"],
+    });
+    const text = await Deno.readTextFile(`${dir}/syn/sa1b/sa_1.json`);
+    const rng = new Rng(31);
+    let bad = 0;
+    for (let t = 0; t < 80; t++) {
+      let s = text;
+      for (let k = rng.randint(1, 4); k > 0; k--) {
+        const p = rng.randrange(s.length);
+        s = s.slice(0, p) + String.fromCharCode(rng.randint(32, 126)) + s.slice(p + 1);
+      }
+      if (rng.random() < 0.2) s = s.slice(0, rng.randrange(s.length));
+      await Deno.writeTextFile(`${dir}/m.json`, s);
+      try {
+        const l = await Sa1bSegmentLoader.open(`${dir}/m.json`);
+        await l.load(0);
+      } catch (e) {
+        assert(e instanceof DatasetError, `unexpected ${e}`);
+        assert(e.message.includes(`${dir}/m.json`));
+        bad++;
+      }
+    }
+    assert(bad > 20, `${bad}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
