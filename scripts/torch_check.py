@@ -84,6 +84,7 @@ def summary(x):
 
 
 def make_fixtures(d):
+    torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
     base = torch.randn(4, 6, generator=g)
     dtypes = {}
@@ -129,8 +130,11 @@ def make_fixtures(d):
         "bytes": b"\x00\xffab",
     }, f"{d}/trainer.pt")
     torch.save({"x": torch.ones(2)}, f"{d}/legacy.pt", _use_new_zipfile_serialization=False)
+    torch.save(views, f"{d}/legacy_views.pt", _use_new_zipfile_serialization=False)
+    torch.save(torch.load(f"{d}/trainer.pt"), f"{d}/legacy_trainer.pt",
+               _use_new_zipfile_serialization=False)
     expected = {}
-    for name in ["dtypes", "views", "params", "trainer"]:
+    for name in ["dtypes", "views", "params", "trainer", "legacy_views", "legacy_trainer"]:
         flat = {}
         flatten(torch.load(f"{d}/{name}.pt"), "", flat)
         expected[name] = flat

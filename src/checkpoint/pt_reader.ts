@@ -3,10 +3,10 @@
  * decoded when the file is opened, tensor storages are read one record at a time when asked.
  */
 import { type ByteSource, FileSource, MemorySource } from "./byte_source.ts";
-import { CheckpointError } from "./errors.ts";
+import { CheckpointError, UnsafePickleError } from "./errors.ts";
 import { DTYPE_SIZE, type HostDType, type HostTensor, numel } from "./host_tensor.ts";
 import { PyDict, type PyKey, type PyTree, PyTuple, type PyValue } from "./py_value.ts";
-import { STORAGE_DTYPES, type StorageRef, TensorRef, unpickle } from "./unpickler.ts";
+import { STORAGE_DTYPES, type StorageRef, TensorRef, unpickle, unpickleAt } from "./unpickler.ts";
 import { readZipDirectory, readZipEntry } from "./zip_reader.ts";
 
 /** Options for {@link openPt} and {@link loadPt}. */
@@ -47,9 +47,9 @@ export class LazyTensor {
 export interface PtArchive {
   /** File name (for messages). */
   readonly file: string;
-  /** The top-level folder of the zip, e.g. "model" or "archive". */
+  /** The top-level folder of the zip, e.g. "model" or "archive" ("" for a legacy file). */
   readonly archiveName: string;
-  /** The `version` record (3 for torch >= 1.6 files). */
+  /** The `version` record (3 for torch >= 1.6 files; 0 for the legacy format). */
   readonly version: number;
   /** The unpickled object, with {@link LazyTensor} leaves. */
   readonly root: PyTree<LazyTensor>;
@@ -69,13 +69,6 @@ const LEGACY_MAGIC = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20
 /** Says what a file that is not a zip archive probably is, as an error. */
 async function notZipError(src: ByteSource): Promise<CheckpointError> {
   const head = await src.read(0, Math.min(src.size, 512), "file header");
-  if (LEGACY_MAGIC.every((b, i) => head[i] === b)) {
-    return new CheckpointError(
-      "This is a legacy (pre-1.6, non-zip) torch.save file, which is not supported: re-save " +
-        "it with a newer torch (`torch.save(torch.load(p), p2)`), or convert it to safetensors",
-      { file: src.name, offset: 0 },
-    );
-  }
   if (head.length >= 262 && new TextDecoder().decode(head.subarray(257, 262)) === "ustar") {
     return new CheckpointError(
       "This is a tar-format torch checkpoint (torch < 0.4), which is not supported: re-save " +
@@ -110,6 +103,10 @@ export async function openPt(
 
 async function openSource(src: ByteSource, options: LoadPtOptions): Promise<PtArchive> {
   if (src.size < 4) throw await notZipError(src);
+  if (src.size >= LEGACY_MAGIC.length) {
+    const head = await src.read(0, LEGACY_MAGIC.length, "file signature");
+    if (LEGACY_MAGIC.every((b, i) => head[i] === b)) return await openLegacy(src);
+  }
   const sig = await src.read(0, 4, "file signature");
   if (!(sig[0] === 0x50 && sig[1] === 0x4b && sig[2] === 0x03 && sig[3] === 0x04)) {
     throw await notZipError(src);
@@ -156,64 +153,45 @@ async function openSource(src: ByteSource, options: LoadPtOptions): Promise<PtAr
   }
   const pkl = await readZipEntry(src, dir, pklEntry, { verifyCrc });
 
-  const storages = new Map<string, StorageRef>();
-  const persistentLoad = (pid: PyValue, offset: number): StorageRef => {
-    const fail = (msg: string): never => {
-      throw new CheckpointError(msg, { file: src.name, part: pklEntry.name, offset });
-    };
-    if (!Array.isArray(pid) || pid.length !== 5 || pid[0] !== "storage") {
-      fail("Persistent id is not a ('storage', type, key, location, numel) tuple");
-    }
-    const [, type, key, location, count] = pid as unknown[];
-    const dtype = typeof type === "object" && type !== null
-      ? (type as { dtype?: HostDType }).dtype
-      : undefined;
-    if (typeof dtype !== "string") fail("Persistent id does not name a storage type");
-    if (typeof key !== "string" || !/^[A-Za-z0-9_.-]{1,64}$/.test(key)) {
-      fail("Persistent id has a bad storage key");
-    }
-    if (typeof count !== "number" || !Number.isSafeInteger(count) || count < 0) {
-      fail("Persistent id has a bad element count");
-    }
-    const k = `${key}:${dtype}`;
-    const known = storages.get(k);
-    if (known) {
-      if (known.numel !== count) fail(`Storage "${key}" is declared with two sizes`);
-      return known;
-    }
-    const entry = record(`data/${key as string}`);
-    if (!entry) fail(`Storage record "${archiveName}/data/${key as string}" is missing`);
-    const bytes = (count as number) * DTYPE_SIZE[dtype as HostDType];
+  const persistentLoad = storageResolver(src.name, pklEntry.name, (ref, fail) => {
+    const entry = record(`data/${ref.key}`);
+    if (!entry) fail(`Storage record "${archiveName}/data/${ref.key}" is missing`);
+    const bytes = ref.numel * DTYPE_SIZE[ref.dtype];
     if (entry!.size < bytes) {
       fail(
-        `Storage "${key}" needs ${bytes} bytes (${count} x ${dtype}) but its record has ` +
-          `${entry!.size}`,
+        `Storage "${ref.key}" needs ${bytes} bytes (${ref.numel} x ${ref.dtype}) but its ` +
+          `record has ${entry!.size}`,
       );
     }
-    const ref: StorageRef = {
-      kind: "storage",
-      dtype: dtype as HostDType,
-      key: key as string,
-      numel: count as number,
-      location: typeof location === "string" ? location : "cpu",
-    };
-    storages.set(k, ref);
-    return ref;
-  };
+  });
   const decoded = unpickle(pkl, { file: src.name, part: pklEntry.name, persistentLoad });
 
+  const fetch = (s: StorageRef): Promise<Uint8Array> =>
+    readZipEntry(src, dir, dir.entries.get(`${archiveName}/data/${s.key}`)!, {
+      verifyCrc,
+    }).then((b) => {
+      const size = DTYPE_SIZE[s.dtype];
+      const used = b.subarray(0, s.numel * size);
+      return byteorder === "big" && size > 1 ? swapBytes(used, size) : used;
+    });
+  return buildArchive(src, decoded, pklEntry.name, archiveName, version, fetch);
+}
+
+/** Turns StorageRefs and a decoded tree into a PtArchive whose tensors read through `fetch`. */
+function buildArchive(
+  src: ByteSource,
+  decoded: unknown,
+  part: string,
+  archiveName: string,
+  version: number,
+  fetch: (s: StorageRef) => Promise<Uint8Array>,
+): PtArchive {
   const cache = new Map<string, Promise<Uint8Array>>();
   const readStorage = (s: StorageRef): Promise<Uint8Array> => {
     const k = `${s.key}:${s.dtype}`;
     let p = cache.get(k);
     if (!p) {
-      p = readZipEntry(src, dir, dir.entries.get(`${archiveName}/data/${s.key}`)!, {
-        verifyCrc,
-      }).then((b) => {
-        const size = DTYPE_SIZE[s.dtype];
-        const used = b.subarray(0, s.numel * size);
-        return byteorder === "big" && size > 1 ? swapBytes(used, size) : used;
-      });
+      p = fetch(s);
       cache.set(k, p);
     }
     return p;
@@ -255,13 +233,135 @@ async function openSource(src: ByteSource, options: LoadPtOptions): Promise<PtAr
       src.close();
     },
   };
-  (archive as { root: PyTree<LazyTensor> }).root = toLazy(
-    decoded,
-    archive,
-    src.name,
-    pklEntry.name,
-  );
+  (archive as { root: PyTree<LazyTensor> }).root = toLazy(decoded, archive, src.name, part);
   return archive;
+}
+
+/**
+ * A persistentLoad for torch's storage ids: ('storage', torch.XStorage, key, location, numel)
+ * in zip files, with a sixth view_metadata item (None) in legacy files. `check` adds the
+ * format's own checks (the record exists and is large enough).
+ */
+function storageResolver(
+  file: string,
+  part: string,
+  check: (ref: StorageRef, fail: (msg: string) => never) => void,
+  legacy = false,
+): (pid: PyValue, offset: number) => StorageRef {
+  const storages = new Map<string, StorageRef>();
+  return (pid, offset) => {
+    const fail = (msg: string): never => {
+      throw new CheckpointError(msg, { file, part, offset });
+    };
+    if (!Array.isArray(pid) || pid.length !== (legacy ? 6 : 5) || pid[0] !== "storage") {
+      fail(
+        `Persistent id is not a ('storage', type, key, location, numel${
+          legacy ? ", view" : ""
+        }) tuple`,
+      );
+    }
+    const [, type, key, location, count, view] = pid as unknown[];
+    if (legacy && view !== null) fail("Storage views of legacy files are not supported");
+    const dtype = typeof type === "object" && type !== null
+      ? (type as { dtype?: HostDType }).dtype
+      : undefined;
+    if (typeof dtype !== "string") fail("Persistent id does not name a storage type");
+    if (typeof key !== "string" || !/^[A-Za-z0-9_.-]{1,64}$/.test(key)) {
+      fail("Persistent id has a bad storage key");
+    }
+    if (typeof count !== "number" || !Number.isSafeInteger(count) || count < 0) {
+      fail("Persistent id has a bad element count");
+    }
+    const k = `${key}:${dtype}`;
+    const known = storages.get(k);
+    if (known) {
+      if (known.numel !== count) fail(`Storage "${key}" is declared with two sizes`);
+      return known;
+    }
+    const ref: StorageRef = {
+      kind: "storage",
+      dtype: dtype as HostDType,
+      key: key as string,
+      numel: count as number,
+      location: typeof location === "string" ? location : "cpu",
+    };
+    check(ref, fail);
+    storages.set(k, ref);
+    return ref;
+  };
+}
+
+/**
+ * Opens a legacy (torch < 1.6, `_use_new_zipfile_serialization=False`) file: pickles for the
+ * magic number, the protocol version and sys_info, the object pickle, the list of storage keys,
+ * then each storage as an int64 element count followed by its bytes.
+ */
+async function openLegacy(src: ByteSource): Promise<PtArchive> {
+  // The pickles come first and are small; read a growing head until they all decode.
+  let headLen = Math.min(src.size, 1 << 20);
+  while (true) {
+    const head = await src.read(0, headLen, "legacy pickles");
+    try {
+      return await decodeLegacy(src, head);
+    } catch (e) {
+      if (e instanceof UnsafePickleError || !(e instanceof CheckpointError)) throw e;
+      if (headLen >= src.size) throw e;
+      headLen = Math.min(src.size, headLen * 8);
+    }
+  }
+}
+
+async function decodeLegacy(src: ByteSource, head: Uint8Array): Promise<PtArchive> {
+  const part = "legacy pickle";
+  const fail = (msg: string, offset?: number): never => {
+    throw new CheckpointError(msg, { file: src.name, part, offset });
+  };
+  const noStorage = {
+    file: src.name,
+    part,
+    persistentLoad: (_: PyValue, offset: number): StorageRef =>
+      fail("Unexpected storage in a header pickle", offset),
+  };
+  let r = unpickleAt(head, noStorage, 0);
+  if (r.value !== 0x1950a86a20f9469cfc6cn) fail("Bad legacy magic number", 0);
+  r = unpickleAt(head, noStorage, r.end);
+  if (r.value !== 1001) fail(`Unsupported legacy protocol version ${String(r.value)}`, 0);
+  r = unpickleAt(head, noStorage, r.end);
+  const sysInfo = r.value;
+  const little = !(sysInfo instanceof PyDict) || sysInfo.get("little_endian") !== false;
+  const refs = new Map<string, StorageRef>();
+  const persistentLoad = storageResolver(src.name, part, (ref) => {
+    if (!refs.has(ref.key)) refs.set(ref.key, ref);
+  }, true);
+  r = unpickleAt(head, { file: src.name, part, persistentLoad }, r.end);
+  const decoded = r.value;
+  r = unpickleAt(head, noStorage, r.end);
+  const keys = r.value;
+  if (!Array.isArray(keys) || !keys.every((k) => typeof k === "string")) {
+    fail("The storage key list is not a list of strings", r.end);
+  }
+  const offsets = new Map<string, number>();
+  let p = r.end;
+  for (const key of keys as string[]) {
+    const ref = refs.get(key) ?? fail(`Storage "${key}" is listed but never used`, p);
+    const countBytes = await src.read(p, 8, `size of legacy storage "${key}"`);
+    const count = new DataView(countBytes.buffer, countBytes.byteOffset, 8).getBigInt64(0, true);
+    if (count !== BigInt(ref.numel)) {
+      fail(`Storage "${key}" has ${count} elements; the pickle says ${ref.numel}`, p);
+    }
+    offsets.set(key, p + 8);
+    p += 8 + ref.numel * DTYPE_SIZE[ref.dtype];
+    if (p > src.size) fail(`Storage "${key}" runs past the end of the file: it is truncated`, p);
+  }
+  for (const key of refs.keys()) {
+    if (!offsets.has(key)) fail(`Storage "${key}" is used but its data is missing`);
+  }
+  const fetch = async (s: StorageRef): Promise<Uint8Array> => {
+    const size = DTYPE_SIZE[s.dtype];
+    const b = await src.read(offsets.get(s.key)!, s.numel * size, `legacy storage "${s.key}"`);
+    return !little && size > 1 ? swapBytes(b, size) : b;
+  };
+  return buildArchive(src, decoded, part, "", 0, fetch);
 }
 
 /** The child of a dict or list, or a CheckpointError naming the path and the keys there. */

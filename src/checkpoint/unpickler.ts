@@ -104,13 +104,25 @@ const latin1 = new TextDecoder("latin1");
  *   global outside the allow-list.
  */
 export function unpickle(bytes: Uint8Array, ctx: UnpickleContext): PyValue | TensorRef {
+  return unpickleAt(bytes, ctx, 0).value;
+}
+
+/**
+ * Decodes the pickle starting at `start` and says where it ended (the byte after STOP), for
+ * files that hold several pickles in a row (torch's legacy format).
+ */
+export function unpickleAt(
+  bytes: Uint8Array,
+  ctx: UnpickleContext,
+  start: number,
+): { value: PyValue | TensorRef; end: number } {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = bytes.byteLength;
   const stack: Item[] = [];
   const marks: number[] = [];
   const memo = new Map<number, Item>();
-  let pos = 0;
-  let opAt = 0;
+  let pos = start;
+  let opAt = start;
 
   const fail = (msg: string, at = opAt): never => {
     throw new CheckpointError(msg, { file: ctx.file, part: ctx.part, offset: at });
@@ -314,7 +326,7 @@ export function unpickle(bytes: Uint8Array, ctx: UnpickleContext): PyValue | Ten
         break;
       case 0x2e: { // STOP
         if (stack.length !== 1 || marks.length) fail("Pickle stack is not a single value at STOP");
-        return value(stack[0], "Pickle result");
+        return { value: value(stack[0], "Pickle result"), end: pos };
       }
       case 0x28: // MARK
         marks.push(stack.length);

@@ -12,7 +12,7 @@ import {
   UnsafePickleError,
 } from "../../src/checkpoint/mod.ts";
 import { readZipDirectory } from "../../src/checkpoint/zip_reader.ts";
-import { MODEL_PT, SHARED } from "./_helpers.ts";
+import { local, MODEL_PT, SHARED } from "./_helpers.ts";
 
 /** mulberry32: a small seeded generator, so every run mutates the same way. */
 function rng(seed: number) {
@@ -184,4 +184,31 @@ Deno.test("openSafetensors() survives mutated and truncated headers", async () =
   console.log(`safetensors fuzz: ${cases} cases`, counts);
   assert(cases >= 150, `only ${cases} cases ran`);
   assert(counts.error > 0 && counts.data > 0);
+});
+
+Deno.test("openPt() survives mutated and truncated legacy-format files", async () => {
+  const original = await Deno.readFile(local("legacy_trainer.pt"));
+  const r = rng(11);
+  const counts = { ok: 0, error: 0 };
+  for (let cases = 0; cases < 800; cases++) {
+    const bytes = cases % 4 === 0 ? original.slice(0, r.int(original.length)) : original.slice();
+    if (cases % 4 !== 0) {
+      for (let f = 1 + r.int(3); f > 0; f--) bytes[r.int(bytes.length)] = r.int(256);
+    }
+    try {
+      const a = await openPt(new MemorySource(bytes, `legacy${cases}.pt`));
+      await a.load();
+      a.close();
+      counts.ok++;
+    } catch (e) {
+      if (!(e instanceof CheckpointError)) {
+        throw new Error(`legacy case ${cases} ended in a non-CheckpointError: ${e}`, {
+          cause: e,
+        });
+      }
+      counts.error++;
+    }
+  }
+  console.log("legacy fuzz: 800 cases", counts);
+  assert(counts.error > 0 && counts.ok > 0);
 });

@@ -1,6 +1,7 @@
-import { assert, assertEquals, assertRejects, assertStringIncludes } from "../assert.ts";
+import { assert, assertEquals, assertRejects } from "../assert.ts";
 import {
   CheckpointError,
+  type HostTensor,
   isHostTensor,
   LazyTensor,
   loadPt,
@@ -9,11 +10,11 @@ import {
   tensorsEqual,
   toFloat32,
 } from "../../src/checkpoint/mod.ts";
-import { flatten, local, MODEL_PT, SHARED } from "./_helpers.ts";
+import { flatten, local, MODEL_PT, SHARED, tempDir } from "./_helpers.ts";
 
 const expected = JSON.parse(await Deno.readTextFile(local("expected.json")));
 
-for (const name of ["dtypes", "views", "params", "trainer"]) {
+for (const name of ["dtypes", "views", "params", "trainer", "legacy_views", "legacy_trainer"]) {
   Deno.test(`loadPt() decodes torch's ${name}.pt like torch.load`, async () => {
     const got = flatten(await loadPt(local(`${name}.pt`)));
     const want = expected[name] as Record<string, unknown>;
@@ -70,11 +71,25 @@ Deno.test("openPt() gives lazy tensors and load(path) reads only that subtree", 
   }
 });
 
-Deno.test("loadPt() refuses the legacy format and says to re-save", async () => {
-  const e = await assertRejects(() => loadPt(local("legacy.pt")), CheckpointError);
-  assertStringIncludes(e.message, "legacy");
-  assertStringIncludes(e.message, "re-save");
-  assertStringIncludes(e.message, "legacy.pt");
+Deno.test("loadPt() reads the legacy (non-zip) format", async () => {
+  const a = await openPt(local("legacy.pt"));
+  try {
+    assertEquals(a.version, 0);
+    const v = await a.load() as PyDict;
+    assertEquals([...toFloat32(v.get("x") as HostTensor)], [1, 1]);
+  } finally {
+    a.close();
+  }
+});
+
+Deno.test("loadPt() says what a non-checkpoint file is not", async () => {
+  const [dir, cleanup] = await tempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/x.pt`, "just text, not a checkpoint");
+    await assertRejects(() => loadPt(`${dir}/x.pt`), CheckpointError, "Not a torch.save zip");
+  } finally {
+    await cleanup();
+  }
 });
 
 Deno.test("loadPt() names a missing file", async () => {

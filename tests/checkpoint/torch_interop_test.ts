@@ -65,11 +65,13 @@ Deno.test({
       const r = await torchCheck("make-fixtures", dir);
       assertEquals(r.code, 0, r.out);
       const expected = JSON.parse(await Deno.readTextFile(`${dir}/expected.json`));
-      for (const name of ["dtypes", "views", "params", "trainer"]) {
+      for (
+        const name of ["dtypes", "views", "params", "trainer", "legacy_views", "legacy_trainer"]
+      ) {
         const got = flatten(await loadPt(`${dir}/${name}.pt`));
         assertEquals(got, expected[name], name);
       }
-      assert(Object.keys(expected).length === 4);
+      assert(Object.keys(expected).length === 6);
     } finally {
       await cleanup();
     }
