@@ -8,3 +8,4 @@
 export * from "./config/mod.ts";
 export * from "./position_encoding.ts";
 export * from "./backbone/mod.ts";
+export * from "./sam/mod.ts";
