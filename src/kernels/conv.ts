@@ -3,17 +3,28 @@ import type { KernelSource } from "../gpu/kernel_source.ts";
 /**
  * Convolution kernels (NCHW, f32). Every kernel is described in terms of ONE forward convolution
  * y = conv2d(x, w): x [N, C, H, W], w [O, CG, KH, KW] with CG = C / G, y [N, O, OH, OW],
- * OG = O / G. The same three kernels serve conv2d and conv_transpose2d:
+ * OG = O / G. The same kernels serve conv2d and conv_transpose2d (whose weight
+ * [Cin, Cout/G, KH, KW] is exactly w's layout when its output plays x and its input plays y):
  *
- * - `conv2dForwardKernel`: y from x and w (conv2d forward; conv_transpose2d input gradient);
- * - `conv2dInputGradKernel`: x-shaped result from y-shaped data and w (conv2d input gradient;
- *   conv_transpose2d forward, whose weight [Cin, Cout/G, KH, KW] is exactly w's layout);
- * - `conv2dWeightGradKernel`: w-shaped partial sums from y-shaped and x-shaped data (both ops'
- *   weight gradient), summed over splits by `splitSumKernel`.
+ * - y from x and w (conv2d forward; conv_transpose2d input gradient): `conv2dForwardRowKernel`
+ *   (stride 1 along W: contiguous row reads as shifted vec4s), `depthwiseConv2dKernel` (direct,
+ *   one input window per kernel row reused by every tap), `conv2dForwardKernel` (general
+ *   implicit GEMM with 4 gathers per tap);
+ * - the x-shaped gather from y-shaped data and w (conv2d input gradient; conv_transpose2d
+ *   forward): stride-1 convs run as a forward conv with `convWeightFlipKernel`'s flipped weight,
+ *   others through `conv2dInputGradKernel`;
+ * - w-shaped partial sums from y- and x-shaped data (both ops' weight gradient):
+ *   `conv2dWeightGradKernel` / `depthwiseWeightGradKernel`, summed over splits by
+ *   `splitSumKernel`; bias gradients by `channelSumKernel`.
  *
- * Shapes travel in the uniforms (`convUniforms`), so one compiled pipeline serves every shape.
- * Workgroups are 8 x 1 invocations (one lavapipe SIMD row); each invocation owns a register tile
- * and no workgroup memory is used: on lavapipe loads, not FMAs, are the limit.
+ * (Convs whose kernel equals the stride with no padding, 1x1 included, never reach these
+ * kernels: src/tensor/ops/_conv_launch.ts runs them as matmuls.)
+ *
+ * Shapes travel in the uniforms (`convUniforms`), so one compiled pipeline serves every shape;
+ * only tile sizes and the depthwise tap count are compile-time. Workgroups are 8 x 1 invocations
+ * (one lavapipe SIMD row) and use no workgroup memory: on lavapipe loads, not FMAs, are the
+ * limit. Channel tiles come from the workgroup id, so weight loads are uniform across the lanes
+ * (a single scalar load on lavapipe) and only the activation reads diverge.
  */
 
 /** Geometry of the forward convolution all conv kernels are phrased in. */

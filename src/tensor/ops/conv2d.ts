@@ -72,7 +72,8 @@ export function convOutputSize(n: number, k: number, s: number, p: number, d: nu
  * `F.conv2d` on NCHW f32: x [N, C, H, W], weight [O, C/groups, KH, KW], bias [O] or null, with
  * stride, zero padding, dilation and groups (depthwise when groups == C == O). Differentiable in
  * all three inputs. Kernels: a direct depthwise kernel, a row-tiled implicit GEMM for stride 1
- * along W, a general implicit GEMM otherwise (see src/kernels/conv.ts).
+ * along W, a general implicit GEMM otherwise (see src/kernels/conv.ts); convs whose kernel equals
+ * the stride without padding (1x1, 2x2 s2, 4x4 s4) run on the matmul kernel.
  *
  * @example
  * ```ts

@@ -64,7 +64,8 @@ export function convTransposeOutputSize(
  * `F.conv_transpose2d` on NCHW f32: x [N, Cin, H, W], weight [Cin, Cout/groups, KH, KW] (PyTorch's
  * layout), bias [Cout] or null; any stride, padding, output padding, dilation and groups.
  * Differentiable in all inputs. It runs the gather form of conv2d's input gradient, so each output
- * pixel sums its own taps (no atomics); its input gradient is a conv2d.
+ * pixel sums its own taps (no atomics); its input gradient is a conv2d. The non-overlapping case
+ * (kernel == stride, no padding: SAM 2's k2 s2 upscaling) is a matmul plus a pixel shuffle.
  *
  * @example
  * ```ts
