@@ -11,9 +11,8 @@
  * each evaluated GT frame; extra predicted frames are ignored. Global J and F are means over
  * all objects of all videos (not over videos); J&F is their mean.
  */
-import { JFAccumulator, type ObjectMeans } from "./accumulator.ts";
+import { evaluateVideo, isDir, listDir, type VideoEvaluation } from "./_evaluate_video.ts";
 import { DEFAULT_BOUND_TH } from "./metrics.ts";
-import { type MaskImage, readMaskPng } from "./png_mask.ts";
 
 /** Options for {@link evaluate}. */
 export interface EvaluateOptions {
@@ -37,8 +36,14 @@ export interface EvaluateOptions {
   videos?: string[];
   /** Boundary tolerance as a fraction of the image diagonal. @default 0.008 */
   boundTh?: number;
-  /** Called after each video, for progress display. */
-  onVideo?: (video: string, index: number, total: number) => void;
+  /** Called after each video, for progress display (`done` videos finished so far). */
+  onVideo?: (video: string, done: number, total: number) => void;
+  /**
+   * Videos scored in parallel by Worker threads (the reference's `-n`); 1 scores inline.
+   * Results do not depend on it.
+   * @default 1
+   */
+  concurrency?: number;
 }
 
 /** One object's scores (percent). */
@@ -80,27 +85,6 @@ export interface JFResult {
   boundTh: number;
 }
 
-async function listDir(path: string): Promise<Deno.DirEntry[]> {
-  const out: Deno.DirEntry[] = [];
-  try {
-    for await (const e of Deno.readDir(path)) out.push(e);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new Deno.errors.NotFound(`Folder not found: ${path}`);
-    }
-    throw e;
-  }
-  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-}
-
-async function isDir(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isDirectory;
-  } catch {
-    return false;
-  }
-}
-
 /** The videos to evaluate, following the reference's benchmark() rules. */
 async function findVideos(
   gtRootIn: string,
@@ -136,94 +120,6 @@ async function findVideos(
   return { gtRoot, videos: gtVideos };
 }
 
-function distinctValues(m: MaskImage): number {
-  const seen = new Set<number>();
-  for (let i = 0; i < m.data.length && seen.size < 3; i++) seen.add(m.data[i]);
-  return seen.size;
-}
-
-function binarize(m: MaskImage): Uint8Array {
-  const out = new Uint8Array(m.data.length);
-  for (let i = 0; i < out.length; i++) out[i] = m.data[i] > 0 ? 1 : 0;
-  return out;
-}
-
-async function evalFolder(
-  gtDir: string,
-  predDir: string,
-  frames: string[],
-  perObjectFile: boolean,
-  acc: JFAccumulator,
-): Promise<void> {
-  for (const frame of frames) {
-    const gtPath = `${gtDir}/${frame}`;
-    const predPath = `${predDir}/${frame}`;
-    let pred: MaskImage;
-    try {
-      pred = await readMaskPng(predPath);
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) {
-        throw new Deno.errors.NotFound(`Prediction ${predPath} not found (the GT has ${gtPath})`);
-      }
-      throw e;
-    }
-    const gt = await readMaskPng(gtPath);
-    if (gt.width !== pred.width || gt.height !== pred.height) {
-      throw new Error(
-        `Shape mismatch: ${gtPath} is ${gt.width}x${gt.height}, ${predPath} is ` +
-          `${pred.width}x${pred.height}`,
-      );
-    }
-    if (perObjectFile) {
-      for (const [m, p] of [[gt, gtPath], [pred, predPath]] as const) {
-        if (distinctValues(m) > 2) {
-          throw new Error(
-            `Found more than 1 object in ${p}: the SA-V layout has one object mask per PNG file`,
-          );
-        }
-      }
-      acc.feedFrame(binarize(pred), binarize(gt), gt.width, gt.height);
-    } else {
-      acc.feedFrame(pred.data, gt.data, gt.width, gt.height);
-    }
-  }
-}
-
-/** Evaluates one video; returns its layout and per-object means keyed by object id. */
-async function evaluateVideo(
-  gtRoot: string,
-  predRoot: string,
-  video: string,
-  skip: boolean,
-  boundTh: number,
-): Promise<{ layout: "davis" | "sav"; objects: [string, ObjectMeans][] }> {
-  const gtVideo = `${gtRoot}/${video}`;
-  const predVideo = `${predRoot}/${video}`;
-  const entries = (await listDir(gtVideo)).map((e) => e.name);
-  const cut = (xs: string[]) => (skip ? xs.slice(1, -1) : xs);
-  if (entries.every((n) => n.endsWith(".png"))) {
-    const acc = new JFAccumulator(boundTh);
-    await evalFolder(gtVideo, predVideo, cut(entries), false, acc);
-    const objects = [...acc.conclude()].map(([id, m]) => [String(id), m] as [string, ObjectMeans]);
-    return { layout: "davis", objects };
-  }
-  const objects: [string, ObjectMeans][] = [];
-  for (const obj of entries) {
-    const frames = (await listDir(`${gtVideo}/${obj}`)).map((e) => e.name);
-    const acc = new JFAccumulator(boundTh);
-    await evalFolder(`${gtVideo}/${obj}`, `${predVideo}/${obj}`, cut(frames), true, acc);
-    const means = acc.conclude();
-    if (means.size !== 1) {
-      throw new Error(
-        `Object ${obj} of video ${video} has no foreground in its evaluated GT frames ` +
-          `(${cut(frames).length} after skipping first and last): the reference cannot score it`,
-      );
-    }
-    objects.push([obj, [...means.values()][0]]);
-  }
-  return { layout: "sav", objects };
-}
-
 /**
  * Computes J, F and J&F of predicted masks against ground truth (see the module comment
  * for the layouts and averaging).
@@ -244,8 +140,26 @@ export async function evaluate(options: EvaluateOptions): Promise<JFResult> {
   const objects: ObjectScore[] = [];
   const videoScores: VideoScore[] = [];
   const layouts = new Set<string>();
+  const concurrency = Math.max(1, Math.min(options.concurrency ?? 1, videos.length));
+  let done = 0;
+  const onDone = (video: string) => options.onVideo?.(video, ++done, videos.length);
+  const results = concurrency > 1
+    ? await evaluateInWorkers(
+      found.gtRoot,
+      options.predRoot,
+      videos,
+      skip,
+      boundTh,
+      concurrency,
+      onDone,
+    )
+    : [];
   for (const [i, video] of videos.entries()) {
-    const r = await evaluateVideo(found.gtRoot, options.predRoot, video, skip, boundTh);
+    let r = results[i];
+    if (!r) {
+      r = await evaluateVideo(found.gtRoot, options.predRoot, video, skip, boundTh);
+      onDone(video);
+    }
     layouts.add(r.layout);
     const mine = r.objects.map(([object, m]) => ({
       video,
@@ -261,7 +175,6 @@ export async function evaluate(options: EvaluateOptions): Promise<JFResult> {
       const f = mine.reduce((a, o) => a + o.f, 0) / mine.length;
       videoScores.push({ video, j, f, jf: (j + f) / 2, objects: mine.length });
     }
-    options.onVideo?.(video, i, videos.length);
   }
   const j = objects.length ? objects.reduce((a, o) => a + o.j, 0) / objects.length : NaN;
   const f = objects.length ? objects.reduce((a, o) => a + o.f, 0) / objects.length : NaN;
@@ -277,4 +190,53 @@ export async function evaluate(options: EvaluateOptions): Promise<JFResult> {
     skipFirstAndLast: skip,
     boundTh,
   };
+}
+
+/** Scores videos on a pool of Workers; results in the order of `videos`. */
+async function evaluateInWorkers(
+  gtRoot: string,
+  predRoot: string,
+  videos: string[],
+  skip: boolean,
+  boundTh: number,
+  concurrency: number,
+  onDone: (video: string) => void,
+): Promise<VideoEvaluation[]> {
+  const results: VideoEvaluation[] = new Array(videos.length);
+  const workers = Array.from(
+    { length: concurrency },
+    () => new Worker(new URL("./_video_worker.ts", import.meta.url), { type: "module" }),
+  );
+  let next = 0;
+  try {
+    await Promise.all(workers.map((w) =>
+      new Promise<void>((resolve, reject) => {
+        const send = () => {
+          if (next >= videos.length) return resolve();
+          const index = next++;
+          w.postMessage({ index, gtRoot, predRoot, video: videos[index], skip, boundTh });
+        };
+        w.onmessage = (e: MessageEvent) => {
+          const m = e.data as { index: number; result?: VideoEvaluation; error?: [string, string] };
+          if (m.error) {
+            const [name, message] = m.error;
+            return reject(
+              name === "NotFound" ? new Deno.errors.NotFound(message) : new Error(message),
+            );
+          }
+          results[m.index] = m.result!;
+          onDone(videos[m.index]);
+          send();
+        };
+        w.onerror = (e) => {
+          e.preventDefault();
+          reject(new Error(`J&F worker failed: ${e.message}`));
+        };
+        send();
+      })
+    ));
+  } finally {
+    workers.forEach((w) => w.terminate());
+  }
+  return results;
 }

@@ -256,3 +256,41 @@ Deno.test("writeJFReport() writes the reference CSV, tables, JSON and reports", 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("evaluate() gives the same result on a Worker pool", async () => {
+  const opts = {
+    gtRoot: `${fixtures}davis2017/Annotations`,
+    predRoot: `${fixtures}davis2017/Annotations`,
+    skipFirstAndLast: false,
+    videos: ["bear", "tennis"],
+  };
+  const seen: number[] = [];
+  const inline = await evaluate(opts);
+  const pooled = await evaluate({
+    ...opts,
+    concurrency: 2,
+    onVideo: (_v, done) => seen.push(done),
+  });
+  assertEquals(pooled, inline);
+  assertEquals(seen, [1, 2]);
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const v of ["a", "b"]) {
+      await binaryPng(`${dir}/gt/${v}/0.png`, 8, 8, [[1, 2, 1, 2]]);
+      await Deno.mkdir(`${dir}/pred/${v}`, { recursive: true });
+    }
+    await assertRejects(
+      () =>
+        evaluate({
+          gtRoot: `${dir}/gt`,
+          predRoot: `${dir}/pred`,
+          concurrency: 2,
+          skipFirstAndLast: false,
+        }),
+      Deno.errors.NotFound,
+      "0.png not found",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
