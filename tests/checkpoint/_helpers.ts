@@ -41,8 +41,12 @@ export function flatten(x: unknown, path = "", out: Record<string, unknown> = {}
 }
 
 let torchProbe: boolean | undefined;
-/** True when Debian's /usr/bin/python3 can import torch (the by-hand interop check). */
+/**
+ * True when Debian's /usr/bin/python3 can import torch (the by-hand interop check).
+ * SAM2_NO_TORCH=1 forces false, to check the suite passes where torch is absent.
+ */
 export function hasTorch(): boolean {
+  if (Deno.env.get("SAM2_NO_TORCH") === "1") return false;
   if (torchProbe === undefined) {
     try {
       torchProbe = new Deno.Command("/usr/bin/python3", {
