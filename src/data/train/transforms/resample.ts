@@ -77,6 +77,13 @@ export function resizeBytes(
           tmp[o + 1] = a1 < 0 ? 0 : a1 > 255 ? 255 : a1;
           tmp[o + 2] = a2 < 0 ? 0 : a2 > 255 ? 255 : a2;
         }
+      } else if (c === 1) {
+        for (let x = 0; x < ow; x++) {
+          const n = count[x], wo = x * maxTaps, p = row + start[x];
+          let a = 0.5;
+          for (let k = 0; k < n; k++) a += weights[wo + k] * src[p + k];
+          tmp[orow + x] = a < 0 ? 0 : a > 255 ? 255 : a;
+        }
       } else {
         for (let x = 0; x < ow; x++) {
           const s = start[x], n = count[x], wo = x * maxTaps;
@@ -99,19 +106,45 @@ export function resizeBytes(
   const t = taps(h, oh);
   const out = hostBufferPool.u8(ow * oh * c);
   const rowLen = tw * c;
-  const acc = new Float32Array(rowLen);
+  let acc: Float32Array | null = null;
+  const rows: number[] = [], ws: number[] = [];
   for (let y = 0; y < oh; y++) {
     const s = t.start[y], n = t.count[y], wo = y * t.maxTaps, orow = y * rowLen;
-    acc.fill(0.5);
+    rows.length = 0;
+    ws.length = 0;
     for (let k = 0; k < n; k++) {
       const wk = t.weights[wo + k];
-      if (wk === 0) continue;
-      const r = (s + k) * rowLen;
-      for (let i = 0; i < rowLen; i++) acc[i] += wk * tmp[r + i];
+      if (wk !== 0) {
+        rows.push((s + k) * rowLen);
+        ws.push(wk);
+      }
     }
-    for (let i = 0; i < rowLen; i++) {
-      const v = acc[i];
-      out[orow + i] = v < 0 ? 0 : v > 255 ? 255 : v;
+    if (rows.length === 1) {
+      // weight 1 after normalisation: a copy
+      out.set(tmp.subarray(rows[0], rows[0] + rowLen), orow);
+    } else if (rows.length === 2) {
+      const r0 = rows[0], r1 = rows[1], w0 = ws[0], w1 = ws[1];
+      for (let i = 0; i < rowLen; i++) {
+        const v = w0 * tmp[r0 + i] + w1 * tmp[r1 + i] + 0.5;
+        out[orow + i] = v > 255 ? 255 : v;
+      }
+    } else if (rows.length === 3) {
+      const r0 = rows[0], r1 = rows[1], r2 = rows[2], w0 = ws[0], w1 = ws[1], w2 = ws[2];
+      for (let i = 0; i < rowLen; i++) {
+        const v = w0 * tmp[r0 + i] + w1 * tmp[r1 + i] + w2 * tmp[r2 + i] + 0.5;
+        out[orow + i] = v < 0 ? 0 : v > 255 ? 255 : v;
+      }
+    } else {
+      acc ??= new Float32Array(rowLen);
+      acc.fill(0.5);
+      for (let k = 0; k < rows.length; k++) {
+        const r = rows[k], wk = ws[k];
+        for (let i = 0; i < rowLen; i++) acc[i] += wk * tmp[r + i];
+      }
+      for (let i = 0; i < rowLen; i++) {
+        const v = acc[i];
+        out[orow + i] = v < 0 ? 0 : v > 255 ? 255 : v;
+      }
     }
   }
   if (tmp !== src) hostBufferPool.release(tmp);
