@@ -171,6 +171,7 @@ def load_sam2(path, config, ref):
     hydra, omegaconf and iopath are not installed with Debian's torch; they are only used to
     find configs and open files, so they are replaced by stand-ins that change no math."""
     import importlib
+    import re
     import types
 
     import yaml
@@ -205,6 +206,8 @@ def load_sam2(path, config, ref):
             return x
         if isinstance(x, list):
             return [instantiate(v) for v in x]
+        if isinstance(x, str) and re.fullmatch(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+", x):
+            return float(x)  # PyYAML reads 1e-6 as a string; OmegaConf as a float
         return x
 
     with open(config) as f:

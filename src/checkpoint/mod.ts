@@ -1,10 +1,18 @@
 /**
- * PyTorch `.pt` (zip + pickle) and safetensors checkpoints, read and written on the host.
+ * PyTorch `.pt` (zip + pickle; the legacy non-zip format is read too) and safetensors
+ * checkpoints, read and written on the host.
  *
  * Tensors are {@link HostTensor}s (dtype, shape, raw little-endian bytes); the nn layer turns
  * them into GPU tensors. Reading never runs code: the pickle reader only knows the tensor and
- * container types a checkpoint needs. Every problem ends in a {@link CheckpointError} that
- * names the file and the byte offset.
+ * container types a checkpoint needs ({@link ALLOWED_GLOBALS}). Every problem ends in a
+ * {@link CheckpointError} that names the file and the byte offset.
+ *
+ * - read: `loadPt` / `openPt` (lazy), `loadSafetensors` / `openSafetensors` (lazy),
+ *   `readCheckpoint` (either, by content)
+ * - write (atomic, streaming): `savePt`, `saveSafetensors`
+ * - pick and check weights: `selectStateDict`, `applyCheckpointKernels`,
+ *   `validateStateDict`, or all three from a file with `loadModelWeights`
+ * - convert: `convertCheckpoint` (behind `deno task convert`)
  *
  * @example
  * ```ts
