@@ -43,7 +43,7 @@ export class PyTuple<T = unknown> extends Array<T> {
   /** A tuple holding `items`, in order. */
   static override of<T>(...items: T[]): PyTuple<T> {
     const t = new PyTuple<T>();
-    for (const x of items) t.push(x);
+    for (let i = 0; i < items.length; i++) t.push(items[i]);
     return t;
   }
 }

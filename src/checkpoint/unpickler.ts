@@ -93,6 +93,13 @@ export interface UnpickleContext {
 }
 
 const MAX_LONG_BYTES = 4096;
+
+/** A tuple of `items`, built without spreading them into a call (which fails past ~100k). */
+function tupleOf<T>(items: T[]): PyTuple<T> {
+  const t = new PyTuple<T>();
+  for (const x of items) t.push(x);
+  return t;
+}
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 const latin1 = new TextDecoder("latin1");
 
@@ -295,7 +302,7 @@ export function unpickleAt(
       }
       case "size":
         if (args.length !== 1 || !Array.isArray(args[0])) fail("torch.Size needs a tuple");
-        return PyTuple.of(...(args[0] as PyValue[]));
+        return tupleOf(args[0] as Item[]) as unknown as PyValue;
       case "codecs_encode": {
         if (typeof args[0] !== "string") fail("_codecs.encode needs a str");
         const s = args[0] as string;
@@ -444,7 +451,7 @@ export function unpickleAt(
         stack.push(new PyTuple());
         break;
       case 0x74: // TUPLE
-        stack.push(PyTuple.of(...popMark()) as unknown as PyValue);
+        stack.push(tupleOf(popMark()) as unknown as PyValue);
         break;
       case 0x85: // TUPLE1
         stack.push(PyTuple.of(pop()) as unknown as PyValue);

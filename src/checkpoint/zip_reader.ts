@@ -210,6 +210,7 @@ export async function readZipEntry(
       });
     }
     try {
+      // A RangeError here (the size cannot be allocated) is reported like a bad stream.
       data = inflateSync(raw, { out: new Uint8Array(entry.size) });
     } catch (e) {
       throw new CheckpointError(`Cannot inflate: ${(e as Error).message}`, {

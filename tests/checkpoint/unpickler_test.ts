@@ -122,3 +122,13 @@ Deno.test("unpickle() handles a list that contains itself without looping", () =
   const v = unpickle(new Uint8Array([0x80, 2, 0x5d, 0x71, 0, 0x68, 0, 0x61, 0x2e]), ctx);
   assert(Array.isArray(v) && v[0] === v);
 });
+
+Deno.test("unpickle() builds a 200k-item tuple without overflowing the call stack", () => {
+  const n = 200_000;
+  const bytes = new Uint8Array(3 + 1 + 2 * n + 2);
+  bytes.set([0x80, 2, 0x28]);
+  for (let i = 0; i < n; i++) bytes.set([0x4b, i & 0xff], 3 + 2 * i);
+  bytes.set([0x74, 0x2e], 3 + 2 * n);
+  const v = unpickle(bytes, ctx);
+  assert(v instanceof PyTuple && v.length === n);
+});
