@@ -7,7 +7,7 @@ export const MATMUL_MAX_BATCH_RANK = 4;
 export interface MatmulSpec {
   /** Output rows per invocation (register tile height). */
   tm: number;
-  /** Output columns per invocation (register tile width). */
+  /** Output columns per invocation (register tile width; a multiple of 4). */
   tn: number;
   /** Invocations per workgroup along N. */
   wgx: number;
@@ -16,11 +16,15 @@ export interface MatmulSpec {
   /** Whether a bias vector of length N is added (fused epilogue). */
   bias: boolean;
   /**
-   * How A and B are loaded: "scalar" reads one element at a time through strides (any layout);
-   * "vec4k" needs A and B contiguous along K (stride 1), K % 4 == 0 and 4-aligned offsets and
-   * row strides, and reads vec4s along K for both (the layout of x @ W^T in Linear).
+   * How A is read: "k4" = vec4 along K (A's K stride is 1; row stride, offsets and batch strides
+   * are multiples of 4); "scalar" = one element at a time through strides (any layout).
    */
-  loads: "scalar" | "vec4k";
+  aLoad: "k4" | "scalar";
+  /**
+   * How B is read: "k4" = vec4 along K (B^T stored row-major, as in x @ W^T); "n4" = vec4 along
+   * N (row-major B, N % 4 == 0); "scalar" = any layout. Alignment as for A.
+   */
+  bLoad: "k4" | "n4" | "scalar";
 }
 
 /**
@@ -55,31 +59,68 @@ export function matmulUniforms(args: {
 }
 
 /**
- * Register-tiled matmul. Each invocation computes a tm x tn block of C in registers; a workgroup
- * is wgx x wgy invocations (lanes along N), so it covers (wgy*tm) x (wgx*tn) outputs, and the grid
- * is (ceil(N / (wgx*tn)), ceil(M / (wgy*tm)), batch). Per K step an invocation loads tm values of
- * A and tn of B (clamped to the last row/column at the edges, so loads never go out of bounds) and
- * does tm*tn FMAs; no workgroup memory: on lavapipe loads, not FMAs, are the limit and workgroup
- * tiling loses. Outputs outside M x N are not written. C is contiguous [batch, M, N]. Loops are
- * left as loops (lavapipe's compile time grows steeply with unrolled code).
+ * Register-tiled matmul. Each invocation computes a tm x tn block of C in registers (tn / 4 vec4
+ * accumulators per row); a workgroup is wgx x wgy invocations (lanes along N), covering
+ * (wgy*tm) x (wgx*tn) outputs, and the grid is (ceil(N / (wgx*tn)), ceil(M / (wgy*tm)), batch).
+ * K advances 4 at a time: an invocation loads tm vec4s of A (rows m, k..k+3) and, per the B
+ * layout, tn vec4s along K or 4 * tn/4 vec4s along N, then does 4*tm*tn FMAs; a scalar loop
+ * handles the K % 4 tail. Loads past the M/N edges are clamped to the last row/column (never out
+ * of bounds) and those outputs are not written. No workgroup memory: on lavapipe loads, not
+ * FMAs, are the limit (each load is a per-lane loop), so big register tiles in 8-lane
+ * workgroups win there. Loops stay loops (lavapipe compile time grows steeply with unrolling).
+ * C is contiguous [batch, M, N].
  */
 export function matmulKernel(spec: MatmulSpec): KernelSource {
-  const { tm, tn, wgx, wgy } = spec;
-  const vec = spec.loads === "vec4k";
-  const elem = vec ? "vec4<f32>" : "f32";
-  const kStep = vec ? 4 : 1;
-  const loadA = vec
-    ? `a[i] = A[(aBase + min(m0 + i, u.M - 1u) * u.sAm + k) >> 2u];`
-    : `a[i] = A[aBase + min(m0 + i, u.M - 1u) * u.sAm + k * u.sAk];`;
-  const loadB = vec
-    ? `b[j] = B[(bBase + min(n0 + j, u.N - 1u) * u.sBn + k) >> 2u];`
-    : `b[j] = B[bBase + k * u.sBk + min(n0 + j, u.N - 1u) * u.sBn];`;
-  const fma = vec
-    ? "acc[i * TN + j] += dot(a[i], b[j]);"
-    : "acc[i * TN + j] = fma(a[i], b[j], acc[i * TN + j]);";
+  const { wgx, wgy } = spec;
+  const tm = Math.max(1, Math.floor(spec.tm));
+  const tn = Math.max(4, Math.ceil(spec.tn / 4) * 4);
+  const tq = tn / 4;
+  const aVec = spec.aLoad === "k4";
+  const bVec = spec.bLoad !== "scalar";
+  const loadA = aVec
+    ? `a[i] = A4[(aBase + min(m0 + i, u.M - 1u) * u.sAm + k) >> 2u];`
+    : `let ar = aBase + min(m0 + i, u.M - 1u) * u.sAm + k * u.sAk;
+      a[i] = vec4<f32>(A[ar], A[ar + u.sAk], A[ar + 2u * u.sAk], A[ar + 3u * u.sAk]);`;
+  let bBlock: string;
+  if (spec.bLoad === "k4") {
+    bBlock = `for (var j = 0u; j < TN; j++) {
+      b[j] = B4[(bBase + min(n0 + j, u.N - 1u) * u.sBn + k) >> 2u];
+    }
+    for (var i = 0u; i < TM; i++) {
+      for (var q = 0u; q < TQ; q++) {
+        acc[i * TQ + q] += vec4<f32>(dot(a[i], b[4u * q]), dot(a[i], b[4u * q + 1u]),
+          dot(a[i], b[4u * q + 2u]), dot(a[i], b[4u * q + 3u]));
+      }
+    }`;
+  } else if (spec.bLoad === "n4") {
+    bBlock = `for (var kk = 0u; kk < 4u; kk++) {
+      let br = bBase + (k + kk) * u.sBk;
+      for (var q = 0u; q < TQ; q++) { bq[q] = B4[(br + min(n0 + 4u * q, u.N - 4u)) >> 2u]; }
+      for (var i = 0u; i < TM; i++) {
+        let av = a[i][kk];
+        for (var q = 0u; q < TQ; q++) { acc[i * TQ + q] += av * bq[q]; }
+      }
+    }`;
+  } else {
+    bBlock = `for (var kk = 0u; kk < 4u; kk++) {
+      let br = bBase + (k + kk) * u.sBk;
+      for (var q = 0u; q < TQ; q++) {
+        let c = br + min(n0 + 4u * q, u.N - 1u) * u.sBn;
+        let c1 = br + min(n0 + 4u * q + 1u, u.N - 1u) * u.sBn;
+        let c2 = br + min(n0 + 4u * q + 2u, u.N - 1u) * u.sBn;
+        let c3 = br + min(n0 + 4u * q + 3u, u.N - 1u) * u.sBn;
+        bq[q] = vec4<f32>(B[c], B[c1], B[c2], B[c3]);
+      }
+      for (var i = 0u; i < TM; i++) {
+        let av = a[i][kk];
+        for (var q = 0u; q < TQ; q++) { acc[i * TQ + q] += av * bq[q]; }
+      }
+    }`;
+  }
   const code = `
 const TM = ${tm}u;
 const TN = ${tn}u;
+const TQ = ${tq}u;
 struct U {
   M: u32, N: u32, K: u32, p0: u32,
   aOff: u32, bOff: u32, cOff: u32, biasOff: u32,
@@ -87,10 +128,20 @@ struct U {
   bshape: vec4<u32>, aBs: vec4<u32>, bBs: vec4<u32>,
 };
 @group(0) @binding(0) var<storage, read_write> C: array<f32>;
-@group(0) @binding(1) var<storage, read> A: array<${elem}>;
-@group(0) @binding(2) var<storage, read> B: array<${elem}>;
+@group(0) @binding(1) var<storage, read> A${aVec ? "4" : ""}: array<${aVec ? "vec4<f32>" : "f32"}>;
+@group(0) @binding(2) var<storage, read> B${bVec ? "4" : ""}: array<${bVec ? "vec4<f32>" : "f32"}>;
 ${spec.bias ? "@group(0) @binding(3) var<storage, read> bias: array<f32>;" : ""}
 @group(0) @binding(${spec.bias ? 4 : 3}) var<uniform> u: U;
+${
+    aVec
+      ? `fn loadA1(i: u32) -> f32 { let v = A4[i >> 2u]; return v[i & 3u]; }`
+      : `fn loadA1(i: u32) -> f32 { return A[i]; }`
+  }
+${
+    bVec
+      ? `fn loadB1(i: u32) -> f32 { let v = B4[i >> 2u]; return v[i & 3u]; }`
+      : `fn loadB1(i: u32) -> f32 { return B[i]; }`
+  }
 @compute @workgroup_size(${wgx}, ${wgy})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   var rem = wid.z;
@@ -105,14 +156,27 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let m0 = (wid.y * ${wgy}u + lid.y) * TM;
   let n0 = (wid.x * ${wgx}u + lid.x) * TN;
   if (m0 >= u.M || n0 >= u.N) { return; }
-  var acc: array<f32, ${tm * tn}>;
-  var a: array<${elem}, ${tm}>;
-  var b: array<${elem}, ${tn}>;
-  for (var k = 0u; k < u.K; k += ${kStep}u) {
-    for (var i = 0u; i < TM; i++) { ${loadA} }
-    for (var j = 0u; j < TN; j++) { ${loadB} }
+  var acc: array<vec4<f32>, ${tm * tq}>;
+  var a: array<vec4<f32>, ${tm}>;
+  ${spec.bLoad === "k4" ? `var b: array<vec4<f32>, ${tn}>;` : `var bq: array<vec4<f32>, ${tq}>;`}
+  let k4 = u.K & ~3u;
+  for (var k = 0u; k < k4; k += 4u) {
     for (var i = 0u; i < TM; i++) {
-      for (var j = 0u; j < TN; j++) { ${fma} }
+      ${loadA}
+    }
+    ${bBlock}
+  }
+  for (var k = k4; k < u.K; k++) {
+    for (var i = 0u; i < TM; i++) {
+      let av = loadA1(aBase + min(m0 + i, u.M - 1u) * u.sAm + k * u.sAk);
+      for (var q = 0u; q < TQ; q++) {
+        let br = bBase + k * u.sBk;
+        let bv = vec4<f32>(loadB1(br + min(n0 + 4u * q, u.N - 1u) * u.sBn),
+          loadB1(br + min(n0 + 4u * q + 1u, u.N - 1u) * u.sBn),
+          loadB1(br + min(n0 + 4u * q + 2u, u.N - 1u) * u.sBn),
+          loadB1(br + min(n0 + 4u * q + 3u, u.N - 1u) * u.sBn));
+        acc[i * TQ + q] += av * bv;
+      }
     }
   }
   let cBase = u.cOff + wid.z * u.M * u.N;
@@ -122,20 +186,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     for (var j = 0u; j < TN; j++) {
       let n = n0 + j;
       if (n >= u.N) { break; }
-      C[cBase + m * u.N + n] = acc[i * TN + j]${spec.bias ? " + bias[u.biasOff + n]" : ""};
+      C[cBase + m * u.N + n] = acc[i * TQ + (j >> 2u)][j & 3u]${
+    spec.bias ? " + bias[u.biasOff + n]" : ""
+  };
     }
   }
 }
 `;
   return {
-    label: `matmul[tm${tm},tn${tn},wg${wgx}x${wgy},${spec.loads}${spec.bias ? ",bias" : ""}]`,
+    label: `matmul[tm${tm},tn${tn},wg${wgx}x${wgy},a:${spec.aLoad},b:${spec.bLoad}${
+      spec.bias ? ",bias" : ""
+    }]`,
     code,
-    bindings: spec.bias ? ["write", "read", "read", "read", "uniform"] : [
-      "write",
-      "read",
-      "read",
-      "uniform",
-    ],
+    bindings: spec.bias
+      ? ["write", "read", "read", "read", "uniform"]
+      : ["write", "read", "read", "uniform"],
     workgroupSize: [wgx, wgy, 1],
   };
 }
@@ -148,7 +213,7 @@ export function matmulWorkgroups(
   batch: number,
 ): [number, number, number] {
   return [
-    Math.ceil(n / (spec.wgx * spec.tn)),
+    Math.ceil(n / (spec.wgx * Math.max(4, Math.ceil(spec.tn / 4) * 4))),
     Math.ceil(m / (spec.wgy * spec.tm)),
     batch,
   ];

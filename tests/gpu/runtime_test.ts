@@ -56,3 +56,15 @@ Deno.test("read() returns written data in submission order", async () => {
   assertEquals(Array.from(back), [2, 3]);
   rt.pool.release(buf);
 });
+
+Deno.test("profile() reports time per kernel label", async () => {
+  const { tensor, add, tidy } = await import("../../src/tensor/mod.ts");
+  const x = tensor([1, 2, 3], [3]);
+  const report = await rt.profile(() => {
+    tidy(() => add(add(x, 1), x));
+  });
+  const labels = report.map((r) => r.label);
+  assert(labels.some((l) => l.startsWith("elementwise[add")), labels.join(", "));
+  assert(report.every((r) => r.count >= 1 && r.totalMs >= 0));
+  x.dispose();
+});

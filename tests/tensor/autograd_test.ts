@@ -73,3 +73,8 @@ Deno.test("an op on a disposed tensor names the problem", () => {
   t.dispose();
   assertThrows(() => T.add(t, 1), Error, "used after dispose");
 });
+
+Deno.test("a tensor above maxStorageBufferBindingSize fails with an error naming the limit", () => {
+  const n = Math.floor(gpu().maxBinding / 4) + 1;
+  assertThrows(() => T.zeros([n]), RangeError, "maxStorageBufferBindingSize");
+});

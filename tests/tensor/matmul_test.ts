@@ -12,6 +12,8 @@ Deno.test("matmul() matches float64 reference on odd sizes, 1-D operands and bro
     [[2, 3, 5, 6], [6, 11]],
     [[3, 1, 4, 8], [2, 8, 5]],
     [[9, 12], [12, 10]],
+    [[5, 8], [8, 12]], // vec4 A along K, vec4 B along N
+    [[5, 6], [6, 8]], // scalar A, vec4 B along N, K tail of 2
   ];
   for (const [sa, sb] of cases) {
     await checkOp({

@@ -59,8 +59,8 @@ function specOf(d: number, dv: number, a: Attrs): AttentionSpec {
     mask: a.hasMask,
     dropout: a.dropoutP > 0,
     tiles: a.tiling?.tiles ?? (cpu ? "workgroup" : "private"),
-    wg: a.tiling?.wg ?? (cpu ? 8 : 64),
-    rows: a.tiling?.rows ?? (cpu ? 8 : 2),
+    wg: a.tiling?.wg ?? (cpu ? 4 : 64),
+    rows: a.tiling?.rows ?? (cpu ? 16 : 2),
     block: a.tiling?.block,
     maxWorkgroupBytes: rt.device.limits.maxComputeWorkgroupStorageSize,
   };

@@ -14,29 +14,69 @@ import { Tensor } from "../tensor.ts";
 import { copyContiguous, reshape, transpose } from "./layout.ts";
 import { sum } from "./reduce.ts";
 
-/**
- * Register-tile configurations per adapter kind (loads are the limit on lavapipe, so large tiles
- * in 8-lane workgroups; real GPUs get 16x8 workgroups of 4x4 tiles). Picked by problem size.
- */
-export function chooseMatmulSpec(
-  m: number,
-  n: number,
-  vec4k: boolean,
-  bias: boolean,
-): MatmulSpec {
-  const cpu = gpu().isCpuAdapter;
-  const loads = vec4k ? "vec4k" as const : "scalar" as const;
-  if (cpu) {
-    const big = m >= 64 && n >= 64;
-    const tm = big ? 8 : m >= 4 ? 4 : 1;
-    const tn = big ? 8 : n >= 4 ? 4 : 1;
-    return { tm, tn, wgx: 8, wgy: 1, bias, loads };
-  }
-  return { tm: 4, tn: 4, wgx: 16, wgy: 8, bias, loads };
+/** Operand layouts a matmul launch can use (see `MatmulSpec`). */
+export interface MatmulLayout {
+  aLoad: MatmulSpec["aLoad"];
+  bLoad: MatmulSpec["bLoad"];
 }
 
-function aligned4(t: Tensor, strides: readonly number[]): boolean {
-  return t.offset % 4 === 0 && strides.every((s) => s % 4 === 0);
+/** Tile shape per adapter kind and problem size. */
+export interface MatmulTile {
+  tm: number;
+  tn: number;
+  wgx: number;
+  wgy: number;
+}
+
+/**
+ * Register-tile table per adapter kind (measured with `deno task bench kernels`): on lavapipe
+ * loads dominate, so large tiles in 8-lane workgroups (one SIMD-8 batch); real GPUs get 8x8
+ * workgroups of 4x4 tiles. Small problems get small tiles so that work is not wasted at edges.
+ * `setMatmulTiles` overrides the table (the benchmark uses it to compare configurations).
+ */
+let tileOverride: MatmulTile | null = null;
+
+/** Forces one tile configuration for every matmul (null restores the table). */
+export function setMatmulTiles(t: MatmulTile | null): void {
+  tileOverride = t;
+}
+
+/** The tile for an M x N output on the current adapter. */
+export function chooseMatmulTile(m: number, n: number): MatmulTile {
+  if (tileOverride) return tileOverride;
+  if (gpu().isCpuAdapter) {
+    // Measured on lavapipe (2 cores, 1024^3): 32x32 0.47 GFLOP/s, 16x16 0.26, 8x8 0.21, the
+    // 16x16 workgroup-memory baseline 0.06. Smaller problems get smaller tiles (less waste at
+    // the edges, enough workgroups for both cores).
+    const pick = (d: number) => d >= 256 ? 32 : d >= 64 ? 16 : d >= 16 ? 8 : 4;
+    return { tm: m >= 4 ? pick(m) : 1, tn: pick(n), wgx: 8, wgy: 1 };
+  }
+  if (m >= 64 && n >= 64) return { tm: 4, tn: 8, wgx: 16, wgy: 8 };
+  return { tm: 4, tn: 4, wgx: 8, wgy: 8 };
+}
+
+function aligned4(offset: number, strides: readonly number[]): boolean {
+  return offset % 4 === 0 && strides.every((s) => s % 4 === 0);
+}
+
+/** Chooses vec4 loads where the layout allows them. */
+export function chooseMatmulLayout(a: {
+  n: number;
+  aOffset: number;
+  bOffset: number;
+  aStrides: readonly [number, number];
+  bStrides: readonly [number, number];
+  aBatchStrides: readonly number[];
+  bBatchStrides: readonly number[];
+}): MatmulLayout {
+  const [sAm, sAk] = a.aStrides, [sBk, sBn] = a.bStrides;
+  const aLoad = sAk === 1 && aligned4(a.aOffset, [sAm, ...a.aBatchStrides]) ? "k4" : "scalar";
+  let bLoad: MatmulLayout["bLoad"] = "scalar";
+  if (sBk === 1 && aligned4(a.bOffset, [sBn, ...a.bBatchStrides])) bLoad = "k4";
+  else if (sBn === 1 && a.n % 4 === 0 && aligned4(a.bOffset, [sBk, ...a.bBatchStrides])) {
+    bLoad = "n4";
+  }
+  return { aLoad, bLoad };
 }
 
 /**
@@ -82,9 +122,16 @@ export function matmulRaw(a: Tensor, b: Tensor, bias?: Tensor): Tensor {
   }
   const sAm = a.strides[a.rank - 2], sAk = a.strides[a.rank - 1];
   const sBk = b.strides[b.rank - 2], sBn = b.strides[b.rank - 1];
-  const vec4k = k % 4 === 0 && sAk === 1 && sBk === 1 && aligned4(a, [sAm, ...aB]) &&
-    aligned4(b, [sBn, ...bB]);
-  const spec = chooseMatmulSpec(m, n, vec4k, !!bias);
+  const layout = chooseMatmulLayout({
+    n,
+    aOffset: a.offset,
+    bOffset: b.offset,
+    aStrides: [sAm, sAk],
+    bStrides: [sBk, sBn],
+    aBatchStrides: aB,
+    bBatchStrides: bB,
+  });
+  const spec: MatmulSpec = { ...chooseMatmulTile(m, n), ...layout, bias: !!bias };
   if (nb > 65535) throw new RangeError(`matmul(): batch ${nb} above 65535`);
   const biasT = bias ? (bias.isContiguous ? bias : copyContiguous(bias)) : undefined;
   gpu().launch(matmulKernel(spec), {

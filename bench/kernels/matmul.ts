@@ -1,0 +1,214 @@
+/**
+ * Matmul and dispatch-cost cases: our matmul (the adapter's table config and a few others)
+ * against a plain 16x16-workgroup, one-output-per-thread, workgroup-memory tiled WGSL kernel in
+ * the same run, and numpy (when python3 + numpy exist) on the same shapes.
+ */
+import { gpu, type KernelSource } from "../../src/gpu/mod.ts";
+import {
+  chooseMatmulTile,
+  matmulRaw,
+  type MatmulTile,
+  setMatmulTiles,
+  type Tensor,
+  tensor,
+  tidy,
+  transpose,
+  zeros,
+} from "../../src/tensor/mod.ts";
+import { runElementwise } from "../../src/tensor/mod.ts";
+import { benchCase, type BenchContext, median } from "./_registry.ts";
+
+/** The baseline: classic 16x16 shared-memory tiles, one output per thread, row-major A and B. */
+export function baselineKernel(): KernelSource {
+  return {
+    label: "baseline_matmul16x16",
+    code: `
+struct U { M: u32, N: u32, K: u32, p: u32 };
+@group(0) @binding(0) var<storage, read_write> C: array<f32>;
+@group(0) @binding(1) var<storage, read> A: array<f32>;
+@group(0) @binding(2) var<storage, read> B: array<f32>;
+@group(0) @binding(3) var<uniform> u: U;
+var<workgroup> ta: array<array<f32, 16>, 16>;
+var<workgroup> tb: array<array<f32, 16>, 16>;
+@compute @workgroup_size(16, 16)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let row = gid.y;
+  let col = gid.x;
+  var acc = 0.0;
+  for (var t = 0u; t < u.K; t += 16u) {
+    let ak = t + lid.x;
+    let bk = t + lid.y;
+    ta[lid.y][lid.x] = select(0.0, A[row * u.K + ak], row < u.M && ak < u.K);
+    tb[lid.y][lid.x] = select(0.0, B[bk * u.N + col], bk < u.K && col < u.N);
+    workgroupBarrier();
+    for (var k = 0u; k < 16u; k++) { acc += ta[lid.y][k] * tb[k][lid.x]; }
+    workgroupBarrier();
+  }
+  if (row < u.M && col < u.N) { C[row * u.N + col] = acc; }
+}
+`,
+    bindings: ["write", "read", "read", "uniform"],
+    workgroupSize: [16, 16, 1],
+  };
+}
+
+function rand(n: number): Float32Array {
+  const a = new Float32Array(n);
+  let s = 1;
+  for (let i = 0; i < n; i++) {
+    s = (s * 1103515245 + 12345) >>> 0;
+    a[i] = (s >>> 8) / 2 ** 24 - 0.5;
+  }
+  return a;
+}
+
+/** Seconds per run of `launch` (reps launches in one submit, median of trials). */
+async function timeIt(launch: () => void, reps: number, trials: number): Promise<number> {
+  launch(); // compile + warm
+  await gpu().sync();
+  const ts: number[] = [];
+  for (let t = 0; t < trials; t++) {
+    const t0 = performance.now();
+    for (let r = 0; r < reps; r++) launch();
+    await gpu().sync();
+    ts.push((performance.now() - t0) / 1000 / reps);
+  }
+  return median(ts);
+}
+
+function numpyTime(m: number, k: number, n: number, reps: number): number | null {
+  const env = { ...Deno.env.toObject() };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  const py = `
+import numpy as np, time
+a = np.random.rand(${m}, ${k}).astype(np.float32); b = np.random.rand(${k}, ${n}).astype(np.float32)
+a @ b
+ts = []
+for _ in range(${reps}):
+    t0 = time.perf_counter(); a @ b; ts.append(time.perf_counter() - t0)
+ts.sort(); print(ts[len(ts) // 2])
+`;
+  try {
+    const out = new Deno.Command("python3", {
+      args: ["-c", py],
+      env,
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "null",
+    })
+      .outputSync();
+    if (!out.success) return null;
+    return Number(new TextDecoder().decode(out.stdout).trim());
+  } catch {
+    return null;
+  }
+}
+
+async function matmulCase(
+  ctx: BenchContext,
+  m: number,
+  k: number,
+  n: number,
+  linearLayout: boolean,
+): Promise<Record<string, number | string>> {
+  const flop = 2 * m * n * k;
+  const reps = 1, trials = ctx.quick ? 1 : 2;
+  const a = tensor(rand(m * k), [m, k]);
+  const b = tensor(rand(k * n), [k, n]);
+  const bt = tensor(rand(k * n), [n, k]); // Linear weight layout [out, in]
+  const c = zeros([m, n]);
+  const base = baselineKernel();
+  const u = new Uint32Array([m, n, k, 0]);
+  ctx.log(`matmul ${m}x${k}x${n}: baseline`);
+  const tBase = await timeIt(
+    () =>
+      gpu().launch(base, {
+        buffers: [c.storage.buffer, a.storage.buffer, b.storage.buffer],
+        uniforms: u,
+        workgroups: [Math.ceil(n / 16), Math.ceil(m / 16)],
+      }),
+    reps,
+    trials,
+  );
+  const ours = (tile: MatmulTile | null) => {
+    setMatmulTiles(tile);
+    return timeIt(
+      () => tidy(() => void (linearLayout ? matmulRaw(a, transpose(bt)) : matmulRaw(a, b))),
+      reps,
+      trials,
+    );
+  };
+  const table = chooseMatmulTile(m, n);
+  ctx.log(`matmul ${m}x${k}x${n}: ours ${JSON.stringify(table)}`);
+  const tOurs = await ours(null);
+  const metrics: Record<string, number | string> = {
+    layout: linearLayout ? "A @ W^T (Linear)" : "A @ B row-major",
+    tile: `${table.tm}x${table.tn} wg ${table.wgx}x${table.wgy}`,
+    ours_ms: +(tOurs * 1e3).toFixed(2),
+    ours_gflops: +(flop / tOurs / 1e9).toFixed(2),
+    baseline_ms: +(tBase * 1e3).toFixed(2),
+    baseline_gflops: +(flop / tBase / 1e9).toFixed(2),
+    speedup_vs_baseline: +(tBase / tOurs).toFixed(2),
+  };
+  if (!ctx.quick && Deno.env.get("BENCH_MATMUL_SWEEP")) {
+    for (const t of [[8, 8], [8, 16], [16, 16], [16, 32], [32, 32]]) {
+      const tile = { tm: t[0], tn: t[1], wgx: 8, wgy: 1 };
+      ctx.log(`  sweep ${t}`);
+      metrics[`sweep_${t[0]}x${t[1]}_gflops`] = +(flop / (await ours(tile)) / 1e9).toFixed(2);
+    }
+  }
+  setMatmulTiles(null);
+  const np = numpyTime(m, k, n, ctx.quick ? 3 : 5);
+  if (np) {
+    metrics.numpy_ms = +(np * 1e3).toFixed(2);
+    metrics.ours_over_numpy_time = +(tOurs / np).toFixed(2);
+  }
+  [a, b, bt, c].forEach((t: Tensor) => t.dispose());
+  return metrics;
+}
+
+benchCase({
+  family: "matmul",
+  name: "matmul",
+  async run(ctx) {
+    return [
+      { name: "matmul 1024x1024x1024", metrics: await matmulCase(ctx, 1024, 1024, 1024, false) },
+      { name: "matmul 4096x256x1024", metrics: await matmulCase(ctx, 4096, 256, 1024, false) },
+      {
+        name: "linear 4096x256x1024 (x @ W^T)",
+        metrics: await matmulCase(ctx, 4096, 256, 1024, true),
+      },
+    ];
+  },
+});
+
+benchCase({
+  family: "runtime",
+  name: "dispatch cost",
+  async run(ctx) {
+    const x = tensor([1, 2, 3, 4], [4]);
+    const y = zeros([4]);
+    const n = ctx.quick ? 200 : 1000;
+    const one = () => runElementwise("add1", "x0 + 1.0", [x], { out: y });
+    const tBatched = await timeIt(
+      () => {
+        for (let i = 0; i < n; i++) one();
+      },
+      1,
+      3,
+    );
+    // The cost of a submit that is awaited (what reading every step would cost).
+    const tSync = await timeIt(() => one(), 1, 20);
+    x.dispose();
+    y.dispose();
+    return [{
+      name: "tiny kernel dispatch",
+      metrics: {
+        us_per_dispatch_batched: +(tBatched / n * 1e6).toFixed(1),
+        ms_per_awaited_submit: +(tSync * 1e3).toFixed(2),
+        awaited_submit_over_dispatch: +(tSync / (tBatched / n)).toFixed(0),
+      },
+    }];
+  },
+});
