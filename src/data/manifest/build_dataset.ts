@@ -29,7 +29,10 @@ export interface BuildDatasetOptions {
    */
   annotations?: string;
   format: DatasetFormat;
-  /** Manifest path: a `.json` file, or a folder that receives `manifest.json`. */
+  /**
+   * Manifest path: written as this file, unless it is an existing folder (or ends in "/"),
+   * which then receives `manifest.json`.
+   */
   out: string;
   /** SA-V: annotation i is frame i * annEvery. @default 4 */
   annEvery?: number;
@@ -256,7 +259,13 @@ export async function buildDataset(opts: BuildDatasetOptions): Promise<DatasetMa
     },
     warnings,
   };
-  const outPath = opts.out.endsWith(".json") ? opts.out : join(opts.out, "manifest.json");
+  let outIsDir = opts.out.endsWith("/");
+  try {
+    outIsDir ||= (await Deno.stat(opts.out)).isDirectory;
+  } catch {
+    // absent: the manifest is written at exactly this path
+  }
+  const outPath = outIsDir ? join(opts.out, "manifest.json") : opts.out;
   await writeFileAtomic(outPath, JSON.stringify(manifest, null, 1) + "\n");
   return manifest;
 }

@@ -159,3 +159,21 @@ Deno.test("buildDataset() accepts one folder of binary PNGs per object (ids fold
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("buildDataset() writes the manifest at an extension-less path as a file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await buildDataset({
+      frames: `${FIX}davis2017/JPEGImages`,
+      format: "davis",
+      out: `${dir}/staging/outs/manifest`,
+      verify: "header",
+      videos: ["bear"],
+    });
+    const st = await Deno.stat(`${dir}/staging/outs/manifest`);
+    assert(st.isFile);
+    assertEquals((await readManifest(`${dir}/staging/outs/manifest`)).videos.length, 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
