@@ -64,7 +64,7 @@ export function plainReporter(opts: { quiet?: boolean } = {}): Reporter {
 export async function ttyReporter(): Promise<Reporter> {
   const { default: cliProgress } = await import("cli-progress");
   const multi = new cliProgress.MultiBar({
-    format: " {bar} {stage} {value}/{total} {elapsed}",
+    format: " {bar} {stage} {prog} {elapsed}",
     barsize: 24,
     hideCursor: true,
     clearOnComplete: true,
@@ -78,7 +78,8 @@ export async function ttyReporter(): Promise<Reporter> {
   }, 250);
   return {
     stageStart(stage, action) {
-      const bar = multi.create(0, 0, {
+      const bar = multi.create(1, 0, {
+        prog: "",
         stage: `${action === "run" ? "" : "(restore) "}${stage}`,
         elapsed: "0s",
       });
@@ -87,8 +88,8 @@ export async function ttyReporter(): Promise<Reporter> {
     stageProgress(stage, done, total) {
       const b = bars.get(stage);
       if (!b) return;
-      b.bar.setTotal(total);
-      b.bar.update(done);
+      b.bar.setTotal(Math.max(1, total));
+      b.bar.update(done, { prog: `${done}/${total}` });
     },
     stageLog() {},
     stageEnd(r) {

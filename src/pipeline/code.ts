@@ -10,6 +10,7 @@ import { hashBytes } from "./hash.ts";
 import type { StatCache } from "./tree.ts";
 
 const graphs = new Map<string, Promise<string[]>>();
+const ENGINE_DIR = decodeURIComponent(new URL("./", import.meta.url).pathname);
 
 /** Project-local files of a module's import graph (absolute paths), via `deno info --json`. */
 export function moduleGraph(url: string, root: string): Promise<string[]> {
@@ -34,7 +35,10 @@ export function moduleGraph(url: string, root: string): Promise<string[]> {
       for (const m of info.modules) {
         if (!m.specifier.startsWith("file://") || m.error) continue;
         const path = decodeURIComponent(new URL(m.specifier).pathname);
-        if (path.startsWith(root + "/") && !path.includes("/node_modules/")) files.add(path);
+        if (!path.startsWith(root + "/") || path.includes("/node_modules/")) continue;
+        // the engine is not part of any kind: editing it must not invalidate every stage
+        if (path.startsWith(ENGINE_DIR) && !path.startsWith(`${ENGINE_DIR}kinds/`)) continue;
+        files.add(path);
       }
       return [...files].sort();
     })();
@@ -115,25 +119,68 @@ export class CodeHasher {
 }
 
 const toolVersions = new Map<string, Promise<string>>();
+let toolMemoPath: string | null = null;
 
-/** The first line of `<tool> -version` (or Deno's own version), once per process. */
+/** Where tool versions are remembered between processes (keyed by the binary's stat). */
+export function setToolMemo(path: string | null): void {
+  toolMemoPath = path;
+}
+
+/** The executable `tool` resolves to on PATH, with a stat signature, or null. */
+function whichTool(tool: string): { path: string; sig: string } | null {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    if (!dir) continue;
+    try {
+      const p = Deno.realPathSync(`${dir}/${tool}`);
+      const st = Deno.statSync(p);
+      if (st.isFile) {
+        return { path: p, sig: `${st.dev}:${st.ino}:${st.size}:${st.mtime?.getTime()}` };
+      }
+    } catch { /* not here */ }
+  }
+  return null;
+}
+
+/**
+ * The first line of `<tool> -version` (or Deno's own version). Starting ffmpeg just to ask is
+ * slow, so the answer is remembered per binary (path, inode, size, mtime): a new ffmpeg is a
+ * new binary and is asked again.
+ */
 export function toolVersion(tool: string): Promise<string> {
   let p = toolVersions.get(tool);
   if (!p) {
     p = (async () => {
       if (tool === "deno") return `deno ${Deno.version.deno}`;
+      const bin = whichTool(tool);
+      if (!bin) return `${tool} (not installed)`;
+      let memo: Record<string, { sig: string; version: string }> = {};
+      if (toolMemoPath) {
+        try {
+          memo = JSON.parse(await Deno.readTextFile(toolMemoPath));
+          if (memo[bin.path]?.sig === bin.sig) return memo[bin.path].version;
+        } catch { /* none yet */ }
+      }
+      let version: string;
       try {
-        const out = await new Deno.Command(tool, {
+        const out = await new Deno.Command(bin.path, {
           args: ["-version"],
           stdout: "piped",
           stderr: "piped",
-        })
-          .output();
-        const line = new TextDecoder().decode(out.stdout).split("\n")[0].trim();
-        return line || `${tool} (no version)`;
+        }).output();
+        version = new TextDecoder().decode(out.stdout).split("\n")[0].trim() ||
+          `${tool} (no version)`;
       } catch {
-        return `${tool} (not installed)`;
+        return `${tool} (cannot run)`;
       }
+      if (toolMemoPath) {
+        try {
+          memo[bin.path] = { sig: bin.sig, version };
+          const tmp = `${toolMemoPath}.${Deno.pid}.tmp`;
+          await Deno.writeTextFile(tmp, JSON.stringify(memo, null, 1));
+          await Deno.rename(tmp, toolMemoPath);
+        } catch { /* read-only state folder */ }
+      }
+      return version;
     })();
     toolVersions.set(tool, p);
   }

@@ -4,7 +4,7 @@
  * what is this stage's key now (`keyOf`), and is it up to date, restorable or stale, and why
  * (`decide`, checking cheapest first like DVC: definition, then inputs, then outputs).
  */
-import { CodeHasher, toolVersion } from "./code.ts";
+import { CodeHasher, setToolMemo, toolVersion } from "./code.ts";
 import { HASH_ALGO, hashBytes } from "./hash.ts";
 import type { StageKind } from "./kind.ts";
 import {
@@ -90,6 +90,7 @@ export class Engine {
       : stateDir;
     const warn = opts.warn ?? ((m: string) => console.error(`warning: ${m}`));
     const stats = await StatCache.load(`${stateDir}/stat-cache.json`);
+    setToolMemo(`${stateDir}/tools.json`);
     const lockPath = lockPathFor(pipeline.file);
     const lock = await readLockFile(lockPath, pipeline.name, warn);
     const link = opts.link ?? (Deno.env.get("SAM2_LINK") === "hardlink" ? "hardlink" : "copy");
@@ -128,7 +129,7 @@ export class Engine {
     }
     const kind = this.kind(stage);
     const tools: Record<string, string> = {};
-    for (const t of kind?.tools ?? []) tools[t.name] = await t.version();
+    for (const t of kind?.tools ?? []) tools[t.name] = await (t.version?.() ?? toolVersion(t.name));
     for (const t of stage.tools) tools[t] = await toolVersion(t);
     const components: KeyComponents = {
       kind: stage.kind,

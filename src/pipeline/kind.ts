@@ -25,8 +25,11 @@ import type { Schema } from "./schema.ts";
 export interface ToolDecl {
   /** Short name shown in `explain` (e.g. "ffmpeg"). */
   name: string;
-  /** Resolves the installed version (a string that changes when the tool changes). */
-  version(): Promise<string>;
+  /**
+   * Resolves the installed version (a string that changes when the tool changes).
+   * @default the first line of `<name> -version`, remembered per binary
+   */
+  version?(): Promise<string>;
 }
 
 /** What a running stage receives from the engine. */

@@ -52,9 +52,9 @@ Deno.test("run prints a summary, exits non-zero on failure, and reports spec err
     assertEquals(r3.code, 2);
     assertStringIncludes(
       r3.stderr,
-      'bad.yaml:10:5: Unknown key "rnu" in a stage (did you mean "run"?)',
+      'bad.yaml:9:5: Unknown key "rnu" in a stage (did you mean "run"?)',
     );
-    assertStringIncludes(r3.stderr, "10 |     rnu: cat");
+    assertStringIncludes(r3.stderr, "9 |     rnu: cat");
     await Deno.writeTextFile(
       `${dir}/fail.yaml`,
       PIPE.replace("echo a${vars.v} > ${outs.o}", "exit 4"),

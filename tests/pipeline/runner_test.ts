@@ -246,3 +246,46 @@ Deno.test("runPipeline() train and eval kinds fail clearly: not available yet", 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("runPipeline() frozen stages never run; always_changed stages always do", async () => {
+  const dir = await tempProject({
+    "pipeline.yaml": `stages:
+  a:
+    run: date +%s%N > \${outs.o}
+    always_changed: true
+    outs:
+      o: out/a.txt
+  f:
+    run: echo never > \${outs.o}
+    frozen: true
+    outs:
+      o: out/f.txt
+`,
+    "out/f.txt": "kept\n",
+  });
+  try {
+    const s1 = await run(dir);
+    assertEquals(statuses(s1), { a: "ran", f: "frozen" });
+    assertEquals(await Deno.readTextFile(`${dir}/out/f.txt`), "kept\n");
+    const s2 = await run(dir);
+    assertEquals(statuses(s2), { a: "ran", f: "frozen" });
+    assertEquals(s2.results[0].reasons, ["always_changed"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("runPipeline() with a shared store restores in another checkout without running", async () => {
+  const files = { "pipeline.yaml": THREE };
+  const a = await tempProject(files);
+  const b = await tempProject(files);
+  const store = await Deno.makeTempDir();
+  try {
+    assertEquals(statuses(await run(a, { storeDir: store })), { a: "ran", b: "ran", c: "ran" });
+    const s = await run(b, { storeDir: store });
+    assertEquals(statuses(s), { a: "restored", b: "restored", c: "restored" });
+    assertEquals(await Deno.readTextFile(`${b}/out/b.txt`), "a1\nb\n");
+  } finally {
+    for (const d of [a, b, store]) await Deno.remove(d, { recursive: true });
+  }
+});

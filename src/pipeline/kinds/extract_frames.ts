@@ -5,7 +5,6 @@
  */
 import type { StageKind } from "../kind.ts";
 import { type Infer, s } from "../schema.ts";
-import { toolVersion } from "../code.ts";
 
 const params = s.object({
   video: s.path({ role: "input", desc: "The video file (mp4, ...)" }),
@@ -26,7 +25,7 @@ export const extractFramesKind: StageKind<ExtractFramesParams> = {
     import.meta.url,
     new URL("../../data/extract/extract_video.ts", import.meta.url).href,
   ],
-  tools: [{ name: "ffmpeg", version: () => toolVersion("ffmpeg") }],
+  tools: [{ name: "ffmpeg" }],
   async run(ctx) {
     const { extractVideo } = await import("../../data/extract/extract_video.ts");
     const r = await extractVideo(ctx.params.video, ctx.outputs.dir, {

@@ -27,7 +27,7 @@ export const trainKind: StageKind<TrainParams> = {
   params,
   outputs: { checkpoint: "file", logs: "dir" },
   modules: [import.meta.url],
-  tools: [{ name: "deno", version: () => Promise.resolve(`deno ${Deno.version.deno}`) }],
+  tools: [{ name: "deno" }],
   run() {
     return Promise.reject(
       new KindUnavailableError(
