@@ -9,3 +9,5 @@ export * from "./config/mod.ts";
 export * from "./position_encoding.ts";
 export * from "./backbone/mod.ts";
 export * from "./sam/mod.ts";
+export * from "./memory/mod.ts";
+export * from "./sam2_base.ts";
