@@ -1,2 +1,9 @@
-/** @module train (filled in as the parts land). */
-export {};
+/**
+ * train: training configuration (the reference's trainer YAML), parameter groups and fvcore
+ * schedules, the optimizer step (AdamW, grad-norm clipping).
+ *
+ * @module
+ */
+export * from "./config/mod.ts";
+export * from "./schedule.ts";
+export * from "./optim/mod.ts";
