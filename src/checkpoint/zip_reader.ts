@@ -5,7 +5,7 @@
  */
 import { inflateSync } from "fflate";
 import type { ByteSource } from "./byte_source.ts";
-import { crc32 } from "./crc32.ts";
+import { crc32Chunks } from "./crc32.ts";
 import { CheckpointError } from "./errors.ts";
 
 /** One member of a zip archive, as the central directory describes it. */
@@ -228,7 +228,7 @@ export async function readZipEntry(
     }
   }
   if (options.verifyCrc !== false) {
-    const got = crc32(data);
+    const got = await crc32Chunks([data]);
     if (got !== entry.crc) {
       throw new CheckpointError(
         `CRC-32 mismatch (stored ${hex(entry.crc)}, computed ${hex(got)}): the data is ` +

@@ -3,7 +3,7 @@
  * member's data aligned to 64 bytes with an "FB" padding extra field, zip64 records when
  * sizes or offsets pass 4 GiB. Members are streamed to the file one by one.
  */
-import { crc32 } from "./crc32.ts";
+import { crc32Chunks } from "./crc32.ts";
 
 const ALIGN = 64;
 const U32_MAX = 0xffffffff;
@@ -48,12 +48,9 @@ export class ZipWriter {
   /** Appends one member; `data` may be given in chunks. */
   async add(name: string, data: Uint8Array | Uint8Array[]): Promise<void> {
     const chunks = Array.isArray(data) ? data : [data];
-    let crc = 0;
+    const crc = await crc32Chunks(chunks);
     let size = 0;
-    for (const c of chunks) {
-      crc = crc32(c, crc);
-      size += c.byteLength;
-    }
+    for (const c of chunks) size += c.byteLength;
     const nameBytes = new TextEncoder().encode(name);
     const zip64 = this.force64 || size >= U32_MAX || this.offset >= U32_MAX;
     const z64Len = zip64 ? 4 + 16 : 0;

@@ -11,7 +11,7 @@ import {
   toFloat32,
 } from "../../src/checkpoint/mod.ts";
 import { pickle } from "../../src/checkpoint/pickler.ts";
-import { crc32 } from "../../src/checkpoint/crc32.ts";
+import { crc32, crc32Chunks } from "../../src/checkpoint/crc32.ts";
 import { readZipDirectory } from "../../src/checkpoint/zip_reader.ts";
 import { ZipWriter } from "../../src/checkpoint/zip_writer.ts";
 
@@ -86,4 +86,11 @@ Deno.test("loadPt() names a missing storage record and a too-short one", async (
   const noPickle = await zipOf([["archive/data/0", t.data]]);
   await assertRejects(() => loadPtBytes(noPickle), CheckpointError, "data.pkl");
   await assertRejects(() => loadPtBytes(enc.encode("hello")), CheckpointError, "Not a torch.save");
+});
+
+Deno.test("crc32Chunks() (WebAssembly) agrees with crc32() (JS)", async () => {
+  const data = Uint8Array.from({ length: 100_003 }, (_, i) => (i * 31 + 7) & 0xff);
+  const parts = [data.subarray(0, 5), data.subarray(5, 77_777), data.subarray(77_777)];
+  assertEquals(await crc32Chunks(parts), crc32(data));
+  assertEquals(await crc32Chunks([]), 0);
 });
