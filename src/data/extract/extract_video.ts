@@ -189,14 +189,21 @@ export async function extractVideo(
   let failure: unknown = null;
   let done = 0;
 
+  // Frame buffers go back to a small pool once encoded (sharp is done with them then).
+  const pool: ArrayBuffer[] = [];
+  const allocate = (n: number) => {
+    const i = pool.findIndex((b) => b.byteLength === n);
+    return i >= 0 ? pool.splice(i, 1)[0] : new ArrayBuffer(n);
+  };
   const writeFrame = async (frame: RgbFrame, name: string) => {
     const bytes = await encodeJpeg(frame, quality);
+    if (pool.length <= inFlight) pool.push(frame.data.buffer as ArrayBuffer);
     await Deno.writeFile(join(staging, name), bytes);
     done++;
     opts.onProgress?.(done, Math.max(expected, done));
   };
 
-  const reader = new PpmReader(child.stdout);
+  const reader = new PpmReader(child.stdout, allocate);
   /** A broken frame stream is reported with ffmpeg's reason when it gave one. */
   const nextFrame = async () => {
     try {

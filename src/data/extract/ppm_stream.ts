@@ -115,7 +115,14 @@ export class PpmReader {
   /** Bytes consumed so far, for error messages. */
   offset = 0;
 
-  constructor(stream: ReadableStream<Uint8Array>) {
+  /**
+   * `allocate(n)` supplies each frame's `n`-byte buffer (default: a new one), so a caller can
+   * recycle buffers of frames it is done with instead of making the GC chase ~1 MB a frame.
+   */
+  constructor(
+    stream: ReadableStream<Uint8Array>,
+    readonly allocate: (bytes: number) => ArrayBuffer = (n) => new ArrayBuffer(n),
+  ) {
     try {
       this.#byob = stream.getReader({ mode: "byob" });
     } catch {
@@ -152,7 +159,7 @@ export class PpmReader {
       this.#carry = this.#carry.subarray(i);
     }
     const n = size.width * size.height * 3;
-    let buf = new ArrayBuffer(n);
+    let buf = this.allocate(n);
     const head = Math.min(n, this.#carry.length);
     new Uint8Array(buf).set(this.#carry.subarray(0, head));
     this.#carry = this.#carry.subarray(head);
