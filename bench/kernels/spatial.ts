@@ -133,17 +133,23 @@ benchCase({
     ctx.log("conv_transpose2d k2 s2 256->64 64x64");
     const x = tensor(rand(256 * 64 * 64, 3), [1, 256, 64, 64]);
     const w = tensor(rand(256 * 64 * 4, 4), [256, 64, 2, 2]);
+    const a = tensor(rand(256 * 256, 5), [256, 256]);
+    const b = tensor(rand(256 * 4096, 6), [256, 4096]);
     const flop = 2 * 256 * 64 * 4 * 64 * 64;
-    const [t] = await timeAll(
-      [() => void noGrad(() => convTranspose2d(x, w, null, { stride: 2 }))],
-      trials,
-    );
+    const [t, tm] = await timeAll([
+      () => void noGrad(() => convTranspose2d(x, w, null, { stride: 2 })),
+      () => void matmulRaw(a, b), // the same GEMM without the pixel shuffle
+    ], trials);
     out.push({
       name: "conv_transpose2d k2 s2 256->64 64x64",
-      metrics: { ms: +(t * 1e3).toFixed(2), gflops: +(flop / t / 1e9).toFixed(3) },
+      metrics: {
+        ms: +(t * 1e3).toFixed(2),
+        gflops: +(flop / t / 1e9).toFixed(3),
+        matmul_gflops: +(flop / tm / 1e9).toFixed(3),
+        over_matmul_rate: +(tm / t).toFixed(2),
+      },
     });
-    x.dispose();
-    w.dispose();
+    [x, w, a, b, lnW, lnB].forEach((t) => t.dispose());
     return out;
   },
 });

@@ -149,3 +149,15 @@ Deno.test("interpolate() rejects options that do not fit the mode", () => {
   assertThrows(() => interpolate(x, { size: [0, 3] }), RangeError, "0x3");
   x.dispose();
 });
+
+Deno.test("interpolate() falls back to axis-by-axis passes beyond 65535 planes", async () => {
+  const shape = [1, 66000, 2, 1];
+  const x = { data: randomF32(66000 * 2, 7), shape };
+  const o: InterpRefOptions = { mode: "bilinear", size: [3, 2] };
+  const ref = interpolateRef(x, o);
+  const gout = randomF32(ref.data.length, 8);
+  const got = await run(x, gout, { mode: "bilinear", size: [3, 2] });
+  assertAllClose(got.y, ref.data, { atol: 1e-5, rtol: 1e-5, msg: "forward" });
+  const gx = interpolateBackwardRef(shape, { data: gout, shape: ref.shape }, o);
+  assertAllClose(got.gx, gx.data, { atol: 2e-5, rtol: 1e-5, msg: "grad" });
+});
