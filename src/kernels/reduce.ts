@@ -19,7 +19,10 @@ export interface ReduceSpec {
   layout: "row" | "col";
 }
 
-/** Uniforms of a reduction: A, R, B, input offset (elements), output offset, scale (f32). */
+/**
+ * Uniforms of a reduction: A, R, B, input offset (elements), output offset, scale (f32), and for
+ * the row layout the number of chunks each row is split into (partial results, reduced again).
+ */
 export function reduceUniforms(
   a: number,
   r: number,
@@ -27,19 +30,23 @@ export function reduceUniforms(
   inOffset: number,
   outOffset: number,
   scale: number,
+  chunks = 1,
 ): ArrayBuffer {
   const buf = new ArrayBuffer(32);
   const u = new Uint32Array(buf);
   u.set([a, r, b, inOffset, outOffset]);
   new Float32Array(buf)[5] = scale;
+  u[6] = chunks;
   return buf;
 }
 
 /**
  * Sum/max/min/argmax/argmin over R of x[A, R, B] (contiguous from `inOffset`), times `scale` for
- * sums (mean = sum with scale 1/R). Output is [A, B] contiguous. Row layout dispatches
- * (min(A, 65535), ceil(A / 65535)) workgroups; col layout one thread per output in a 1-D grid
- * of 64-thread workgroups (2-D when above 65535 workgroups).
+ * sums (mean = sum with scale 1/R). Output is [A, B] contiguous. Row layout dispatches one
+ * workgroup per (row, chunk): with `chunks` > 1 each row is cut into that many ranges and the
+ * output is [A, chunks] partial results (the caller reduces them again; not for arg ops), so a
+ * long row keeps many workgroups busy. Col layout: one thread per output in a 1-D grid of
+ * 64-thread workgroups (2-D when above 65535 workgroups).
  */
 export function reduceKernel(spec: ReduceSpec): KernelSource {
   const ct = computeType(spec.dtype);
@@ -62,7 +69,7 @@ export function reduceKernel(spec: ReduceSpec): KernelSource {
     ? "i32(ai)"
     : `${spec.outDtype}(acc)`;
   const head = `${enableF16([spec.dtype, spec.outDtype])}
-struct U { A: u32, R: u32, B: u32, inOff: u32, outOff: u32, scale: f32, p0: u32, p1: u32 };
+struct U { A: u32, R: u32, B: u32, inOff: u32, outOff: u32, scale: f32, chunks: u32, p1: u32 };
 @group(0) @binding(0) var<storage, read_write> out: array<${spec.outDtype}>;
 @group(0) @binding(1) var<storage, read> x: array<${spec.dtype}>;
 @group(0) @binding(2) var<uniform> u: U;
@@ -74,12 +81,16 @@ var<workgroup> sv: array<${ct}, 64>;
 var<workgroup> si: array<u32, 64>;
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let a = wid.x + wid.y * 65535u;
-  if (a >= u.A) { return; }
+  let w = wid.x + wid.y * 65535u;
+  if (w >= u.A * u.chunks) { return; }
+  let a = w / u.chunks;
+  let len = (u.R + u.chunks - 1u) / u.chunks;
+  let lo = (w % u.chunks) * len;
+  let hi = min(lo + len, u.R);
   let base = u.inOff + a * u.R;
   var acc = ${init};
   var ai = 0u;
-  for (var i = lid; i < u.R; i += 64u) {
+  for (var i = lo + lid; i < hi; i += 64u) {
     let v = ${ct}(x[base + i]);
     ${combine}
   }
@@ -105,7 +116,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (lid == 0u) {
     acc = sv[0];
     ai = si[0];
-    out[u.outOff + a] = ${finish};
+    out[u.outOff + w] = ${finish};
   }
 }
 `;

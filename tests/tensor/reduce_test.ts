@@ -48,6 +48,17 @@ Deno.test("sum() of a strided (permuted) view and a large reduction stay accurat
   const s = await T.sum(T.tensor(v, [n])).item();
   const ref = v.reduce((a, b) => a + b, 0);
   assertAllClose([s], [ref], { atol: 2e-3, rtol: 1e-5 });
+  // Long rows are reduced in chunks, then the partial results (two launches).
+  const big = T.tensor(v, [1, n]);
+  const vmax = v.reduce((a, b) => Math.max(a, b), -Infinity);
+  assertAllClose([await T.max(big).item()], [vmax]);
+  assertAllClose([await T.mean(big).item()], [ref / n], { atol: 1e-8, rtol: 1e-5 });
+  assertAllClose(
+    await T.sum(T.tensor(v.subarray(0, 3 * 20000), [3, 20000]), 1).toArray(),
+    [0, 1, 2].map((r) => v.subarray(r * 20000, (r + 1) * 20000).reduce((a, b) => a + b, 0)),
+    { atol: 2e-3, rtol: 1e-5 },
+  );
+  assertEquals(Array.from(await T.argmax(big, 1).toArray()), [v.indexOf(vmax)]);
 });
 
 Deno.test("max() and min() forward/backward, argmax() indices", async () => {

@@ -58,12 +58,32 @@ export function reduceRaw(x: Tensor, axes: readonly number[], op: ReduceOp, mean
       throw new RangeError(`${op} of an empty axis ${fmtShape(shape)}`);
     }
     const layout = B === 1 ? "row" : "col";
+    // Long rows with few outputs: reduce chunks first, then the partial results.
+    const chunks = layout === "row" && !isArg && A < 256 && R >= 16384
+      ? Math.min(256, Math.ceil(R / 4096))
+      : 1;
     const k = reduceKernel({ op, dtype: cur.dtype, outDtype: out.dtype, layout });
-    gpu().launch(k, {
-      buffers: [bindingOf(out), bindingOf(cur)],
-      uniforms: reduceUniforms(A, R, B, cur.offset, 0, mean ? 1 / R : 1),
-      workgroups: reduceWorkgroups(layout, A, B),
-    });
+    if (chunks > 1) {
+      const part = Tensor.empty([A, chunks], out.dtype);
+      gpu().launch(k, {
+        buffers: [bindingOf(part), bindingOf(cur)],
+        uniforms: reduceUniforms(A, R, 1, cur.offset, 0, 1, chunks),
+        workgroups: reduceWorkgroups("row", A * chunks, 1),
+      });
+      const k2 = reduceKernel({ op, dtype: out.dtype, outDtype: out.dtype, layout });
+      gpu().launch(k2, {
+        buffers: [bindingOf(out), bindingOf(part)],
+        uniforms: reduceUniforms(A, chunks, 1, 0, 0, mean ? 1 / R : 1),
+        workgroups: reduceWorkgroups("row", A, 1),
+      });
+      part.dispose();
+    } else {
+      gpu().launch(k, {
+        buffers: [bindingOf(out), bindingOf(cur)],
+        uniforms: reduceUniforms(A, R, B, cur.offset, 0, mean ? 1 / R : 1),
+        workgroups: reduceWorkgroups(layout, A, B),
+      });
+    }
     if (cur !== x) cur.dispose();
     cur = out;
     shape = outShape;
