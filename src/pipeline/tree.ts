@@ -34,6 +34,14 @@ export function summarize(t: TreeNode): TreeSummary {
   return { type: t.type, hash: t.hash, size: t.size, files: t.type === "dir" ? t.files : 1 };
 }
 
+/** What is remembered of a hashed file. */
+export interface KnownFile {
+  sig: string;
+  mtimeMs: number;
+  hash: string;
+  at: number;
+}
+
 interface FileEntry {
   /** device:inode:size:mtime:ctime, as the lister that saw it wrote them */
   sig: string;
@@ -52,7 +60,7 @@ interface Listed {
   size: number;
 }
 
-const STAT_CACHE_VERSION = 2;
+const STAT_CACHE_VERSION = 3;
 
 function denoSig(st: Deno.FileInfo): string {
   return `d:${st.dev}:${st.ino}:${st.size}:${st.mtime?.getTime() ?? -1}:${
@@ -131,7 +139,6 @@ function listTree(abs: string, raw?: string | null): Listed[] {
 /** Content hashes of files keyed by their stat, persisted in the state folder. */
 export class StatCache {
   readonly #files = new Map<string, FileEntry>();
-  readonly #dirs = new Map<string, { listing: string; hash: string }>();
   #dirty = false;
   /** Files actually read and hashed in this process (for reports and tests). */
   hashedFiles = 0;
@@ -163,9 +170,6 @@ export class StatCache {
         if (j.version === STAT_CACHE_VERSION && j.algo === HASH_ALGO) {
           for (const r of j.files as [string, string, number, string, number][]) {
             this.#files.set(r[0], { sig: r[1], mtimeMs: r[2], hash: r[3], at: r[4] });
-          }
-          for (const r of j.dirs as [string, string, string][]) {
-            this.#dirs.set(r[0], { hash: r[1], listing: r[2] });
           }
         }
       } catch { /* start empty */ }
@@ -208,9 +212,51 @@ export class StatCache {
         }
       } catch { /* no memo */ }
     }
-    const tree = await this.hashPath(abs, { raw: st.isDirectory ? raw : undefined });
+    // Folders keep their own per-file table beside the memo (read only now, on a change).
+    let known: Map<string, KnownFile> | undefined;
+    const collect = new Map<string, KnownFile>();
+    if (st.isDirectory && memoPath && raw !== null) {
+      known = new Map();
+      try {
+        const t = JSON.parse(await Deno.readTextFile(`${memoPath.slice(0, -5)}.files.json`));
+        if (t.algo === HASH_ALGO) {
+          for (let i = 0; i < t.rels.length; i++) {
+            known.set(t.rels[i], {
+              sig: t.sigs[i],
+              hash: t.hashes[i],
+              at: t.ats[i],
+              mtimeMs: t.mtimes[i],
+            });
+          }
+        }
+      } catch { /* none yet */ }
+    }
+    const tree = await this.hashPath(abs, {
+      raw: st.isDirectory ? raw : undefined,
+      ...(known ? { known, collect } : {}),
+    });
     if (!tree) return null;
     const summary = summarize(tree);
+    if (known && memoPath) {
+      const rels: string[] = [], sigs: string[] = [], hashes: string[] = [], ats: number[] = [];
+      const mtimes: number[] = [];
+      for (const [rel, k] of collect) {
+        rels.push(rel);
+        sigs.push(k.sig);
+        hashes.push(k.hash);
+        ats.push(k.at);
+        mtimes.push(k.mtimeMs);
+      }
+      try {
+        await Deno.mkdir(dirname(memoPath), { recursive: true });
+        const fp = `${memoPath.slice(0, -5)}.files.json`;
+        await Deno.writeTextFile(
+          `${fp}.${Deno.pid}.tmp`,
+          JSON.stringify({ algo: HASH_ALGO, rels, sigs, hashes, ats, mtimes }),
+        );
+        await Deno.rename(`${fp}.${Deno.pid}.tmp`, fp);
+      } catch { /* read-only state folder */ }
+    }
     if (memoPath && raw !== null) {
       let maxMtimeMs = st.mtime?.getTime() ?? Infinity;
       if (st.isDirectory) {
@@ -234,13 +280,11 @@ export class StatCache {
     if (!this.path || !this.#dirty) return;
     const files: unknown[] = [];
     for (const [p, e] of this.#files) files.push([p, e.sig, e.mtimeMs, e.hash, e.at]);
-    const dirs: unknown[] = [];
-    for (const [p, d] of this.#dirs) dirs.push([p, d.hash, d.listing]);
     const tmp = `${this.path}.${Deno.pid}.tmp`;
     await Deno.mkdir(this.path.slice(0, this.path.lastIndexOf("/")), { recursive: true });
     await Deno.writeTextFile(
       tmp,
-      JSON.stringify({ version: STAT_CACHE_VERSION, algo: HASH_ALGO, files, dirs }),
+      JSON.stringify({ version: STAT_CACHE_VERSION, algo: HASH_ALGO, files }),
     );
     await Deno.rename(tmp, this.path);
     this.#dirty = false;
@@ -253,7 +297,6 @@ export class StatCache {
     for (const k of this.#files.keys()) {
       if (k === abs || k.startsWith(pre)) this.#files.delete(k);
     }
-    for (const k of this.#dirs.keys()) if (k === abs || k.startsWith(pre)) this.#dirs.delete(k);
     this.#dirty = true;
   }
 
@@ -270,9 +313,16 @@ export class StatCache {
    */
   async hashPath(
     abs: string,
-    opts: { concurrency?: number; raw?: string | null } = {},
+    opts: {
+      concurrency?: number;
+      raw?: string | null;
+      /** Hashes known for files under a folder (by relative path), instead of the table. */
+      known?: Map<string, KnownFile>;
+      /** Receives every file's entry (by relative path) when `known` is given. */
+      collect?: Map<string, KnownFile>;
+    } = {},
   ): Promise<TreeNode | null> {
-    await this.#ensure();
+    if (!opts.known) await this.#ensure();
     let st: Deno.FileInfo;
     try {
       st = Deno.statSync(abs);
@@ -282,16 +332,31 @@ export class StatCache {
     }
     type Slot = { node?: TreeNode };
     type Dir = { abs: string; entries: [string, Slot | Dir][] };
-    const misses: { abs: string; sig: string; mtimeMs: number; size: number; slot: Slot }[] = [];
-    const fileSlot = (p: string, sig: string, mtimeMs: number, size: number): Slot => {
+    const misses: {
+      abs: string;
+      rel: string;
+      sig: string;
+      mtimeMs: number;
+      size: number;
+      slot: Slot;
+    }[] = [];
+    const known = opts.known;
+    const fileSlot = (p: string, rel: string, sig: string, mtimeMs: number, size: number): Slot => {
       const slot: Slot = {};
-      const h = this.#lookup(p, sig);
+      let h: string | undefined;
+      if (known) {
+        const k = known.get(rel);
+        if (k && k.sig === sig && k.at - k.mtimeMs >= RACY_MS) {
+          h = k.hash;
+          opts.collect?.set(rel, k);
+        }
+      } else h = this.#lookup(p, sig);
       if (h) slot.node = { type: "file", hash: h, size };
-      else misses.push({ abs: p, sig, mtimeMs, size, slot });
+      else misses.push({ abs: p, rel, sig, mtimeMs, size, slot });
       return slot;
     };
     let top: Slot | Dir;
-    if (!st.isDirectory) top = fileSlot(abs, denoSig(st), st.mtime?.getTime() ?? -1, st.size);
+    if (!st.isDirectory) top = fileSlot(abs, "", denoSig(st), st.mtime?.getTime() ?? -1, st.size);
     else {
       const dirs = new Map<string, Dir>();
       const root: Dir = { abs, entries: [] };
@@ -306,7 +371,7 @@ export class StatCache {
           const d: Dir = { abs: p, entries: [] };
           dirs.set(e.rel, d);
           parent.entries.push([name, d]);
-        } else parent.entries.push([name, fileSlot(p, e.sig, e.mtimeMs, e.size)]);
+        } else parent.entries.push([name, fileSlot(p, e.rel, e.sig, e.mtimeMs, e.size)]);
       }
       top = root;
     }
@@ -321,8 +386,12 @@ export class StatCache {
       this.hashedFiles++;
       this.hashedBytes += size;
       if (size === m.size) {
-        this.#files.set(m.abs, { sig: m.sig, mtimeMs: m.mtimeMs, hash, at });
-        this.#dirty = true;
+        const entry = { sig: m.sig, mtimeMs: m.mtimeMs, hash, at };
+        if (known) opts.collect?.set(m.rel, entry);
+        else {
+          this.#files.set(m.abs, entry);
+          this.#dirty = true;
+        }
       }
       m.slot.node = { type: "file", hash, size };
     });
@@ -339,15 +408,7 @@ export class StatCache {
         files += c.type === "dir" ? c.files : 1;
         lines.push(`${c.type} ${c.hash} ${name}`);
       }
-      const listing = lines.join("\n");
-      const memo = this.#dirs.get(n.abs);
-      let hash: string;
-      if (memo && memo.listing === listing) hash = memo.hash;
-      else {
-        hash = await treeHash(listing);
-        this.#dirs.set(n.abs, { listing, hash });
-        this.#dirty = true;
-      }
+      const hash = await treeHash(lines.join("\n"));
       return { type: "dir", hash, size, files, entries };
     };
     return build(top);
