@@ -79,12 +79,17 @@ function shardArg(v: string): Shard {
   }
 }
 
+/** Half the logical cores: each ffmpeg decodes with several threads and sharp encodes in parallel. */
+function defaultJobs(): number {
+  return Math.max(1, Math.floor((navigator.hardwareConcurrency ?? 2) / 2));
+}
+
 /** Parsed options of `sam2 extract`. */
 interface ExtractCliOptions {
   out: string;
   sampleRate: number;
   quality: number;
-  jobs: number;
+  jobs?: number;
   shard?: Shard;
   fileList?: string;
   progress: boolean;
@@ -115,7 +120,11 @@ export function register(program: Command): void {
       4,
     )
     .option("-q, --quality <q>", "JPEG quality, IJG scale 1-100 (see below)", qualityArg, 95)
-    .option("-j, --jobs <n>", "videos extracted at the same time", positiveInt("--jobs"), 1)
+    .option(
+      "-j, --jobs <n>",
+      "videos extracted at the same time (default: half the logical cores, at least 1)",
+      positiveInt("--jobs"),
+    )
     .option("--shard <i/n>", "only shard i of n (0-based, contiguous, deterministic)", shardArg)
     .option("--file-list <file>", "read the videos from this list (one path per line)")
     .option("--no-progress", "no progress bar (also off when not a TTY or CI=true)")
@@ -176,7 +185,7 @@ async function runLocal(input: string | undefined, o: ExtractCliOptions): Promis
     summary = await extractVideos(videos, o.out, {
       sampleRate: o.sampleRate,
       quality: o.quality,
-      jobs: o.jobs,
+      jobs: o.jobs ?? defaultJobs(),
       shard,
       signal: controller.signal,
       onEvent: display.event,
@@ -295,7 +304,7 @@ async function submitSlurm(input: string | undefined, o: ExtractCliOptions): Pro
     "--quality",
     String(o.quality),
     "--jobs",
-    String(o.jobs > 1 ? o.jobs : Math.max(1, Math.floor(o.cpus / 2))),
+    String(o.jobs ?? Math.max(1, Math.floor(o.cpus / 2))),
     "--no-progress",
   );
   const script = sbatchScript({
