@@ -5,8 +5,8 @@
  * @module
  */
 import { join } from "node:path";
-import { type BinaryMask, type CocoRle, decodeRle, RleError } from "../rle/rle.ts";
-import { decodeIndexedPng } from "../image/png.ts";
+import { type BinaryMask, type CocoRle, decodeRle, rleArea, RleError } from "../rle/rle.ts";
+import { decodeIndexedPng, type IndexedImage } from "../image/png.ts";
 import { ImageDecodeError } from "../image/errors.ts";
 import { DatasetError, type FrameSegments, type SegmentLoader } from "./types.ts";
 import { listDir, readJson } from "./_fs.ts";
@@ -162,9 +162,20 @@ export class JsonSegmentLoader implements SegmentLoader {
     return Promise.resolve(out);
   }
 
-  async visibleObjectIds(frameIdx: number): Promise<number[]> {
-    const segs = await this.load(frameIdx);
-    return [...segs].filter(([, m]) => nonEmpty(m)).map(([id]) => id);
+  /** Masklets with a non-empty mask on this frame, from the RLE runs (no decoding). */
+  visibleObjectIds(frameIdx: number): Promise<number[]> {
+    const row = this.row(frameIdx);
+    const out: number[] = [];
+    row.forEach((r, id) => {
+      if (r === null || (this.validObjIds && !this.validObjIds.includes(id))) return;
+      try {
+        if (rleArea(r, `masklet[${frameIdx / this.annEvery}][${id}]`) > 0) out.push(id);
+      } catch (e) {
+        if (e instanceof RleError) throw new DatasetError(this.path, e.message);
+        throw e;
+      }
+    });
+    return Promise.resolve(out);
   }
 
   /** Per masklet, the frames with a mask; masklets with fewer than `numFramesMin` dropped. */
@@ -220,11 +231,16 @@ export class PalettisedPngSegmentLoader implements SegmentLoader {
     return new PalettisedPngSegmentLoader(root, map, opts.ignoreValues ?? []);
   }
 
-  /** Reads the index map of a frame. */
-  async loadIndices(frameIdx: number) {
+  #last: { frameIdx: number; png: IndexedImage } | null = null;
+
+  /** Reads the index map of a frame (the last one is kept: the sampler and the clip share it). */
+  async loadIndices(frameIdx: number): Promise<IndexedImage> {
+    if (this.#last?.frameIdx === frameIdx) return this.#last.png;
     const file = this.frameToFile.get(frameIdx);
     if (file === undefined) throw new DatasetError(this.root, `no mask PNG for frame ${frameIdx}`);
-    return await readMaskPng(join(this.root, file), "error");
+    const png = await readMaskPng(join(this.root, file), "error");
+    this.#last = { frameIdx, png };
+    return png;
   }
 
   async load(frameIdx: number, objIds?: readonly number[]): Promise<FrameSegments> {
@@ -249,7 +265,17 @@ export class PalettisedPngSegmentLoader implements SegmentLoader {
   }
 
   async visibleObjectIds(frameIdx: number): Promise<number[]> {
-    return [...(await this.load(frameIdx)).keys()];
+    const png = await this.loadIndices(frameIdx);
+    // first-appearance order, like the reference's pd.unique
+    const seen = new Uint8Array(256);
+    const ids: number[] = [];
+    for (let i = 0; i < png.data.length; i++) {
+      const v = png.data[i];
+      if (seen[v]) continue;
+      seen[v] = 1;
+      if (v !== 0 && !this.ignore.has(v)) ids.push(v);
+    }
+    return ids;
   }
 }
 
