@@ -6,7 +6,7 @@ import { type ByteSource, FileSource, MemorySource } from "./byte_source.ts";
 import { CheckpointError, UnsafePickleError } from "./errors.ts";
 import { DTYPE_SIZE, type HostDType, type HostTensor, numel } from "./host_tensor.ts";
 import { PyDict, type PyKey, type PyTree, PyTuple, type PyValue } from "./py_value.ts";
-import { STORAGE_DTYPES, type StorageRef, TensorRef, unpickle, unpickleAt } from "./unpickler.ts";
+import { type StorageRef, TensorRef, unpickle, unpickleAt } from "./unpickler.ts";
 import { readZipDirectory, readZipEntry } from "./zip_reader.ts";
 
 /** Options for {@link openPt} and {@link loadPt}. */
@@ -594,9 +594,4 @@ export async function loadPt(
 /** Reads a `.pt` file held in memory (tests, downloads). */
 export function loadPtBytes(bytes: Uint8Array, options: LoadPtOptions = {}): Promise<PyValue> {
   return loadPt(new MemorySource(bytes), options);
-}
-
-/** The dtype torch uses for a storage class name (e.g. "HalfStorage" -> "float16"). */
-export function storageDtype(name: string): HostDType | undefined {
-  return STORAGE_DTYPES[name];
 }
