@@ -42,7 +42,9 @@ export function assertAlmostEquals(actual: number, expected: number, tol = 1e-7,
 /** Fails unless `s` contains `part`. */
 export function assertStringIncludes(s: string, part: string, msg?: string): void {
   if (!s.includes(part)) {
-    throw new AssertionError(`${msg ? msg + ": " : ""}expected ${show(s)} to include ${show(part)}`);
+    throw new AssertionError(
+      `${msg ? msg + ": " : ""}expected ${show(s)} to include ${show(part)}`,
+    );
   }
 }
 
@@ -102,7 +104,9 @@ export function assertAllClose(
   { atol = 1e-5, rtol = 1e-5, msg = "" }: { atol?: number; rtol?: number; msg?: string } = {},
 ): void {
   if (actual.length !== expected.length) {
-    throw new AssertionError(`${msg} length mismatch: ours=${actual.length} | ref=${expected.length}`);
+    throw new AssertionError(
+      `${msg} length mismatch: ours=${actual.length} | ref=${expected.length}`,
+    );
   }
   let worst = -1, worstExcess = 0;
   for (let i = 0; i < actual.length; i++) {
@@ -116,7 +120,9 @@ export function assertAllClose(
   }
   if (worst >= 0) {
     throw new AssertionError(
-      `${msg} not close at index ${worst}: ours=${actual[worst]} | ref=${expected[worst]} (atol ${atol}, rtol ${rtol})`,
+      `${msg} not close at index ${worst}: ours=${actual[worst]} | ref=${
+        expected[worst]
+      } (atol ${atol}, rtol ${rtol})`,
     );
   }
 }
@@ -154,7 +160,9 @@ function deepEqual(a: unknown, b: unknown): boolean {
   if (ka.length !== kb.length) return false;
   for (const k of ka) {
     if (!Object.hasOwn(b, k)) return false;
-    if (!deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+    if (!deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) {
+      return false;
+    }
   }
   return true;
 }

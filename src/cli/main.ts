@@ -21,14 +21,16 @@ export function buildProgram(): Command {
     .description("Train and fine-tune SAM 2 with declarative, cached pipelines on WebGPU")
     .showHelpAfterError()
     .exitOverride();
-  for (const register of [
-    registerPipeline,
-    registerExtract,
-    registerTrain,
-    registerEval,
-    registerConvert,
-    registerParity,
-  ]) register(program);
+  for (
+    const register of [
+      registerPipeline,
+      registerExtract,
+      registerTrain,
+      registerEval,
+      registerConvert,
+      registerParity,
+    ]
+  ) register(program);
   return program;
 }
 
