@@ -70,67 +70,45 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   };
 }
 
-/** Uniforms of `resample2dKernel`: NC, Hin, Win, Hout, Wout, Ty, Tx, input offset. */
-export function resample2dUniforms(
-  nc: number,
-  hin: number,
-  win: number,
-  hout: number,
-  wout: number,
-  ty: number,
-  tx: number,
-  inOff: number,
-): ArrayBuffer {
-  return new Uint32Array([nc, hin, win, hout, wout, ty, tx, inOff]).buffer;
-}
-
-/** Workgroups of `resample2dKernel` (needs NC <= 65535 and Hout <= 65535). */
-export function resample2dGrid(nc: number, hout: number, wout: number): [number, number, number] {
-  return [Math.ceil(wout / RESAMPLE_WG), hout, nc];
+/** Workgroups of `resampleRowsKernel` (needs Lout <= 65535 and A <= 65535). */
+export function resampleRowsGrid(a: number, lout: number, b: number): [number, number, number] {
+  return [Math.ceil(b / RESAMPLE_WG), lout, a];
 }
 
 /**
- * Both axes in one pass: out[nc, r, c] = sum over a, b of ty[r].w[a] * tx[c].w[b] *
- * in[nc, ty[r].first + a, tx[c].first + b] (tables as in `resampleAxisKernel`; the transposed
- * tables give the backward). Workgroup (x, y, z) = (64 output columns, output row r, plane nc):
- * the row's table entries are uniform loads, each lane reads its column's taps. Bindings: out
- * (write), in, tableY, tableX, uniforms. Dispatch: `resample2dGrid`.
+ * The same resampling when B > 1 (the H pass over [A, H, W] rows): workgroup (x, y, z) = (64
+ * consecutive b, output index o, a), so the table row is a uniform load and each lane reads its
+ * column's taps, neighbouring lanes at neighbouring addresses. Bindings and uniforms as
+ * `resampleAxisKernel`. Dispatch: `resampleRowsGrid`.
  */
-export function resample2dKernel(): KernelSource {
+export function resampleRowsKernel(): KernelSource {
   const code =
-    `struct U { NC: u32, Hin: u32, Win: u32, Hout: u32, Wout: u32, Ty: u32, Tx: u32, inOff: u32 };
+    `struct U { A: u32, Lin: u32, Lout: u32, B: u32, T: u32, inOff: u32, gridX: u32, p0: u32 };
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
-@group(0) @binding(2) var<storage, read> ty: array<f32>;
-@group(0) @binding(3) var<storage, read> tx: array<f32>;
-@group(0) @binding(4) var<uniform> u: U;
+@group(0) @binding(2) var<storage, read> table: array<f32>;
+@group(0) @binding(3) var<uniform> u: U;
 @compute @workgroup_size(${RESAMPLE_WG}, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let r = wid.y;
-  let nc = wid.z;
-  let c = wid.x * ${RESAMPLE_WG}u + lid.x;
-  let ry = r * (u.Ty + 2u);
-  let fy = u32(ty[ry]);
-  let ny = u32(ty[ry + 1u]);
-  let cc = min(c, u.Wout - 1u);
-  let rx = cc * (u.Tx + 2u);
-  let fx = u32(tx[rx]);
-  let nx = u32(tx[rx + 1u]);
+  let o = wid.y;
+  let a = wid.z;
+  let b = wid.x * ${RESAMPLE_WG}u + lid.x;
+  let row = o * (u.T + 2u);
+  let first = u32(table[row]);
+  let count = u32(table[row + 1u]);
+  var at = u.inOff + (a * u.Lin + first) * u.B + min(b, u.B - 1u);
   var s = 0.0;
-  var row = u.inOff + (nc * u.Hin + fy) * u.Win + fx;
-  for (var a = 0u; a < ny; a++) {
-    var t = 0.0;
-    for (var b = 0u; b < nx; b++) { t += tx[rx + 2u + b] * src[row + b]; }
-    s += ty[ry + 2u + a] * t;
-    row += u.Win;
+  for (var j = 0u; j < count; j++) {
+    s += table[row + 2u + j] * src[at];
+    at += u.B;
   }
-  if (c < u.Wout) { out[(nc * u.Hout + r) * u.Wout + c] = s; }
+  if (b < u.B) { out[(a * u.Lout + o) * u.B + b] = s; }
 }
 `;
   return {
-    label: "resample_2d",
+    label: "resample_rows",
     code,
-    bindings: ["write", "read", "read", "read", "uniform"],
+    bindings: ["write", "read", "read", "uniform"],
     workgroupSize: [RESAMPLE_WG, 1, 1],
   };
 }

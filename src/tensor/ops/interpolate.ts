@@ -1,10 +1,9 @@
 import { gpu } from "../../gpu/runtime.ts";
 import {
-  resample2dGrid,
-  resample2dKernel,
-  resample2dUniforms,
   resampleAxisKernel,
   resampleGrid,
+  resampleRowsGrid,
+  resampleRowsKernel,
   resampleUniforms,
 } from "../../kernels/interpolate.ts";
 import { apply } from "../autograd.ts";
@@ -99,6 +98,14 @@ function pass(
 ): Tensor {
   const out = Tensor.empty(shape, "f32");
   if (out.size === 0) return out;
+  if (b > 1 && lout <= 65535 && a <= 65535) {
+    gpu().launch(resampleRowsKernel(), {
+      buffers: [out, x, table].map(bindingOf),
+      uniforms: resampleUniforms(a, lin, lout, b, taps, x.offset, [0]),
+      workgroups: resampleRowsGrid(a, lout, b),
+    });
+    return out;
+  }
   const grid = resampleGrid(out.size);
   gpu().launch(resampleAxisKernel(), {
     buffers: [out, x, table].map(bindingOf),
@@ -108,25 +115,7 @@ function pass(
   return out;
 }
 
-const IDENTITY = new Map<number, Tensor>();
-
-/** The packed identity table of length n (first = i, one tap of weight 1), cached. */
-function identityTable(n: number): Tensor {
-  let t = IDENTITY.get(n);
-  if (!t) {
-    const d = new Float32Array(n * 3);
-    for (let i = 0; i < n; i++) d.set([i, 1, 1], i * 3);
-    t = keep(tensor(d, [d.length]));
-    IDENTITY.set(n, t);
-  }
-  return t;
-}
-
-/**
- * Applies the H table `th` and the W table `tw` (null = identity) to x [N, C, h, w]: one 2-D
- * pass when the grid allows (N*C and the output height at most 65535), else a W pass then an
- * H pass.
- */
+/** W pass then H pass with the given tables (either may be identity). */
 function separable(
   x: Tensor,
   n: number,
@@ -140,16 +129,6 @@ function separable(
   th: Tensor | null,
   tapsH: number,
 ): Tensor {
-  if ((tw || th) && n * c <= 65535 && oh <= 65535) {
-    const out = Tensor.empty([n, c, oh, ow], "f32");
-    if (out.size === 0) return out;
-    gpu().launch(resample2dKernel(), {
-      buffers: [out, x, th ?? identityTable(h), tw ?? identityTable(w)].map(bindingOf),
-      uniforms: resample2dUniforms(n * c, h, w, oh, ow, th ? tapsH : 1, tw ? tapsW : 1, x.offset),
-      workgroups: resample2dGrid(n * c, oh, ow),
-    });
-    return out;
-  }
   let cur = x;
   if (tw) cur = pass(cur, tw, tapsW, n * c * h, w, ow, 1, [n, c, h, ow]);
   if (th) {
@@ -171,8 +150,8 @@ const interpolateOp: OpDef<Plan> = {
   },
   backward(_ctx, g0, p) {
     const g = denseF32(g0, "grad");
-    // out = Rh (Rw x)  =>  gx = Rw^T (Rh^T g): the transposed tables, in one 2-D pass when
-    // both axes resample, else axis by axis.
+    // out = Rh (Rw x)  =>  gx = Rw^T (Rh^T g): the transposed tables, axis by axis (the W pass
+    // first here too: the two passes commute).
     const cur = separable(g, p.n, p.c, p.oh, p.ow, p.h, p.w, p.bw, p.tbw, p.bh, p.tbh);
     if (g !== g0) g.dispose();
     return [cur];
