@@ -116,19 +116,21 @@ export function attentionWorkgroups(
 }
 
 /**
- * Rows per invocation that keep the workgroup tiles within `maxWorkgroupBytes`, for a kernel
- * whose tiles hold `floatsPerRow` floats per row.
+ * Fits the tiles (`floatsPerRow` floats per row) into `maxWorkgroupBytes`: rows shrink first,
+ * then the workgroup narrows (down to one invocation) when even one row per invocation is too
+ * much (head dim 256 backward). Updates `r.rows` and `r.wg`.
  */
-function fitRows(r: Required<AttentionSpec>, floatsPerRow: number): number {
-  if (r.tiles === "private") return r.rows;
+function fitTiles(r: Required<AttentionSpec>, floatsPerRow: number): void {
+  if (r.tiles === "private") return;
+  while (r.wg > 1 && 4 * floatsPerRow * r.wg > r.maxWorkgroupBytes) r.wg = Math.ceil(r.wg / 2);
   const fit = Math.floor(r.maxWorkgroupBytes / (4 * floatsPerRow * r.wg));
   if (fit < 1) {
     throw new RangeError(
       `Attention tiles of ${floatsPerRow} floats per row do not fit ${r.maxWorkgroupBytes} ` +
-        `bytes of workgroup memory with ${r.wg} invocations: use tiles "private"`,
+        `bytes of workgroup memory: use tiles "private"`,
     );
   }
-  return Math.min(r.rows, fit);
+  r.rows = Math.min(r.rows, fit);
 }
 
 function vecOf(r: Required<AttentionSpec>) {
@@ -196,8 +198,8 @@ export function attentionForwardKernel(spec: AttentionSpec): AttentionKernel {
   const r = resolveAttentionSpec(spec);
   const { DQ, DV } = vecOf(r);
   const B = r.block;
-  const R = fitRows(r, r.d + r.dv + B + 2);
-  r.rows = R;
+  fitTiles(r, r.d + r.dv + B + 2);
+  const R = r.rows;
   const mb = r.mask ? 1 : 0;
   let code = `${common(r)}
 @group(0) @binding(0) var<storage, read> q: array<V>;
@@ -233,10 +235,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let nb = min(${B}u, u.lk - j0);
     for (var jj = 0u; jj < nb; jj++) {
       let kb = (bh * u.lk + j0 + jj) * ${DQ}u;
+      for (var r = 0u; r < NR; r++) { s[r * ${B}u + jj] = 0.0; }
+      // Each k vector is loaded once and used for every row (loads are the cost on lavapipe).
+      for (var c = 0u; c < NQ; c++) {
+        let kv = k[kb + c];
+        for (var r = 0u; r < NR; r++) { s[r * ${B}u + jj] += dotv(qr[r * ${DQ}u + c], kv); }
+      }
       for (var r = 0u; r < NR; r++) {
-        var a = 0.0;
-        for (var c = 0u; c < NQ; c++) { a += dotv(qr[r * ${DQ}u + c], k[kb + c]); }
-        a *= u.scale;${
+        var a = s[r * ${B}u + jj] * u.scale;${
     r.mask
       ? `
         let i = min(row0 + r, u.lq - 1u);
@@ -313,8 +319,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 export function attentionBackwardQKernel(spec: AttentionSpec): AttentionKernel {
   const r = resolveAttentionSpec(spec);
   const { DQ, DV } = vecOf(r);
-  const R = fitRows(r, 2 * r.d + r.dv + 2);
-  r.rows = R;
+  fitTiles(r, 2 * r.d + r.dv + 4);
+  const R = r.rows;
   const mb = r.mask ? 1 : 0;
   let code = `${common(r)}
 @group(0) @binding(0) var<storage, read> q: array<V>;
@@ -342,6 +348,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   var acc: array<V, ${R * DQ}>;
   var ls: array<f32, ${R}>;
   var dl: array<f32, ${R}>;
+  var sa: array<f32, ${R}>;
+  var sb: array<f32, ${R}>;
   for (var r = 0u; r < NR; r++) {
     let i = min(row0 + r, u.lq - 1u);
     let rb = bh * u.lq + i;
@@ -361,21 +369,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   for (var j = 0u; j < u.lk; j++) {
     let kb = (bh * u.lk + j) * ${DQ}u;
     let vb = (bh * u.lk + j) * ${DV}u;
+    for (var r = 0u; r < NR; r++) { sa[r] = 0.0; sb[r] = 0.0; }
+    // k and v vectors are loaded once per key and used for every row.
+    for (var c = 0u; c < NQ; c++) {
+      let kv = k[kb + c];
+      for (var r = 0u; r < NR; r++) { sa[r] += dotv(qr[r * ${DQ}u + c], kv); }
+    }
+    for (var c = 0u; c < NV; c++) {
+      let vv = v[vb + c];
+      for (var r = 0u; r < NR; r++) { sb[r] += dotv(gr[r * ${DV}u + c], vv); }
+    }
     for (var r = 0u; r < NR; r++) {
-      var a = 0.0;
-      for (var c = 0u; c < NQ; c++) { a += dotv(qr[r * ${DQ}u + c], k[kb + c]); }
-      a *= u.scale;${
+      var a = sa[r] * u.scale;${
     r.mask
       ? `
       a += mask[bh * u.maskStride + min(row0 + r, u.lq - 1u) * u.lk + j];`
       : ""
   }
       let p = exp(a - ls[r]);
-      var dp = 0.0;
-      for (var c = 0u; c < NV; c++) { dp += dotv(gr[r * ${DV}u + c], v[vb + c]); }
+      var dp = sb[r];
       ${r.dropout ? "dp *= keep(bh, row0 + r, j);" : ""}
-      let ds = p * (dp - dl[r]) * u.scale;
-      for (var c = 0u; c < NQ; c++) { acc[r * ${DQ}u + c] += ds * k[kb + c]; }
+      sa[r] = p * (dp - dl[r]) * u.scale;
+    }
+    for (var c = 0u; c < NQ; c++) {
+      let kv = k[kb + c];
+      for (var r = 0u; r < NR; r++) { acc[r * ${DQ}u + c] += sa[r] * kv; }
     }
   }
   for (var r = 0u; r < NR; r++) {
@@ -418,8 +436,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 export function attentionBackwardKVKernel(spec: AttentionSpec): AttentionKernel {
   const r = resolveAttentionSpec(spec);
   const { DQ, DV } = vecOf(r);
-  const R = fitRows(r, 2 * r.d + 2 * r.dv);
-  r.rows = R;
+  fitTiles(r, 2 * r.d + 2 * r.dv + 2);
+  const R = r.rows;
   const mb = r.mask ? 1 : 0;
   let code = `${common(r)}
 @group(0) @binding(0) var<storage, read> q: array<V>;
@@ -446,6 +464,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   var vr: array<V, ${R * DV}>;
   var ak: array<V, ${R * DQ}>;
   var av: array<V, ${R * DV}>;
+  var sa: array<f32, ${R}>;
+  var sb: array<f32, ${R}>;
   for (var r = 0u; r < NR; r++) {
     let j = min(row0 + r, u.lk - 1u);
     let rb = bh * u.lk + j;
@@ -463,10 +483,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let gb = (bh * u.lq + i) * ${DV}u;
     let li = lse[bh * u.lq + i];
     let di = delta[bh * u.lq + i];
+    for (var r = 0u; r < NR; r++) { sa[r] = 0.0; sb[r] = 0.0; }
+    // q and dO vectors are loaded once per query and used for every key row.
+    for (var c = 0u; c < NQ; c++) {
+      let qv = q[qb + c];
+      for (var r = 0u; r < NR; r++) { sa[r] += dotv(qv, kr[r * ${DQ}u + c]); }
+    }
+    for (var c = 0u; c < NV; c++) {
+      let gv = dout[gb + c];
+      for (var r = 0u; r < NR; r++) { sb[r] += dotv(gv, vr[r * ${DV}u + c]); }
+    }
     for (var r = 0u; r < NR; r++) {
-      var a = 0.0;
-      for (var c = 0u; c < NQ; c++) { a += dotv(q[qb + c], kr[r * ${DQ}u + c]); }
-      a *= u.scale;${
+      var a = sa[r] * u.scale;${
     r.mask
       ? `
       a += mask[bh * u.maskStride + i * u.lk + min(row0 + r, u.lk - 1u)];`
@@ -474,14 +502,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   }
       let p = exp(a - li);
       ${r.dropout ? "let z = keep(bh, i, row0 + r);" : "let z = 1.0;"}
-      var dp = 0.0;
-      for (var c = 0u; c < NV; c++) {
-        let g = dout[gb + c];
-        dp += dotv(g, vr[r * ${DV}u + c]);
-        av[r * ${DV}u + c] += (p * z) * g;
-      }
-      let ds = p * (dp * z - di) * u.scale;
-      for (var c = 0u; c < NQ; c++) { ak[r * ${DQ}u + c] += ds * q[qb + c]; }
+      sa[r] = p * (sb[r] * z - di) * u.scale;
+      sb[r] = p * z;
+    }
+    for (var c = 0u; c < NV; c++) {
+      let gv = dout[gb + c];
+      for (var r = 0u; r < NR; r++) { av[r * ${DV}u + c] += sb[r] * gv; }
+    }
+    for (var c = 0u; c < NQ; c++) {
+      let qv = q[qb + c];
+      for (var r = 0u; r < NR; r++) { ak[r * ${DQ}u + c] += sa[r] * qv; }
     }
   }
   for (var r = 0u; r < NR; r++) {
