@@ -108,3 +108,36 @@ Deno.test("status, explain and dag describe the pipeline", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("run --kinds plugs in a third-party stage kind through the same interface", async () => {
+  const schema = new URL("../../src/pipeline/schema.ts", import.meta.url).href;
+  const dir = await tempProject({
+    "kinds.ts": `import { s } from "${schema}";
+export const kinds = [{
+  name: "upper",
+  description: "Upper-cases text",
+  params: s.object({ text: s.string() }),
+  outputs: { out: "file" },
+  modules: [import.meta.url],
+  async run(ctx) {
+    ctx.progress(1, 1);
+    await Deno.writeTextFile(ctx.outputs.out, ctx.params.text.toUpperCase());
+  },
+}];
+`,
+    "pipeline.yaml":
+      "stages:\n  u:\n    uses: upper\n    with:\n      text: hello\n    outs:\n      out: out/u.txt\n",
+  });
+  try {
+    const r = await cli(["run", "pipeline.yaml", "--kinds", "kinds.ts"], { cwd: dir });
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(await Deno.readTextFile(`${dir}/out/u.txt`), "HELLO");
+    const again = await cli(["run", "pipeline.yaml", "--kinds", "kinds.ts"], { cwd: dir });
+    assertStringIncludes(again.stdout, "1 up to date");
+    const without = await cli(["run", "pipeline.yaml"], { cwd: dir });
+    assertEquals(without.code, 2);
+    assertStringIncludes(without.stderr, 'Unknown stage kind "upper"');
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -33,6 +33,30 @@ async function typedVars(
   return Object.fromEntries(Object.entries(raw ?? {}).map(([k, v]) => [k, parseVarValue(v)]));
 }
 
+/**
+ * The built-in kinds plus third-party ones: each `--kinds MODULE` exports `kinds`, an array
+ * of `StageKind`s (the same interface the built-in kinds implement).
+ */
+async function registryFor(modules: string[] | undefined) {
+  const { builtinRegistry } = await import("../../pipeline/builtin.ts");
+  const reg = builtinRegistry();
+  for (const m of modules ?? []) {
+    const url = /^[a-z]+:/.test(m) ? m : new URL(m, `file://${Deno.cwd()}/`).href;
+    const mod = await import(url);
+    if (!Array.isArray(mod.kinds)) {
+      throw new Error(`--kinds ${m}: the module must export "kinds", an array of stage kinds`);
+    }
+    for (const k of mod.kinds) reg.register(k);
+  }
+  return reg;
+}
+
+const kindsOption = () =>
+  new Option(
+    "--kinds <module...>",
+    "modules exporting more stage kinds (export const kinds = [...])",
+  );
+
 const varOption = () =>
   new Option("--var <name=value>", "override a pipeline var (repeatable)").argParser(collectVar)
     .default({}, "");
@@ -67,6 +91,7 @@ export function register(program: Command): void {
         new Option("-j, --jobs <n>", "stages running at once").argParser(positiveInt).default(2),
       )
       .addOption(varOption())
+      .addOption(kindsOption())
       .addOption(storeOption())
       .option(
         "--no-wait",
@@ -82,6 +107,7 @@ export function register(program: Command): void {
     store?: string;
     wait: boolean;
     json?: boolean;
+    kinds?: string[];
   }) => {
     const { runPipeline, formatSummary } = await import("../../pipeline/runner.ts").then(async (
       r,
@@ -105,6 +131,7 @@ export function register(program: Command): void {
         dryRun: o.dryRun,
         jobs: o.jobs,
         vars: await typedVars(o.var),
+        registry: await registryFor(o.kinds),
         storeDir: o.store,
         wait: o.wait,
         reporter,
@@ -125,13 +152,21 @@ export function register(program: Command): void {
       .description("Say which stages are up to date, restorable from the cache, or stale, and why")
       .argument("<pipeline>", "pipeline file (YAML)")
       .addOption(varOption())
+      .addOption(kindsOption())
       .addOption(storeOption())
       .option("--json", "print JSON"),
   ).action(
-    async (file: string, o: { var: Record<string, string>; store?: string; json?: boolean }) => {
+    async (
+      file: string,
+      o: { var: Record<string, string>; store?: string; json?: boolean; kinds?: string[] },
+    ) => {
       const { pipelineStatus } = await import("../../pipeline/status.ts");
       try {
-        const st = await pipelineStatus(file, { vars: await typedVars(o.var), storeDir: o.store });
+        const st = await pipelineStatus(file, {
+          vars: await typedVars(o.var),
+          storeDir: o.store,
+          registry: await registryFor(o.kinds),
+        });
         if (o.json) console.log(JSON.stringify(st, null, 2));
         else {
           for (const s of st) {
@@ -158,7 +193,8 @@ export function register(program: Command): void {
       )
       .option("--mermaid", "same as --format mermaid")
       .option("--dot", "same as --format dot")
-      .addOption(varOption()),
+      .addOption(varOption())
+      .addOption(kindsOption()),
   ).action(
     async (
       file: string,
@@ -167,14 +203,14 @@ export function register(program: Command): void {
         mermaid?: boolean;
         dot?: boolean;
         var: Record<string, string>;
+        kinds?: string[];
       },
     ) => {
       const { loadPipeline } = await import("../../pipeline/load.ts");
-      const { builtinRegistry } = await import("../../pipeline/builtin.ts");
       const { renderDag } = await import("../../pipeline/dag.ts");
       try {
         const p = await loadPipeline(file, {
-          registry: builtinRegistry(),
+          registry: await registryFor(o.kinds),
           vars: await typedVars(o.var),
           checkInputs: false,
         });
@@ -191,6 +227,7 @@ export function register(program: Command): void {
       .argument("<pipeline>", "pipeline file (YAML)")
       .argument("<stage>", "stage name (NAME@ITEM for one item of a foreach stage)")
       .addOption(varOption())
+      .addOption(kindsOption())
       .addOption(storeOption())
       .option("--all", "also list unchanged components")
       .option("--json", "print JSON"),
@@ -198,13 +235,20 @@ export function register(program: Command): void {
     async (
       file: string,
       stage: string,
-      o: { var: Record<string, string>; store?: string; json?: boolean; all?: boolean },
+      o: {
+        var: Record<string, string>;
+        store?: string;
+        json?: boolean;
+        all?: boolean;
+        kinds?: string[];
+      },
     ) => {
       const { explainStage } = await import("../../pipeline/explain.ts");
       try {
         const x = await explainStage(file, stage, {
           vars: await typedVars(o.var),
           storeDir: o.store,
+          registry: await registryFor(o.kinds),
         });
         if (o.json) {
           console.log(JSON.stringify(x, null, 2));
