@@ -118,4 +118,9 @@ else {
       pooled.toFixed(2)
     } clips/s (clip = ${result.clip_ms_workers_over_decode}x decode)`,
   );
+  console.log(
+    `CPU per clip: ${cpuInline.toFixed(2)} s inline, ${cpuPooled.toFixed(2)} s with workers -> ` +
+      `${result.clips_per_s_if_cores_free} clips/s if all ${navigator.hardwareConcurrency} ` +
+      `cores were free (load average now ${load})`,
+  );
 }
