@@ -275,6 +275,8 @@ export async function extractVideo(
  */
 async function moveIntoPlace(staging: string, outDir: string): Promise<void> {
   const old = join(dirname(outDir), `.${basename(outDir)}.old`);
+  // A stale one is what a run killed between the two renames below left behind.
+  await Deno.remove(old, { recursive: true }).catch(() => {});
   let hadOld = false;
   try {
     await Deno.rename(outDir, old);

@@ -37,6 +37,7 @@ Deno.test("extractVideos() skips complete videos and redoes partial or stale one
     await Deno.mkdir(staging);
     await Deno.writeFile(join(staging, "00000.jpg"), new Uint8Array([0xff, 0xd8]));
     await Deno.remove(join(out, "sav_000002", MARKER_NAME));
+    await Deno.mkdir(join(out, ".sav_000002.old")); // killed between the two final renames
     const stamp = (await Deno.stat(join(out, "sav_000000", "00000.jpg"))).mtime;
 
     const events: ExtractEvent[] = [];
@@ -47,7 +48,11 @@ Deno.test("extractVideos() skips complete videos and redoes partial or stale one
       [videos[0]],
     );
     assertEquals((await Deno.stat(join(out, "sav_000000", "00000.jpg"))).mtime, stamp);
-    assertEquals(await names(out), ["sav_000000", "sav_000001", "sav_000002"], "staging gone");
+    assertEquals(
+      await names(out),
+      ["sav_000000", "sav_000001", "sav_000002"],
+      "staging and the stale .old folder are gone",
+    );
     assertEquals(await names(join(out, "sav_000001")), [MARKER_NAME, "00000.jpg", "00004.jpg"]);
     const redone = await Deno.readFile(join(out, "sav_000001", "00000.jpg"));
     assert(redone.length > 100, "the partial file was rewritten");
