@@ -6,10 +6,13 @@ import { makeColourClip, names, tempDir } from "./_clips.ts";
 
 const MAIN = fileURLToPath(new URL("../../../src/cli/main.ts", import.meta.url));
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+async function cli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; out: string; err: string }> {
   const r = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN, "extract", ...args],
-    env: { CI: "true" },
+    env: { CI: "true", ...env },
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -111,4 +114,28 @@ Deno.test("sbatchScript() quotes the command and rejects a zero task count", () 
     threw = e instanceof RangeError;
   }
   assert(threw, "tasks: 0 is a RangeError");
+});
+
+Deno.test("sam2 extract --slurm writes the script and submits it with sbatch", async () => {
+  const tmp = await tempDir();
+  try {
+    const bin = join(tmp, "bin");
+    await Deno.mkdir(bin);
+    await Deno.writeTextFile(
+      join(bin, "sbatch"),
+      `#!/bin/sh\necho "$@" > '${join(tmp, "sbatch-args")}'\necho "Submitted batch job 4242"\n`,
+      { mode: 0o755 },
+    );
+    const out = join(tmp, "frames");
+    const r = await cli([join(tmp, "videos"), "--out", out, "--slurm", "--slurm-tasks", "3"], {
+      PATH: `${bin}:${Deno.env.get("PATH") ?? ""}`,
+    });
+    assertEquals(r.code, 0, r.err);
+    assertStringIncludes(r.out, "Submitted batch job 4242");
+    const script = join(out, ".slurm", "extract.sbatch");
+    assertEquals((await Deno.readTextFile(join(tmp, "sbatch-args"))).trim(), script);
+    assertStringIncludes(await Deno.readTextFile(script), "#SBATCH --array=0-2%3");
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
 });
