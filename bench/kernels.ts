@@ -21,12 +21,19 @@ const files = [...Deno.readDirSync(dir)]
 for (const f of files) await import(new URL(f, dir).href);
 
 const rt = await initGpu();
+if (!json) console.log(`device: ${rt.adapterName} (${navigator.hardwareConcurrency} CPU cores)`);
 const log = (m: string) => console.error(`[bench] ${m}`);
 const results = [];
 for (const c of CASES) {
   if (only && c.family !== only) continue;
   log(`${c.family}: ${c.name}`);
-  for (const r of await c.run({ quick, log })) results.push({ family: c.family, ...r });
+  for (const r of await c.run({ quick, log })) {
+    results.push({ family: c.family, ...r });
+    if (!json) {
+      console.log(`\n${c.family} | ${r.name}`);
+      for (const [k, v] of Object.entries(r.metrics)) console.log(`  ${k.padEnd(34)} ${v}`);
+    }
+  }
 }
 const device = {
   adapter: rt.adapterName,
@@ -36,9 +43,5 @@ const device = {
 if (json) {
   console.log(JSON.stringify({ benchmark: "kernels", device, results }));
 } else {
-  console.log(`device: ${device.adapter} (${device.cores} CPU cores)`);
-  for (const r of results) {
-    console.log(`\n${r.family} | ${r.name}`);
-    for (const [k, v] of Object.entries(r.metrics)) console.log(`  ${k.padEnd(34)} ${v}`);
-  }
+  console.log(`\ndevice: ${device.adapter} (${device.cores} CPU cores)`);
 }

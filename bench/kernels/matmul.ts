@@ -62,16 +62,24 @@ function rand(n: number): Float32Array {
   return a;
 }
 
-/** Seconds per run of `launch` (reps launches in one submit, median of trials). */
-async function timeIt(launch: () => void, reps: number, trials: number): Promise<number> {
-  launch(); // compile + warm
+/**
+ * Seconds per run of `launch` (median of `trials` single runs, each submitted and awaited).
+ * `warm` compiles the same pipeline on a tiny problem first, so a slow kernel is not run an
+ * extra time just to warm it up.
+ */
+async function timeIt(
+  launch: () => void,
+  trials: number,
+  warm: () => void = launch,
+): Promise<number> {
+  warm();
   await gpu().sync();
   const ts: number[] = [];
   for (let t = 0; t < trials; t++) {
     const t0 = performance.now();
-    for (let r = 0; r < reps; r++) launch();
+    launch();
     await gpu().sync();
-    ts.push((performance.now() - t0) / 1000 / reps);
+    ts.push((performance.now() - t0) / 1000);
   }
   return median(ts);
 }
@@ -113,35 +121,34 @@ async function matmulCase(
   linearLayout: boolean,
 ): Promise<Record<string, number | string>> {
   const flop = 2 * m * n * k;
-  const reps = 1, trials = ctx.quick ? 1 : 2;
+  const trials = ctx.quick ? 1 : 2;
   const a = tensor(rand(m * k), [m, k]);
   const b = tensor(rand(k * n), [k, n]);
   const bt = tensor(rand(k * n), [n, k]); // Linear weight layout [out, in]
   const c = zeros([m, n]);
+  const small = [tensor(rand(256), [16, 16]), tensor(rand(256), [16, 16]), zeros([16, 16])];
   const base = baselineKernel();
-  const u = new Uint32Array([m, n, k, 0]);
+  const runBase = (x: Tensor, y: Tensor, z: Tensor, mm: number, kk: number, nn: number) =>
+    gpu().launch(base, {
+      buffers: [z.storage.buffer, x.storage.buffer, y.storage.buffer],
+      uniforms: new Uint32Array([mm, nn, kk, 0]),
+      workgroups: [Math.ceil(nn / 16), Math.ceil(mm / 16)],
+    });
   ctx.log(`matmul ${m}x${k}x${n}: baseline`);
   const tBase = await timeIt(
-    () =>
-      gpu().launch(base, {
-        buffers: [c.storage.buffer, a.storage.buffer, b.storage.buffer],
-        uniforms: u,
-        workgroups: [Math.ceil(n / 16), Math.ceil(m / 16)],
-      }),
-    reps,
+    () => runBase(a, b, c, m, k, n),
     trials,
+    () => runBase(small[0], small[1], small[2], 16, 16, 16),
   );
-  const ours = (tile: MatmulTile | null) => {
+  const ours = (tile: MatmulTile) => {
+    const mul = (x: Tensor, y: Tensor) =>
+      tidy(() => void (linearLayout ? matmulRaw(x, transpose(y)) : matmulRaw(x, y)));
     setMatmulTiles(tile);
-    return timeIt(
-      () => tidy(() => void (linearLayout ? matmulRaw(a, transpose(bt)) : matmulRaw(a, b))),
-      reps,
-      trials,
-    );
+    return timeIt(() => mul(a, linearLayout ? bt : b), trials, () => mul(small[0], small[1]));
   };
   const table = chooseMatmulTile(m, n);
   ctx.log(`matmul ${m}x${k}x${n}: ours ${JSON.stringify(table)}`);
-  const tOurs = await ours(null);
+  const tOurs = await ours(table);
   const metrics: Record<string, number | string> = {
     layout: linearLayout ? "A @ W^T (Linear)" : "A @ B row-major",
     tile: `${table.tm}x${table.tn} wg ${table.wgx}x${table.wgy}`,
@@ -164,7 +171,7 @@ async function matmulCase(
     metrics.numpy_ms = +(np * 1e3).toFixed(2);
     metrics.ours_over_numpy_time = +(tOurs / np).toFixed(2);
   }
-  [a, b, bt, c].forEach((t: Tensor) => t.dispose());
+  [a, b, bt, c, ...small].forEach((t: Tensor) => t.dispose());
   return metrics;
 }
 
@@ -191,15 +198,11 @@ benchCase({
     const y = zeros([4]);
     const n = ctx.quick ? 200 : 1000;
     const one = () => runElementwise("add1", "x0 + 1.0", [x], { out: y });
-    const tBatched = await timeIt(
-      () => {
-        for (let i = 0; i < n; i++) one();
-      },
-      1,
-      3,
-    );
+    const tBatched = await timeIt(() => {
+      for (let i = 0; i < n; i++) one();
+    }, 3);
     // The cost of a submit that is awaited (what reading every step would cost).
-    const tSync = await timeIt(() => one(), 1, 20);
+    const tSync = await timeIt(() => one(), 20);
     x.dispose();
     y.dispose();
     return [{

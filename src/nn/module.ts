@@ -2,10 +2,65 @@ import { gpu } from "../gpu/runtime.ts";
 import { runElementwise } from "../tensor/launch.ts";
 import { keep } from "../tensor/scope.ts";
 import { fmtShape, numel, sameShape } from "../tensor/shape.ts";
-import { Tensor } from "../tensor/tensor.ts";
+import { halfToFloat, Tensor } from "../tensor/tensor.ts";
 
-/** A state-dict value: a GPU tensor or CPU data with its shape. */
-export type StateValue = Tensor | { shape: readonly number[]; data: ArrayLike<number> };
+/**
+ * Raw little-endian bytes with a torch dtype name (the shape of `HostTensor` from
+ * src/checkpoint, which this layer does not import).
+ */
+export interface HostBytes {
+  /** torch dtype name: float32, float16, bfloat16, float64, int64, int32, int16, int8, uint8, bool. */
+  dtype: string;
+  shape: readonly number[];
+  data: Uint8Array;
+}
+
+/** A state-dict value: a GPU tensor, CPU numbers with their shape, or a checkpoint's bytes. */
+export type StateValue =
+  | Tensor
+  | { shape: readonly number[]; data: ArrayLike<number> }
+  | HostBytes;
+
+function isHostBytes(v: StateValue): v is HostBytes {
+  return !(v instanceof Tensor) && typeof (v as HostBytes).dtype === "string" &&
+    v.data instanceof Uint8Array;
+}
+
+/** Decodes checkpoint bytes to numbers (f32 for floats, exact for integers up to 2^53). */
+export function decodeHostBytes(v: HostBytes): Float32Array | Int32Array | Float64Array {
+  const n = numel(v.shape);
+  const b = v.data.slice(); // aligned copy
+  const buf = b.buffer;
+  switch (v.dtype) {
+    case "float32":
+      return new Float32Array(buf, 0, n);
+    case "float64":
+      return Float32Array.from(new Float64Array(buf, 0, n));
+    case "float16": {
+      const h = new Uint16Array(buf, 0, n);
+      return Float32Array.from(h, halfToFloat);
+    }
+    case "bfloat16": {
+      const h = new Uint16Array(buf, 0, n);
+      const u = new Uint32Array(n);
+      for (let i = 0; i < n; i++) u[i] = h[i] << 16;
+      return new Float32Array(u.buffer);
+    }
+    case "int64":
+      return Float64Array.from(new BigInt64Array(buf, 0, n), Number);
+    case "int32":
+      return new Int32Array(buf, 0, n);
+    case "int16":
+      return Int32Array.from(new Int16Array(buf, 0, n));
+    case "int8":
+      return Int32Array.from(new Int8Array(buf, 0, n));
+    case "uint8":
+    case "bool":
+      return Int32Array.from(new Uint8Array(buf, 0, n));
+    default:
+      throw new TypeError(`Cannot load a "${v.dtype}" checkpoint tensor`);
+  }
+}
 
 /** What `loadStateDict` found, by key. */
 export interface LoadReport {
@@ -233,10 +288,11 @@ export function copyInto(t: Tensor, v: StateValue): void {
     return;
   }
   if (!t.isContiguous) throw new Error(`Cannot load into a non-contiguous tensor ${t}`);
+  const src: ArrayLike<number> = isHostBytes(v) ? decodeHostBytes(v) : v.data;
   let data: ArrayBufferView;
-  if (t.dtype === "f32") data = v.data instanceof Float32Array ? v.data : Float32Array.from(v.data);
-  else if (t.dtype === "i32") data = Int32Array.from(v.data);
-  else if (t.dtype === "u32") data = Uint32Array.from(v.data);
+  if (t.dtype === "f32") data = src instanceof Float32Array ? src : Float32Array.from(src);
+  else if (t.dtype === "i32") data = Int32Array.from(src);
+  else if (t.dtype === "u32") data = Uint32Array.from(src);
   else throw new Error(`Loading CPU data into ${t.dtype} tensors is not supported; cast after`);
   gpu().write(t.storage.buffer, t.offset * 4, data);
 }

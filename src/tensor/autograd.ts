@@ -56,7 +56,9 @@ export function apply<A>(op: OpDef<A>, inputs: readonly Tensor[], attrs: A): Ten
   const needsGrad = inputs.map((t) => t.requiresGrad);
   const recording = gradEnabled && op.backward !== undefined && needsGrad.some((x) => x);
   const ctx = new OpContext(needsGrad, recording);
-  const out = noGrad(() => op.forward(ctx, inputs, attrs));
+  let out = noGrad(() => op.forward(ctx, inputs, attrs));
+  // An op that returns an input unchanged must not overwrite that input's tape node.
+  if (recording && inputs.includes(out)) out = out.alias();
   if (recording) {
     out.requiresGrad = true;
     out.node = { op, inputs: [...inputs], ctx, attrs };

@@ -57,16 +57,31 @@
  *    the tape sums it down to the input's shape once. Non-differentiable ops omit `backward`
  *    (or do not use `apply` at all). Composite ops (built from other ops) need no OpDef. Export
  *    the function from `src/tensor/mod.ts` (and, if it is common, a method in `methods.ts`).
- * 4. **Tests**: `tests/tensor/<name>_test.ts` (or tests/kernels for kernel-level tests). Write a
- *    float64 CPU reference of forward and backward in `src/tensor/reference/` (plain loops over
- *    `Float64Array`), draw inputs with `randomArray` (tests/tensor/_util.ts), compare with
- *    `assertAllClose(ours, ref, { atol, rtol })` stating the tolerance per op, include odd sizes,
- *    size-1 and broadcast dims, and check backward against both the reference and finite
- *    differences (`checkGrad` in tests/tensor/_util.ts). Tests call `await initGpu()` first.
+ * 4. **Tests**: `tests/tensor/<name>_test.ts` (or tests/kernels for kernel-level tests). Call
+ *    `await initGpu()` at the top. The usual test is one `checkOp` call per case
+ *    (tests/tensor/_util.ts): give input shapes, the op on GPU tensors, and a float64 CPU
+ *    reference forward (plain loops over `Float64Array`; helpers `map`, `reduce`, `matmul`,
+ *    `permute`, `erf` in `src/tensor/reference/ndarray.ts`, put new reference code for your
+ *    family in `src/tensor/reference/<family>.ts`). `checkOp` draws seeded inputs, compares the
+ *    forward with `assertAllClose(ours, ref, { atol, rtol })`, and checks the backward of
+ *    sum(y * w) (random w) against central finite differences of the float64 reference, so no
+ *    hand-written reference backward is needed (you may add one). State tolerances per op; use
+ *    odd sizes that are not multiples of any tile, size-1 and broadcast dims. Where the
+ *    torch-ops fixture covers the op, also compare with PyTorch's `*_f64` outputs and grads
+ *    (`readSafetensors`, `fixtureCase` in tests/tensor/_fixtures.ts). Keep shapes tiny and the
+ *    number of distinct kernels small: lavapipe compiles slowly.
  *
  * Memory: every tensor created inside `tidy(fn)` is disposed when `fn` returns, except what it
  * returns and tensors marked with `keep(t)`; `using t = ...` and `t.dispose()` work too. What
- * backward needs is held by the tape (via `ctx.save`) until backward ran.
+ * backward needs is held by the tape (via `ctx.save`) until backward ran. In-place updates
+ * (optimisers): `updateInPlace(p, "{self} - {lr} * {g}", { g, lr })`, or a kernel that binds the
+ * tensor as a `"write"` binding (a written buffer must not also be bound as an input).
+ *
+ * Batching: launches are encoded into one command buffer and submitted only by a read back
+ * (`await t.toArray()`, `t.item()`), `await gpu().sync()`, or every 512 launches. Device errors
+ * (validation, out-of-memory, device lost) surface at the next read back or sync as a
+ * `GpuError` listing the kernel labels of that submission; `setGpuDebug(true)` submits each
+ * launch alone so the error names exactly one kernel.
  *
  * @module
  */

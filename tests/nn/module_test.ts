@@ -86,3 +86,19 @@ Deno.test("train()/eval() and requiresGrad(false) propagate to children", () => 
   assert(net.parameters().every((p) => !p.requiresGrad));
   net.dispose();
 });
+
+Deno.test("loadStateDict() takes checkpoint bytes (float32, float16, bfloat16)", async () => {
+  const lin = new Linear(2, 1);
+  const f32 = new Uint8Array(new Float32Array([1.5, -2]).buffer);
+  const bf16 = new Uint8Array(new Uint16Array([0x3f80]).buffer); // 1.0
+  lin.loadStateDict({
+    weight: { dtype: "float32", shape: [1, 2], data: f32 },
+    bias: { dtype: "bfloat16", shape: [1], data: bf16 },
+  });
+  assertAllClose(await lin.weight.toArray(), [1.5, -2]);
+  assertAllClose(await lin.bias!.toArray(), [1]);
+  const h = new Uint8Array(new Uint16Array([0x3c00, 0xc000]).buffer); // 1, -2
+  lin.loadStateDict({ weight: { dtype: "float16", shape: [1, 2], data: h } }, { strict: false });
+  assertAllClose(await lin.weight.toArray(), [1, -2]);
+  lin.dispose();
+});

@@ -108,6 +108,7 @@ Deno.test("clamp(), where() and maskedFill() route gradients like PyTorch", asyn
   const x = T.tensor([1, 2, 3, 4], [4]);
   const m = T.tensor([1, 0, 0, 1], [4], { dtype: "u32" });
   assertAllClose(await T.maskedFill(x, m, -9).toArray(), [-9, 2, 3, -9]);
+  assertAllClose(await T.where(m, 1.5, -0.5).toArray(), [1.5, -0.5, -0.5, 1.5]);
 });
 
 Deno.test("comparisons return f32 or u32 masks", async () => {

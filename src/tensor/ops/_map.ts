@@ -16,12 +16,14 @@ export function mapExpr(
     helpers?: readonly string[];
     outDtype?: DType;
     shape?: readonly number[];
+    /** Type the expression computes in. @default promoted from the tensors (f32 if any float) */
+    computeType?: "f32" | "i32" | "u32";
   } = {},
 ): Tensor {
   const dts = Object.values(values).filter((v): v is Tensor => typeof v !== "number").map((t) =>
     t.dtype
   );
-  const ct = promote(dts);
+  const ct = opts.computeType ?? promote(dts);
   const { expr, tensors, scalars } = fillTemplate(template, values, ct);
   return runElementwise(opts.name ?? "map", expr, tensors, {
     scalars,

@@ -138,7 +138,14 @@ const whereOp: OpDef<{ sa: number | null; sb: number | null }> = {
     const a = sa ?? rest[k++];
     const b = sb ?? rest[k++];
     ctx.save(c);
-    return mapExpr("select({b}, {a}, {c} != 0.0)", { c, a, b }, { name: "where" });
+    // Computes in the values' type (f32 when both are numbers); the mask may be f32 or u32.
+    const vt = [a, b].find((v): v is Tensor => typeof v !== "number");
+    const ct = vt ? (vt.dtype === "i32" || vt.dtype === "u32" ? vt.dtype : "f32") : "f32";
+    return mapExpr("select({b}, {a}, {c} != 0)", { c, a, b }, {
+      name: "where",
+      computeType: ct,
+      outDtype: ct,
+    });
   },
   backward(ctx, g, { sa, sb }) {
     const c = ctx.saved[0];
@@ -146,14 +153,14 @@ const whereOp: OpDef<{ sa: number | null; sb: number | null }> = {
     if (sa === null) {
       out.push(
         ctx.needsGrad[out.length]
-          ? mapExpr("select(0.0, {g}, {c} != 0.0)", { g, c }, { name: "where_grad0" })
+          ? mapExpr("select(0.0, {g}, {c} != 0)", { g, c }, { name: "where_grad0" })
           : null,
       );
     }
     if (sb === null) {
       out.push(
         ctx.needsGrad[out.length]
-          ? mapExpr("select({g}, 0.0, {c} != 0.0)", { g, c }, { name: "where_grad1" })
+          ? mapExpr("select({g}, 0.0, {c} != 0)", { g, c }, { name: "where_grad1" })
           : null,
       );
     }
