@@ -304,6 +304,7 @@ async function runStage(
     durationMs: performance.now() - t,
     ...extra,
   });
+  if (opts.signal?.aborted) return res("skipped", ["interrupted"]);
   if (stage.frozen) {
     for (const p of Object.values(stage.outs)) {
       try {

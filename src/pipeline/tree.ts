@@ -68,18 +68,38 @@ function denoSig(st: Deno.FileInfo): string {
   }`;
 }
 
-/** GNU find's listing of everything under `abs` (stats included), or null without find. */
-function findRaw(abs: string): string | null {
+/** GNU find's listing of everything under `abs` (stats included), as bytes, or null. */
+function findBytes(abs: string): Uint8Array | null {
   try {
     const out = new Deno.Command("find", {
       args: ["-L", abs, "-mindepth", "1", "-printf", "%y\\t%D\\t%i\\t%s\\t%T@\\t%C@\\t%P\\0"],
       stdout: "piped",
       stderr: "null",
     }).outputSync();
-    return out.success ? new TextDecoder().decode(out.stdout) : null;
+    return out.success ? out.stdout : null;
   } catch {
     return null;
   }
+}
+
+/** GNU find's listing as text, or null without find. */
+function findRaw(abs: string): string | null {
+  const b = findBytes(abs);
+  return b === null ? null : new TextDecoder().decode(b);
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  const n8 = a.length - (a.length % 8);
+  if (a.byteOffset % 8 === 0 && b.byteOffset % 8 === 0) {
+    const x = new BigUint64Array(a.buffer, a.byteOffset, n8 / 8);
+    const y = new BigUint64Array(b.buffer, b.byteOffset, n8 / 8);
+    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  } else {
+    for (let i = 0; i < n8; i++) if (a[i] !== b[i]) return false;
+  }
+  for (let i = n8; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function parseFind(text: string): Listed[] {
@@ -185,7 +205,7 @@ export class StatCache {
       for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619);
       name = `${(h >>> 0).toString(16)}-${name.slice(-180)}`;
     }
-    return `${this.path.slice(0, this.path.lastIndexOf("/"))}/memo/${name}.json`;
+    return `${this.path.slice(0, this.path.lastIndexOf("/"))}/memo/${name}.memo`;
   }
 
   /**
@@ -203,15 +223,21 @@ export class StatCache {
     }
     const memoPath = this.#memoPath(abs);
     const at = Date.now();
-    const raw = st.isDirectory ? findRaw(abs) : denoSig(st);
-    if (memoPath && raw !== null) {
+    // The listing is compared as bytes with the one stored beside the memo (no decoding).
+    const rawBytes = st.isDirectory ? findBytes(abs) : new TextEncoder().encode(denoSig(st));
+    if (memoPath && rawBytes !== null) {
       try {
-        const m = JSON.parse(await Deno.readTextFile(memoPath));
-        if (m.algo === HASH_ALGO && m.raw === raw && m.at - m.maxMtimeMs >= RACY_MS) {
-          return m.summary;
-        }
+        // one file, renamed into place as a whole: a JSON line, then the listing's bytes
+        const file = await Deno.readFile(memoPath);
+        const nl = file.indexOf(10);
+        const m = JSON.parse(new TextDecoder().decode(file.subarray(0, nl)));
+        if (
+          m.algo === HASH_ALGO && m.at - m.maxMtimeMs >= RACY_MS &&
+          sameBytes(file.subarray(nl + 1), rawBytes)
+        ) return m.summary;
       } catch { /* no memo */ }
     }
+    const raw = rawBytes === null ? null : new TextDecoder().decode(rawBytes);
     // Folders keep their own per-file table beside the memo (read only now, on a change).
     let known: Map<string, KnownFile> | undefined;
     const collect = new Map<string, KnownFile>();
@@ -265,10 +291,13 @@ export class StatCache {
       try {
         await Deno.mkdir(dirname(memoPath), { recursive: true });
         const tmp = `${memoPath}.${Deno.pid}.tmp`;
-        await Deno.writeTextFile(
-          tmp,
-          JSON.stringify({ algo: HASH_ALGO, at, maxMtimeMs, raw, summary }),
+        const head = new TextEncoder().encode(
+          JSON.stringify({ algo: HASH_ALGO, at, maxMtimeMs, summary }) + "\n",
         );
+        const buf = new Uint8Array(head.length + rawBytes!.length);
+        buf.set(head);
+        buf.set(rawBytes!, head.length);
+        await Deno.writeFile(tmp, buf);
         await Deno.rename(tmp, memoPath);
       } catch { /* read-only state folder: no memo */ }
     }
