@@ -12,7 +12,8 @@ import type { KernelSource } from "../gpu/kernel_source.ts";
  *   implicit GEMM with 4 gathers per tap);
  * - the x-shaped gather from y-shaped data and w (conv2d input gradient; conv_transpose2d
  *   forward): stride-1 convs run as a forward conv with `convWeightFlipKernel`'s flipped weight,
- *   others through `conv2dInputGradKernel`;
+ *   strided ones through `conv2dInputGradRowKernel` (one W-phase per workgroup: only the taps
+ *   that reach a pixel run), `conv2dInputGradKernel` beyond its grid limits;
  * - w-shaped partial sums from y- and x-shaped data (both ops' weight gradient):
  *   `conv2dWeightGradKernel` / `depthwiseWeightGradKernel`, summed over splits by
  *   `splitSumKernel`; bias gradients by `channelSumKernel`.
@@ -415,6 +416,109 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       "uniform",
     ],
     workgroupSize: [CONV_WG, 1, 1],
+  };
+}
+
+/**
+ * The x-shaped gather for strided convs, row and phase form (conv2d input gradient with stride
+ * > 1, conv_transpose2d forward). Workgroup (x, y, z) = (W-phase p and tile group, ih + H*n,
+ * channel tile of one group); lane pixels are iw = p + SW*(4t + j), j < 4: one phase per
+ * workgroup, so which taps (kh, kw) reach the row and the phase is uniform and only those taps
+ * run (a 3x3 s2 gradient does 2.25 taps per pixel instead of 9), and a tap's 4 source values
+ * y[oh, ow0 + j] are consecutive: one shifted vec4 read. Weights are uniform loads (KH*KW apart
+ * per channel). Bindings: out (write), y (as vec4), w, [bias], uniforms; e0 = tile groups per
+ * phase. Dispatch: `conv2dInputGradRowGrid` (needs N*H <= 65535).
+ */
+export function conv2dInputGradRowKernel(spec: ConvGemmSpec): KernelSource {
+  const tm = Math.max(1, Math.floor(spec.tm));
+  const code = `${UNIFORMS}
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> y: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> w: array<f32>;
+${spec.bias ? "@group(0) @binding(3) var<storage, read> bias: array<f32>;" : ""}
+@group(0) @binding(${spec.bias ? 4 : 3}) var<uniform> u: U;
+const TM = ${tm};
+${shiftedLoad("y")}
+@compute @workgroup_size(${CONV_WG}, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let ih = i32(wid.y) % u.H;
+  let n = i32(wid.y) / u.H;
+  let CT = (u.CG + TM - 1) / TM;
+  let g = i32(wid.z) / CT;
+  let cl0 = (i32(wid.z) % CT) * TM;
+  let ph = i32(wid.x) / u.e0;
+  let t0 = ((i32(wid.x) % u.e0) * ${CONV_WG} + i32(lid.x)) * 4;
+  let lane = vec4<i32>(0, 1, 2, 3);
+  let iw = ph + u.SW * (t0 + lane);
+  let KK = u.KH * u.KW;
+  var acc: array<vec4<f32>, TM>;
+  let wc0 = u.wOff + cl0 * KK;
+  let wclast = u.wOff + (u.CG - 1) * KK;
+  let OHW = u.OH * u.OW;
+  let wstep = u.CG * KK;
+  for (var kh = 0; kh < u.KH; kh++) {
+    let hn = ih + u.PH - kh * u.DH;
+    let oh = hn / u.SH;
+    if (hn < 0 || oh * u.SH != hn || oh >= u.OH) { continue; }
+    for (var kw = 0; kw < u.KW; kw++) {
+      let wn0 = ph + u.PW - kw * u.DW;
+      // ow of lane pixel j is (wn0 + SW*(t0 + j)) / SW: exact for all j or for none.
+      let q = select(wn0 / u.SW, -((-wn0 + u.SW - 1) / u.SW), wn0 < 0);
+      if (q * u.SW != wn0) { continue; }
+      let ow = q + t0 + lane;
+      let ok = (ow >= vec4<i32>(0)) & (ow < vec4<i32>(u.OW));
+      let kk = kh * u.KW + kw;
+      for (var ol = 0; ol < u.OG; ol++) {
+        let o = g * u.OG + ol;
+        let yv = select(vec4<f32>(0.0), y_load4s(u.yOff + (n * u.O + o) * OHW + oh * u.OW + q + t0),
+          ok);
+        let wo = o * wstep + kk;
+        for (var i = 0; i < TM; i++) {
+          acc[i] = fma(vec4<f32>(w[min(wc0 + i * KK, wclast) + wo]), yv, acc[i]);
+        }
+      }
+    }
+  }
+  let HW = u.H * u.W;
+  for (var i = 0; i < TM; i++) {
+    let cl = cl0 + i;
+    if (cl >= u.CG) { break; }
+    let c = g * u.CG + cl;
+    let v = acc[i]${spec.bias ? " + vec4<f32>(bias[u.bOff + c])" : ""};
+    let base = u.xOff + (n * u.C + c) * HW + ih * u.W;
+    for (var j = 0; j < 4; j++) {
+      if (iw[j] < u.W) { out[base + iw[j]] = v[j]; }
+    }
+  }
+}
+`;
+  return {
+    label: `conv2d_input_grad_row[tm${tm}${spec.bias ? ",bias" : ""}]`,
+    code,
+    bindings: spec.bias ? ["write", "read", "read", "read", "uniform"] : [
+      "write",
+      "read",
+      "read",
+      "uniform",
+    ],
+    workgroupSize: [CONV_WG, 1, 1],
+  };
+}
+
+/** Tile groups per W-phase (the kernel's e0) and workgroups of `conv2dInputGradRowKernel`. */
+export function conv2dInputGradRowGrid(
+  s: ConvShape,
+  tm: number,
+): { groupsPerPhase: number; grid: [number, number, number] } {
+  const perPhase = Math.ceil(s.w / s.stride[1]);
+  const groupsPerPhase = Math.max(1, Math.ceil(perPhase / (4 * CONV_WG)));
+  return {
+    groupsPerPhase,
+    grid: [
+      s.stride[1] * groupsPerPhase,
+      s.n * s.h,
+      Math.ceil(s.c / s.groups / tm) * s.groups,
+    ],
   };
 }
 

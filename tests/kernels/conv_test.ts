@@ -230,3 +230,17 @@ Deno.test("convTranspose2d() matches PyTorch float64 on the torch-ops fixture", 
     assertAllClose(got.grads[2], t("grad.bias_f64").data, tol("grad.bias"));
   }
 });
+
+Deno.test("conv2d() input gradient falls back to the flat gather beyond 65535 rows", async () => {
+  const x = { data: randomArray(65600, 41), shape: [1, 1, 65600, 1] };
+  const w = { data: randomArray(6, 42), shape: [2, 1, 3, 1] };
+  const g = geo([2, 1], [1, 0]);
+  const ref = conv2dRef(x, w, null, g);
+  const gout = randomArray(ref.data.length, 43);
+  const got = await runWithGrad([x, w], gout, ([tx, tw]) => conv2d(tx, tw, null, g));
+  assertAllClose(got.y, ref.data, { ...FWD, msg: "forward" });
+  const gr = conv2dBackwardRef(x, w, { data: gout, shape: ref.shape }, g);
+  assertAllClose(got.grads[0], gr.gx.data, { ...GRAD, msg: "grad x" });
+  // The weight gradient sums 32800 products here: f32 accumulation needs a looser atol.
+  assertAllClose(got.grads[1], gr.gw.data, { atol: 2e-3, rtol: 1e-4, msg: "grad w" });
+});

@@ -14,6 +14,8 @@ import {
   conv2dForwardRowKernel,
   conv2dInputGradGrid,
   conv2dInputGradKernel,
+  conv2dInputGradRowGrid,
+  conv2dInputGradRowKernel,
   conv2dWeightGradKernel,
   conv2dWeightGradTiling,
   convGrid,
@@ -243,6 +245,20 @@ export function convInputGradRaw(g: Tensor, w: Tensor, bias: Tensor | null, s: C
   const out = Tensor.empty([s.n, s.c, s.h, s.w], "f32");
   if (out.size === 0) return out;
   const tm = tileFor(s.c / s.groups);
+  if (s.n * s.h <= 65535) {
+    const { groupsPerPhase, grid } = conv2dInputGradRowGrid(s, tm);
+    gpu().launch(conv2dInputGradRowKernel({ tm, bias: bias !== null }), {
+      buffers: [out, g, w, ...(bias ? [bias] : [])].map(bindingOf),
+      uniforms: convUniforms(
+        s,
+        { x: 0, y: g.offset, w: w.offset, b: bias?.offset ?? 0 },
+        grid,
+        groupsPerPhase,
+      ),
+      workgroups: grid,
+    });
+    return out;
+  }
   const grid = conv2dInputGradGrid(s, tm);
   gpu().launch(conv2dInputGradKernel({ tm, bias: bias !== null }), {
     buffers: [out, g, w, ...(bias ? [bias] : [])].map(bindingOf),
