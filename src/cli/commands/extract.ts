@@ -20,7 +20,7 @@ import {
   ffmpegVersion,
   listVideos,
   parseShard,
-  readVideoList,
+  readVideoListFile,
   sbatchScript,
   type Shard,
   videoStem,
@@ -165,7 +165,7 @@ export function register(program: Command): void {
 async function runLocal(input: string | undefined, o: ExtractCliOptions): Promise<void> {
   const version = await ffmpegVersion();
   const videos = o.fileList !== undefined
-    ? await readVideoList(o.fileList)
+    ? await readVideoListFile(o.fileList)
     : await listVideos(input!);
   if (videos.length === 0) {
     throw new Error(

@@ -46,7 +46,7 @@ export async function listVideos(input: string): Promise<string[]> {
   }
   if (stat.isFile) {
     if (isVideoName(input)) return [input];
-    return await readVideoList(input);
+    return await readVideoListFile(input);
   }
   const found: string[] = [];
   for await (const e of Deno.readDir(input)) {
@@ -63,7 +63,7 @@ export async function listVideos(input: string): Promise<string[]> {
 }
 
 /** Reads a video list file (see {@linkcode listVideos}); duplicates are kept once. */
-export async function readVideoList(listFile: string): Promise<string[]> {
+export async function readVideoListFile(listFile: string): Promise<string[]> {
   let text: string;
   try {
     text = await Deno.readTextFile(listFile);

@@ -40,7 +40,7 @@ export class PpmSplitter {
           throw new SyntaxError(`PPM stream: header too long at byte ${this.offset}`);
         }
         this.#header[this.#headerLen++] = b;
-        const parsed = parseHeader(this.#header.subarray(0, this.#headerLen), this.offset);
+        const parsed = parsePpmHeader(this.#header.subarray(0, this.#headerLen), this.offset);
         if (parsed) {
           this.#frame = {
             width: parsed.width,
@@ -78,7 +78,7 @@ const WS = new Set([0x20, 0x09, 0x0a, 0x0d]);
  * Returns the size once `h` holds a complete header (ending in one whitespace), else null.
  * `offset` (bytes consumed so far) only feeds error messages.
  */
-export function parseHeader(
+export function parsePpmHeader(
   h: Uint8Array,
   offset: number,
 ): { width: number; height: number } | null {
@@ -154,7 +154,7 @@ export class PpmReader {
         }
         header[hlen++] = this.#carry[i++];
         this.offset++;
-        size = parseHeader(header.subarray(0, hlen), this.offset);
+        size = parsePpmHeader(header.subarray(0, hlen), this.offset);
       }
       this.#carry = this.#carry.subarray(i);
     }

@@ -33,7 +33,7 @@ export interface SlurmScriptOptions {
 }
 
 /** Quotes `s` for a POSIX shell unless it is plainly safe. */
-export function shellQuote(s: string): string {
+function shellQuote(s: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
