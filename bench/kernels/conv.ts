@@ -48,14 +48,13 @@ function numpyConv(s: ConvShape, trials: number): number | null {
   const py = `
 import numpy as np, time
 from numpy.lib.stride_tricks import sliding_window_view as swv
-N, C, H, W, O, K, P, G = ${s.n}, ${s.c}, ${s.h}, ${s.w}, ${s.o}, ${s.kh}, ${
-    s.padding[0]
-  }, ${s.groups}
+N, C, H, W, O, K = ${s.n}, ${s.c}, ${s.h}, ${s.w}, ${s.o}, ${s.kh}
+P, G, S = ${s.padding[0]}, ${s.groups}, ${s.stride[0]}
 x = np.random.rand(N, C, H, W).astype(np.float32)
 w = np.random.rand(O, C // G, K, K).astype(np.float32)
 def conv():
     xp = np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)))
-    win = swv(xp, (K, K), axis=(2, 3))  # N, C, OH, OW, K, K
+    win = swv(xp, (K, K), axis=(2, 3))[:, :, ::S, ::S]  # N, C, OH, OW, K, K
     OH, OW = win.shape[2], win.shape[3]
     if G == 1:
         col = np.ascontiguousarray(win.transpose(0, 1, 4, 5, 2, 3)).reshape(N, C * K * K, OH * OW)
@@ -122,21 +121,31 @@ async function convCase(ctx: BenchContext, s: ConvShape): Promise<Record<string,
   return metrics;
 }
 
-const shape = (c: number, o: number, hw: number, k: number, groups: number): ConvShape => ({
-  n: 1,
-  c,
-  h: hw,
-  w: hw,
-  o,
-  oh: hw,
-  ow: hw,
-  groups,
-  kh: k,
-  kw: k,
-  stride: [1, 1],
-  padding: [(k - 1) / 2, (k - 1) / 2],
-  dilation: [1, 1],
-});
+const shape = (
+  c: number,
+  o: number,
+  hw: number,
+  k: number,
+  groups: number,
+  stride = 1,
+): ConvShape => {
+  const p = (k - 1) / 2, out = Math.floor((hw + 2 * p - k) / stride) + 1;
+  return {
+    n: 1,
+    c,
+    h: hw,
+    w: hw,
+    o,
+    oh: out,
+    ow: out,
+    groups,
+    kh: k,
+    kw: k,
+    stride: [stride, stride],
+    padding: [p, p],
+    dilation: [1, 1],
+  };
+};
 
 benchCase({
   family: "conv",
@@ -147,6 +156,10 @@ benchCase({
       {
         name: "depthwise 7x7 256ch 64x64",
         metrics: await convCase(ctx, shape(256, 256, 64, 7, 256)),
+      },
+      {
+        name: "conv2d 3x3 s2 64->256 128x128 (MaskDownSampler)",
+        metrics: await convCase(ctx, shape(64, 256, 128, 3, 1, 2)),
       },
     ];
   },
