@@ -67,6 +67,7 @@ const CONV_CASES: ConvCase[] = [
   ["3x3 s2 p1 odd", [1, 4, 9, 7], [6, 4, 3, 3], geo(2, 1)],
   ["2x2 s2", [1, 4, 8, 6], [16, 4, 2, 2], geo(2, 0)],
   ["4x4 s4 (1->1)", [1, 1, 12, 16], [1, 1, 4, 4], geo(4, 0)],
+  ["2x2 s2 on odd size (not a patchify)", [1, 3, 9, 7], [5, 3, 2, 2], geo(2, 0)],
   ["depthwise 7x7 p3", [2, 6, 9, 10], [6, 1, 7, 7], geo(1, 3, 1, 6)],
   ["depthwise 3x3 dilation 2 s(2,1)", [1, 5, 9, 11], [5, 1, 3, 3], geo([2, 1], 2, 2, 5)],
   ["groups 2 s(1,2) d2", [1, 4, 9, 8], [6, 2, 3, 2], geo([1, 2], [2, 1], 2, 2)],
@@ -182,6 +183,7 @@ const CONVT_CASES: TCase[] = [
   ["k3 s1 p1 groups 2", [1, 4, 5, 3], [4, 3, 3, 3], tgeo(1, 1, 0, 1, 2)],
   ["k3 s2 dilation 2", [1, 2, 3, 4], [2, 3, 3, 3], tgeo(2, 0, 1, 2)],
   ["size 1", [1, 1, 1, 1], [1, 1, 2, 2], tgeo(2, 0)],
+  ["k2 s2 output padding 1 (not a patchify)", [1, 2, 3, 3], [2, 3, 2, 2], tgeo(2, 0, 1)],
 ];
 
 Deno.test("convTranspose2d() forward and gradients match the float64 reference", async () => {
