@@ -56,6 +56,14 @@ export interface AttentionUniforms {
   seed: number;
   /** floor(p·2³²) clamped to u32: a draw below it is dropped. */
   threshold: number;
+  /** First key (query for dK/dV) of this dispatch's chunk. @default 0 */
+  start?: number;
+  /** End of the chunk. @default all keys (queries for dK/dV) */
+  end?: number;
+  /** This is the first chunk (state starts fresh, not loaded). @default true */
+  first?: boolean;
+  /** This is the last chunk (the forward normalises its output). @default true */
+  last?: boolean;
 }
 
 /** A generated attention kernel plus the tiling facts the host needs for uniforms and dispatch. */
@@ -67,11 +75,45 @@ export interface AttentionKernel extends KernelSource {
   vv: number;
   /** Invocations per workgroup. */
   wg: number;
+  /** Which kernel: the forward, dQ or dK/dV. */
+  kind: "fwd" | "q" | "kv";
+  /**
+   * Upper bound of loop iterations per invocation for each key (query for dK/dV) streamed,
+   * and for the fixed part; `attentionChunks` splits the stream so that lavapipe's limit of
+   * 65535 loop iterations per invocation (LP_MAX_TGSI_LOOP_ITERATIONS, shared by every loop
+   * of a shader: past it loops silently stop) is never reached.
+   */
+  loopsPerStep: number;
+  loopsFixed: number;
+}
+
+/**
+ * Loop iterations per invocation that one dispatch may plan for on lavapipe: its hard limit is
+ * 65535, but our per-step estimates (`loopsPerStep`) came out up to ~2x low against measured
+ * failures (600x700 keys, d 64: wrong at a 60000 budget, right at 30000), hence 3x margin.
+ */
+export const LAVAPIPE_LOOP_BUDGET = 20000;
+
+/**
+ * Chunks [start, end) of the streamed dimension (n keys, or queries for dK/dV) so that one
+ * dispatch stays within `budget` loop iterations per invocation (Infinity: one chunk, for
+ * real GPUs).
+ */
+export function attentionChunks(
+  kernel: AttentionKernel,
+  n: number,
+  budget: number,
+): [number, number][] {
+  const per = Math.max(1, Math.floor((budget - kernel.loopsFixed) / kernel.loopsPerStep));
+  if (!Number.isFinite(budget) || n <= per) return [[0, n]];
+  const out: [number, number][] = [];
+  for (let s = 0; s < n; s += per) out.push([s, Math.min(n, s + per)]);
+  return out;
 }
 
 /** Packs `AttentionUniforms` in the WGSL struct's order (plus the kernel's loop bounds). */
 export function attentionUniforms(kernel: AttentionKernel, u: AttentionUniforms): ArrayBuffer {
-  const b = new ArrayBuffer(48);
+  const b = new ArrayBuffer(64);
   const w = new Uint32Array(b), f = new Float32Array(b);
   w[0] = u.lq;
   w[1] = u.lk;
@@ -84,6 +126,10 @@ export function attentionUniforms(kernel: AttentionKernel, u: AttentionUniforms)
   w[8] = kernel.rows;
   w[9] = kernel.vq;
   w[10] = kernel.vv;
+  w[11] = u.first === false ? 0 : 1;
+  w[12] = u.start ?? 0;
+  w[13] = u.end ?? (kernel.kind === "kv" ? u.lq : u.lk);
+  w[14] = u.last === false ? 0 : 1;
   return b;
 }
 
@@ -150,7 +196,7 @@ function common(r: Required<AttentionSpec>): string {
   return `
 struct U {
   lq: u32, lk: u32, bh: u32, maskStride: u32, scale: f32, keepScale: f32, seed: u32, thresh: u32,
-  rows: u32, dq: u32, dv: u32, pad: u32,
+  rows: u32, dq: u32, dv: u32, first: u32, start: u32, end: u32, last: u32, pad: u32,
 }
 alias V = ${V};
 fn dotv(a: V, b: V) -> f32 { return ${dotv}; }
@@ -207,7 +253,7 @@ export function attentionForwardKernel(spec: AttentionSpec): AttentionKernel {
 @group(0) @binding(2) var<storage, read> v: array<V>;
 ${r.mask ? "@group(0) @binding(3) var<storage, read> mask: array<f32>;" : ""}
 @group(0) @binding(${3 + mb}) var<storage, read_write> out: array<V>;
-@group(0) @binding(${4 + mb}) var<storage, read_write> lse: array<f32>;
+@group(0) @binding(${4 + mb}) var<storage, read_write> ml: array<f32>;
 @group(0) @binding(${5 + mb}) var<uniform> u: U;
 
 @compute @workgroup_size(${r.wg})
@@ -226,13 +272,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   var s: array<f32, ${R * B}>;
   for (var r = 0u; r < NR; r++) {
     let i = min(row0 + r, u.lq - 1u);
-    for (var c = 0u; c < NQ; c++) { qr[r * ${DQ}u + c] = q[(bh * u.lq + i) * ${DQ}u + c]; }
-    for (var c = 0u; c < NV; c++) { acc[r * ${DV}u + c] = V(0.0); }
-    m[r] = -3.0e38;
-    l[r] = 0.0;
+    let rb = bh * u.lq + i;
+    for (var c = 0u; c < NQ; c++) { qr[r * ${DQ}u + c] = q[rb * ${DQ}u + c]; }
+    if (u.first == 1u) {
+      for (var c = 0u; c < NV; c++) { acc[r * ${DV}u + c] = V(0.0); }
+      m[r] = -3.0e38;
+      l[r] = 0.0;
+    } else {
+      // Running state of the previous key chunk: unnormalised output, max and sum.
+      for (var c = 0u; c < NV; c++) { acc[r * ${DV}u + c] = out[rb * ${DV}u + c]; }
+      m[r] = ml[rb * 2u];
+      l[r] = ml[rb * 2u + 1u];
+    }
   }
-  for (var j0 = 0u; j0 < u.lk; j0 += ${B}u) {
-    let nb = min(${B}u, u.lk - j0);
+  for (var j0 = u.start; j0 < u.end; j0 += ${B}u) {
+    let nb = min(${B}u, u.end - j0);
     for (var jj = 0u; jj < nb; jj++) {
       let kb = (bh * u.lk + j0 + jj) * ${DQ}u;
       for (var r = 0u; r < NR; r++) { s[r * ${B}u + jj] = 0.0; }
@@ -284,9 +338,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   for (var r = 0u; r < NR; r++) {
     let i = row0 + r;
     if (i >= u.lq) { break; }
-    let inv = select(0.0, 1.0 / l[r], l[r] > 0.0);
+    var inv = 1.0;
+    if (u.last == 1u) { inv = select(0.0, 1.0 / l[r], l[r] > 0.0); }
     for (var c = 0u; c < NV; c++) { out[(bh * u.lq + i) * ${DV}u + c] = acc[r * ${DV}u + c] * inv; }
-    lse[bh * u.lq + i] = m[r] + log(l[r]);
+    ml[(bh * u.lq + i) * 2u] = m[r];
+    ml[(bh * u.lq + i) * 2u + 1u] = l[r];
   }
 }
 `;
@@ -305,6 +361,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     ],
     workgroupSize: [r.wg, 1, 1],
     rows: R,
+    kind: "fwd",
+    loopsPerStep: 3 + 2 * R + (DQ + DV) * (1 + R) + Math.ceil((R * (2 * B + DV + 1)) / B),
+    loopsFixed: 2 * R * (DQ + DV + 2) + 16,
     vq: DQ,
     vv: DV,
     wg: r.wg,
@@ -329,7 +388,7 @@ export function attentionBackwardQKernel(spec: AttentionSpec): AttentionKernel {
 ${r.mask ? "@group(0) @binding(3) var<storage, read> mask: array<f32>;" : ""}
 @group(0) @binding(${3 + mb}) var<storage, read> o: array<V>;
 @group(0) @binding(${4 + mb}) var<storage, read> dout: array<V>;
-@group(0) @binding(${5 + mb}) var<storage, read> lse: array<f32>;
+@group(0) @binding(${5 + mb}) var<storage, read> ml: array<f32>;
 @group(0) @binding(${6 + mb}) var<storage, read_write> dq: array<V>;
 @group(0) @binding(${7 + mb}) var<storage, read_write> delta: array<f32>;
 @group(0) @binding(${8 + mb}) var<uniform> u: U;
@@ -355,7 +414,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let rb = bh * u.lq + i;
     for (var c = 0u; c < NQ; c++) {
       qr[r * ${DQ}u + c] = q[rb * ${DQ}u + c];
-      acc[r * ${DQ}u + c] = V(0.0);
+      acc[r * ${DQ}u + c] = select(dq[rb * ${DQ}u + c], V(0.0), u.first == 1u);
     }
     var dd = 0.0;
     for (var c = 0u; c < NV; c++) {
@@ -364,9 +423,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       dd += dotv(g, o[rb * ${DV}u + c]);
     }
     dl[r] = dd;
-    ls[r] = lse[rb];
+    ls[r] = ml[rb * 2u] + log(ml[rb * 2u + 1u]);
   }
-  for (var j = 0u; j < u.lk; j++) {
+  for (var j = u.start; j < u.end; j++) {
     let kb = (bh * u.lk + j) * ${DQ}u;
     let vb = (bh * u.lk + j) * ${DV}u;
     for (var r = 0u; r < NR; r++) { sa[r] = 0.0; sb[r] = 0.0; }
@@ -422,6 +481,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     ],
     workgroupSize: [r.wg, 1, 1],
     rows: R,
+    kind: "q",
+    loopsPerStep: 2 + 3 * R + (2 * DQ + DV) * (1 + R),
+    loopsFixed: R * (2 * DQ + 2 * DV + 2) + 16,
     vq: DQ,
     vv: DV,
     wg: r.wg,
@@ -445,7 +507,7 @@ export function attentionBackwardKVKernel(spec: AttentionSpec): AttentionKernel 
 @group(0) @binding(2) var<storage, read> v: array<V>;
 ${r.mask ? "@group(0) @binding(3) var<storage, read> mask: array<f32>;" : ""}
 @group(0) @binding(${3 + mb}) var<storage, read> dout: array<V>;
-@group(0) @binding(${4 + mb}) var<storage, read> lse: array<f32>;
+@group(0) @binding(${4 + mb}) var<storage, read> ml: array<f32>;
 @group(0) @binding(${5 + mb}) var<storage, read> delta: array<f32>;
 @group(0) @binding(${6 + mb}) var<storage, read_write> dk: array<V>;
 @group(0) @binding(${7 + mb}) var<storage, read_write> dvo: array<V>;
@@ -471,17 +533,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let rb = bh * u.lk + j;
     for (var c = 0u; c < NQ; c++) {
       kr[r * ${DQ}u + c] = k[rb * ${DQ}u + c];
-      ak[r * ${DQ}u + c] = V(0.0);
+      ak[r * ${DQ}u + c] = select(dk[rb * ${DQ}u + c], V(0.0), u.first == 1u);
     }
     for (var c = 0u; c < NV; c++) {
       vr[r * ${DV}u + c] = v[rb * ${DV}u + c];
-      av[r * ${DV}u + c] = V(0.0);
+      av[r * ${DV}u + c] = select(dvo[rb * ${DV}u + c], V(0.0), u.first == 1u);
     }
   }
-  for (var i = 0u; i < u.lq; i++) {
+  for (var i = u.start; i < u.end; i++) {
     let qb = (bh * u.lq + i) * ${DQ}u;
     let gb = (bh * u.lq + i) * ${DV}u;
-    let li = lse[bh * u.lq + i];
+    let li = ml[(bh * u.lq + i) * 2u] + log(ml[(bh * u.lq + i) * 2u + 1u]);
     let di = delta[bh * u.lq + i];
     for (var r = 0u; r < NR; r++) { sa[r] = 0.0; sb[r] = 0.0; }
     // q and dO vectors are loaded once per query and used for every key row.
@@ -540,6 +602,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     ],
     workgroupSize: [r.wg, 1, 1],
     rows: R,
+    kind: "kv",
+    loopsPerStep: 2 + 3 * R + 2 * (DQ + DV) * (1 + R),
+    loopsFixed: 2 * R * (DQ + DV + 1) + 16,
     vq: DQ,
     vv: DV,
     wg: r.wg,

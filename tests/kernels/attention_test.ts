@@ -100,6 +100,8 @@ const cases: { name: string; s: Shape; mask?: "shared" | "head"; opts?: SdpaOpti
   { name: "d32 odd", s: { b: 1, h: 2, lq: 19, lk: 71, d: 32 } },
   { name: "d64 odd", s: { b: 1, h: 1, lq: 37, lk: 45, d: 64 }, mask: "shared" },
   { name: "d256 (tiles narrow the workgroup)", s: { b: 1, h: 1, lq: 5, lk: 7, d: 256 } },
+  // Long enough that lavapipe's 65535-loop-iteration limit forces several dispatches per pass.
+  { name: "d16 long keys (chunked dispatches)", s: { b: 1, h: 1, lq: 150, lk: 900, d: 16 } },
   { name: "d12 non-pow2", s: { b: 1, h: 3, lq: 23, lk: 17, d: 12 } },
   { name: "d6 scalar path", s: { b: 1, h: 2, lq: 11, lk: 13, d: 6 }, opts: { scale: 0.3 } },
   {

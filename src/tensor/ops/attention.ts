@@ -2,11 +2,13 @@ import { gpu } from "../../gpu/runtime.ts";
 import {
   attentionBackwardKVKernel,
   attentionBackwardQKernel,
+  attentionChunks,
   attentionForwardKernel,
   type AttentionKernel,
   type AttentionSpec,
   attentionUniforms,
   attentionWorkgroups,
+  LAVAPIPE_LOOP_BUDGET,
 } from "../../kernels/attention.ts";
 import { apply } from "../autograd.ts";
 import { bindingOf } from "../launch.ts";
@@ -59,7 +61,9 @@ function specOf(d: number, dv: number, a: Attrs): AttentionSpec {
     mask: a.hasMask,
     dropout: a.dropoutP > 0,
     tiles: a.tiling?.tiles ?? (cpu ? "workgroup" : "private"),
-    wg: a.tiling?.wg ?? (cpu ? 4 : 64),
+    // lavapipe: at most 4 invocations per workgroup; with 8 or more, long loops came out wrong
+    // even within the 65535-iteration budget (measured, Mesa 22 / LLVM 15).
+    wg: cpu ? Math.min(4, a.tiling?.wg ?? 4) : a.tiling?.wg ?? 64,
     rows: a.tiling?.rows ?? (cpu ? 16 : 2),
     block: a.tiling?.block,
     maxWorkgroupBytes: rt.device.limits.maxComputeWorkgroupStorageSize,
@@ -73,13 +77,46 @@ function geometry(q: Tensor, k: Tensor, v: Tensor) {
   return { lq, lk, d, dv, bh };
 }
 
-function uniforms(
+/** Loop-iteration budget per dispatch: lavapipe stops loops after 65535 iterations. */
+function budget(): number {
+  return gpu().isCpuAdapter ? LAVAPIPE_LOOP_BUDGET : Infinity;
+}
+
+/**
+ * Launches `kernel` once per chunk of its streamed dimension (keys, or queries for dK/dV),
+ * carrying the state through its outputs between chunks.
+ */
+function launchChunked(
   kernel: AttentionKernel,
-  q: Tensor,
-  k: Tensor,
-  v: Tensor,
+  buffers: Tensor[],
+  sizes: { n: number; rows: number },
+  qkv: [Tensor, Tensor, Tensor],
   a: Attrs,
   mask?: Tensor,
+): void {
+  const [q, k, v] = qkv;
+  const bh = geometry(q, k, v).bh;
+  const chunks = attentionChunks(kernel, sizes.n, budget());
+  chunks.forEach(([start, end], c) => {
+    gpu().launch(kernel, {
+      buffers: buffers.map(bindingOf),
+      uniforms: uniforms(kernel, qkv, a, mask, {
+        start,
+        end,
+        first: c === 0,
+        last: c === chunks.length - 1,
+      }),
+      workgroups: attentionWorkgroups(kernel, sizes.rows, bh),
+    });
+  });
+}
+
+function uniforms(
+  kernel: AttentionKernel,
+  [q, k, v]: [Tensor, Tensor, Tensor],
+  a: Attrs,
+  mask: Tensor | undefined,
+  chunk: { start: number; end: number; first: boolean; last: boolean },
 ) {
   const { lq, lk, d, bh } = geometry(q, k, v);
   const p = a.dropoutP;
@@ -92,6 +129,7 @@ function uniforms(
     keepScale: p > 0 ? 1 / (1 - p) : 1,
     seed: a.seed,
     threshold: Math.min(0xffffffff, Math.floor(p * 2 ** 32)),
+    ...chunk,
   });
 }
 
@@ -119,16 +157,14 @@ const sdpaOp: OpDef<Attrs> = {
     const rq = ropeQ(a), rk = ropeK(a);
     const q = rq ? rope2dRaw(q0, rq) : q0;
     const k = rk ? rope2dRaw(k0, rk) : k0;
-    const { lq, d, dv, bh } = geometry(q, k, v);
+    const { lq, lk, d, dv, bh } = geometry(q, k, v);
     const out = Tensor.empty([...q.shape.slice(0, -1), dv], "f32");
-    const lse = Tensor.empty([bh * lq], "f32");
+    // Row max and sum pairs [BH·Lq, 2] (logsumexp = m + log l), kept for the backward.
+    const lse = Tensor.empty([bh * lq * 2], "f32");
     if (out.size > 0) {
       const kernel = attentionForwardKernel(specOf(d, dv, a));
-      gpu().launch(kernel, {
-        buffers: [q, k, v, ...(mask ? [mask] : []), out, lse].map(bindingOf),
-        uniforms: uniforms(kernel, q, k, v, a, mask),
-        workgroups: attentionWorkgroups(kernel, lq, bh),
-      });
+      const bufs = [q, k, v, ...(mask ? [mask] : []), out, lse];
+      launchChunked(kernel, bufs, { n: lk, rows: lq }, [q, k, v], a, mask);
     }
     ctx.save(q, k, v, out, lse, ...(mask ? [mask] : []));
     lse.dispose();
@@ -148,17 +184,11 @@ const sdpaOp: OpDef<Attrs> = {
     const m = mask ? [mask] : [];
     if (lq > 0 && lk > 0) {
       const kq = attentionBackwardQKernel(spec);
-      gpu().launch(kq, {
-        buffers: [q, k, v, ...m, out, g, lse, dq, delta].map(bindingOf),
-        uniforms: uniforms(kq, q, k, v, a, mask),
-        workgroups: attentionWorkgroups(kq, lq, bh),
-      });
+      const bq = [q, k, v, ...m, out, g, lse, dq, delta];
+      launchChunked(kq, bq, { n: lk, rows: lq }, [q, k, v], a, mask);
       const kk = attentionBackwardKVKernel(spec);
-      gpu().launch(kk, {
-        buffers: [q, k, v, ...m, g, lse, delta, dk, dvv].map(bindingOf),
-        uniforms: uniforms(kk, q, k, v, a, mask),
-        workgroups: attentionWorkgroups(kk, lk, bh),
-      });
+      const bk = [q, k, v, ...m, g, lse, delta, dk, dvv];
+      launchChunked(kk, bk, { n: lq, rows: lk }, [q, k, v], a, mask);
     }
     delta.dispose();
     if (g !== g0) g.dispose();
