@@ -11,3 +11,4 @@ export * from "./backbone/mod.ts";
 export * from "./sam/mod.ts";
 export * from "./memory/mod.ts";
 export * from "./sam2_base.ts";
+export * from "./train/mod.ts";
