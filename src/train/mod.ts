@@ -8,3 +8,4 @@ export * from "./config/mod.ts";
 export * from "./schedule.ts";
 export * from "./optim/mod.ts";
 export * from "./loss/mod.ts";
+export * from "./trainer/mod.ts";
