@@ -2,21 +2,28 @@
  * Flash-style scaled-dot-product attention kernels (forward, dQ backward, dK/dV backward).
  *
  * Layout: q [BH, Lq, d], k [BH, Lk, d], v [BH, Lk, dv], out [BH, Lq, dv], all row-major f32;
- * lse [BH, Lq] = logsumexp of each score row (saved by the forward for the backward). Optional
- * additive mask [Lq, Lk] (broadcast over BH, `maskStride` 0) or [BH, Lq, Lk]
- * (`maskStride` Lq·Lk). Optional dropout on the probabilities: keep (i, j) of head bh when
- * `dropoutHash(seed, bh, i, j) >= threshold`, kept values scaled by 1/(1-p); the backward
- * recomputes the same decision from the same counter, so no mask is stored.
+ * ml [BH, Lq, 2] = (row max m, row sum l) of the softmax, saved by the forward; the backward
+ * uses logsumexp = m + log l. Optional additive mask [Lq, Lk] (broadcast over BH,
+ * `maskStride` 0) or [BH, Lq, Lk] (`maskStride` Lq·Lk). Optional dropout on the probabilities:
+ * keep (i, j) of head bh when `dropoutKeep(seed, bh, i, j) >= threshold` (a counter-based PCG
+ * hash), kept values scaled by 1/(1-p); the backward recomputes the same decision, so no mask
+ * is stored.
  *
  * Tiling (all three kernels): a workgroup is `wg` invocations along x; each invocation owns
- * `rows` consecutive rows (queries for forward and dQ, keys for dK/dV) held in private arrays,
- * and streams the other side one row at a time, so every k/v (or q/dO) load is reused `rows`
- * times. This suits lavapipe, where each buffer load is a per-lane scalar loop and workgroup
- * memory buys nothing. The score matrix never exists: the forward keeps an online softmax
- * (running max m and sum l per row, rescaling the accumulator once per block of `block` keys);
- * the backward recomputes p = exp(s - lse). Workgroup (x, y) covers rows
- * [x·wg·rows, (x+1)·wg·rows) of head y + 65535·z. Rows past the end are clamped for loads and not
- * stored. Vectors are vec4 when d and dv are multiples of 4, scalars otherwise.
+ * `rows` consecutive rows (queries for forward and dQ, keys for dK/dV) whose tiles (q row,
+ * accumulator, ...) live in workgroup memory (`tiles: "workgroup"`, lavapipe: dynamically
+ * indexed private arrays compile for minutes there) or private arrays (`"private"`, GPUs). It
+ * streams the other side one row at a time and loads each k/v (q/dO) vector once for all its
+ * rows. The score matrix never exists: the forward keeps an online softmax (running m and l per
+ * row, rescaling the accumulator once per block of `block` keys); the backward recomputes
+ * p = exp(s - lse). Workgroup (x, y) covers rows [x·wg·rows, (x+1)·wg·rows) of head
+ * y + 65535·z; rows past the end are clamped for loads and not stored. Vectors are vec4 when d
+ * and dv are multiples of 4, scalars otherwise.
+ *
+ * Chunks: the streamed range is [start, end) from the uniforms; with `first` false a kernel
+ * resumes from the state the previous chunk left in its outputs (unnormalised out and ml; dq;
+ * dk and dv), and only the `last` forward chunk normalises. The host splits the stream
+ * (`attentionChunks`) so each invocation stays under lavapipe's 65535 loop iterations.
  */
 import type { KernelSource } from "../gpu/kernel_source.ts";
 
