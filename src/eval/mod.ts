@@ -15,3 +15,4 @@ export * from "./evaluate.ts";
 export * from "./png_mask.ts";
 export * from "./report.ts";
 export * from "./vos_masks.ts";
+export * from "./inference/mod.ts";

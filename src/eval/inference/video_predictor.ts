@@ -1,0 +1,392 @@
+/**
+ * Semi-supervised video object segmentation with a SAM 2 model: the path the reference's
+ * `tools/vos_inference.py` takes through `SAM2VideoPredictor` (`init_state`, `add_new_mask` on
+ * the first frame, `propagate_in_video` forward), with every object of a video tracked as one
+ * batch row.
+ *
+ * @module
+ */
+import { loadModelWeights } from "../../checkpoint/mod.ts";
+import {
+  loadModelConfig,
+  type ModelConfigFile,
+  SAM2Base,
+  videoPredictorOverrides,
+} from "../../sam2/mod.ts";
+import type { FrameOutput, OutputDict } from "../../sam2/mod.ts";
+import { ge, interpolate, noGrad, type Tensor, tensor, tidy } from "../../tensor/mod.ts";
+import type { ObjectMasks } from "../vos_masks.ts";
+import { type LoadedFrame, loadFrame, type VideoFrame } from "./frames.ts";
+
+/** Options of a {@link VideoPredictor}. */
+export interface VideoPredictorOptions {
+  /**
+   * Keep only the highest-scoring object at each pixel (`non_overlap_masks`; vos_inference sets
+   * it unless `--per_obj_png_file`). @default the config's `non_overlap_masks`, else false
+   */
+  nonOverlapMasks?: boolean;
+  /** Mask logits above this are the object (`--score_thresh`). @default 0 */
+  scoreThresh?: number;
+}
+
+/** Options of {@link VideoPredictor.load}. */
+export interface LoadVideoPredictorOptions extends VideoPredictorOptions {
+  /** The PyTorch checkpoint (`.pt`, weights under "model") or a safetensors file. */
+  checkpoint: string;
+  /** The model configuration (a path or a reference config name). */
+  modelConfig: string;
+  /**
+   * The reference's `--apply_postprocessing` (dynamic multimask via stability, binarised
+   * memory masks; hole filling is CUDA-only in the reference and skipped without it, as here).
+   * @default false
+   */
+  applyPostprocessing?: boolean;
+  /** Extra hydra-style overrides (`++model.max_obj_ptrs_in_encoder=4`). @default [] */
+  overrides?: string[];
+}
+
+/** What {@link VideoPredictor.predictVideo} reports per frame. */
+export interface PredictedFrame {
+  /** Index in the video (0-based, in frame order). */
+  index: number;
+  /** The frame's name (file name without extension). */
+  name: string;
+  /** Object id to binary mask (1 = object) at the video resolution. */
+  masks: ObjectMasks;
+  width: number;
+  height: number;
+}
+
+/** Input of {@link VideoPredictor.predictVideo}. */
+export interface PredictVideoInput {
+  /** The video's frames in order (see `listVideoFrames`). */
+  frames: VideoFrame[];
+  /** Masks of the objects on the first frame (object id -> binary mask, `maskWidth` wide). */
+  prompts: ObjectMasks;
+  maskWidth: number;
+  maskHeight: number;
+  /** Receives each frame's masks in order; awaited before the next frame is read. */
+  onFrame: (frame: PredictedFrame) => void | Promise<void>;
+}
+
+/** Timing and size of one predicted video. */
+export interface PredictVideoResult {
+  frames: number;
+  objects: number;
+  width: number;
+  height: number;
+  /** Wall time of the whole video, frame reading and mask writing included. */
+  seconds: number;
+}
+
+/** The compact per-frame state the reference keeps (`compact_current_out`). */
+function compact(out: FrameOutput): FrameOutput {
+  return {
+    pointInputs: null,
+    maskInputs: null,
+    predMasks: out.predMasks,
+    // Never read again for memory: the reference drops it too. Kept as an alias for the type.
+    predMasksHighRes: out.predMasks,
+    objPtr: out.objPtr,
+    objectScoreLogits: out.objectScoreLogits,
+    maskmemFeatures: out.maskmemFeatures,
+    maskmemPosEnc: out.maskmemPosEnc,
+  };
+}
+
+/**
+ * Frees a frame's state. `maskmemPosEnc` is left alone: it is (a view of) the memory
+ * encoder's cached position table, constant across frames (the reference keeps one copy too).
+ */
+function disposeOutput(out: FrameOutput): void {
+  const ts = new Set<Tensor>([out.predMasks, out.predMasksHighRes, out.objPtr]);
+  ts.add(out.objectScoreLogits);
+  if (out.maskmemFeatures) ts.add(out.maskmemFeatures);
+  if (out.maskInputs) ts.add(out.maskInputs);
+  for (const t of ts) t.dispose();
+}
+
+/**
+ * Turns video-resolution logits [B, 1, H, W] into one binary mask per object:
+ * `_apply_non_overlapping_constraints` (the first highest-scoring object keeps its score, the
+ * others are clamped to at most -10) when asked, then `> scoreThresh`.
+ */
+export function masksFromLogits(
+  logits: Float32Array,
+  objIds: readonly number[],
+  hw: number,
+  opts: { nonOverlap: boolean; scoreThresh: number },
+): ObjectMasks {
+  const b = objIds.length;
+  const out: ObjectMasks = new Map();
+  const planes = objIds.map(() => new Uint8Array(hw));
+  for (let i = 0; i < hw; i++) {
+    let best = 0;
+    if (opts.nonOverlap) {
+      for (let o = 1; o < b; o++) if (logits[o * hw + i] > logits[best * hw + i]) best = o;
+    }
+    for (let o = 0; o < b; o++) {
+      let v = logits[o * hw + i];
+      if (opts.nonOverlap && o !== best) v = Math.min(v, -10);
+      if (v > opts.scoreThresh) planes[o][i] = 1;
+    }
+  }
+  objIds.forEach((id, o) => out.set(id, planes[o]));
+  return out;
+}
+
+/**
+ * A SAM 2 model run as the reference's `SAM2VideoPredictor` for VOS evaluation: the first
+ * frame's masks are the conditioning frame (mask used as output when
+ * `use_mask_input_as_output_without_sam`), then every later frame is tracked from memory.
+ * Only the frames the memory can still reach are kept, so GPU memory stays flat over long
+ * videos; each frame's image features are computed once and released with the frame.
+ *
+ * @example
+ * ```ts
+ * const p = await VideoPredictor.load({ checkpoint: "model.pt", modelConfig: "configs/mini.yaml" });
+ * const frames = await listVideoFrames("JPEGImages/bear");
+ * const prompt = await readPromptMasks("Annotations", "bear", frames[0].name);
+ * await p.predictVideo({ frames, prompts: prompt.masks, maskWidth: prompt.width,
+ *   maskHeight: prompt.height, onFrame: (f) => console.log(f.name, f.masks.size) });
+ * ```
+ */
+export class VideoPredictor {
+  readonly nonOverlapMasks: boolean;
+  readonly scoreThresh: number;
+  readonly imageSize: number;
+
+  constructor(readonly model: SAM2Base, options: VideoPredictorOptions = {}) {
+    this.nonOverlapMasks = options.nonOverlapMasks ?? false;
+    this.scoreThresh = options.scoreThresh ?? 0;
+    this.imageSize = model.config.image_size;
+    model.eval();
+  }
+
+  /**
+   * Builds the model from its config with the predictor overrides of
+   * `build_sam2_video_predictor`, and loads the checkpoint's "model" weights strictly.
+   * @throws {Deno.errors.NotFound} naming a missing checkpoint or config file;
+   *   `CheckpointError` naming missing / unexpected / mis-shaped keys.
+   */
+  static async load(options: LoadVideoPredictorOptions): Promise<VideoPredictor> {
+    const st = await Deno.stat(options.checkpoint).catch(() => null);
+    if (!st?.isFile) {
+      throw new Deno.errors.NotFound(`Checkpoint "${options.checkpoint}" does not exist`);
+    }
+    let cfg: ModelConfigFile;
+    try {
+      cfg = await loadModelConfig(options.modelConfig, {
+        overrides: [
+          ...videoPredictorOverrides({ applyPostprocessing: options.applyPostprocessing ?? false }),
+          ...(options.overrides ?? []),
+        ],
+      });
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) {
+        throw new Deno.errors.NotFound(
+          `Model config "${options.modelConfig}" not found (${(e as Error).message})`,
+        );
+      }
+      throw e;
+    }
+    const model = new SAM2Base(cfg.model);
+    const target = new Map<string, readonly number[]>();
+    for (const [k, t] of model.stateDict()) target.set(k, t.shape);
+    const report = await loadModelWeights(options.checkpoint, target, { strict: true });
+    model.loadStateDict(report.stateDict);
+    return new VideoPredictor(model, {
+      nonOverlapMasks: options.nonOverlapMasks ?? cfg.videoPredictor?.non_overlap_masks,
+      scoreThresh: options.scoreThresh,
+    });
+  }
+
+  /**
+   * How many past non-conditioning frames the next frame can read: the `num_maskmem - 1`
+   * memories (strided by `memory_temporal_stride_for_eval`) and the object pointers of up to
+   * `max_obj_ptrs_in_encoder - 1` frames back.
+   */
+  memoryWindow(numFrames: number): number {
+    const c = this.model.config;
+    const stride = c.memory_temporal_stride_for_eval;
+    const mem = c.num_maskmem > 0 ? (c.num_maskmem - 1) * stride + 2 : 0;
+    const ptrs = c.use_obj_ptrs_in_encoder ? Math.min(numFrames, c.max_obj_ptrs_in_encoder) : 0;
+    return Math.max(mem, ptrs) + 1;
+  }
+
+  /** Image features of one frame, expanded to `b` objects (`_get_image_feature`). */
+  #features(frame: LoadedFrame, b: number) {
+    const s = this.imageSize;
+    const img = tensor(frame.pixels, [1, 3, s, s]);
+    const enc = this.model.forwardImage(img);
+    const expand = (t: Tensor) => t.expand([b, t.shape[1], t.shape[2], t.shape[3]]);
+    return this.model.prepareBackboneFeatures({
+      vision_features: expand(enc.vision_features),
+      backbone_fpn: enc.backbone_fpn.map(expand),
+      vision_pos_enc: enc.vision_pos_enc.map(expand),
+    });
+  }
+
+  /** `add_new_mask` for all objects, then the memory encoding of `propagate_in_video_preflight`. */
+  #conditioningFrame(
+    frame: LoadedFrame,
+    prompts: ObjectMasks,
+    maskSize: [number, number],
+    outputDict: OutputDict,
+    numFrames: number,
+  ): FrameOutput {
+    const s = this.imageSize, m = this.model, b = prompts.size;
+    const [mw, mh] = maskSize;
+    const flat = new Float32Array(b * mw * mh);
+    let o = 0;
+    for (const mask of prompts.values()) {
+      for (let i = 0; i < mw * mh; i++) flat[o * mw * mh + i] = mask[i] ? 1 : 0;
+      o++;
+    }
+    let maskInputs = tensor(flat, [b, 1, mh, mw]);
+    if (mh !== s || mw !== s) {
+      const resized = interpolate(maskInputs, {
+        size: [s, s],
+        mode: "bilinear",
+        alignCorners: false,
+        antialias: true,
+      });
+      maskInputs = ge(resized, 0.5).mul(1);
+    }
+    const features = this.#features(frame, b);
+    const out = m.trackStep({
+      frameIdx: 0,
+      isInitCondFrame: true,
+      features,
+      pointInputs: null,
+      maskInputs,
+      outputDict,
+      numFrames,
+      runMemEncoder: false,
+    });
+    const last = features.visionFeats.length - 1;
+    const highRes = interpolate(out.predMasks, {
+      size: [s, s],
+      mode: "bilinear",
+      alignCorners: false,
+    });
+    const mem = m.encodeNewMemory({
+      visionFeat: features.visionFeats[last],
+      featSize: features.featSizes[last],
+      predMasksHighRes: highRes,
+      objectScoreLogits: out.objectScoreLogits,
+      isMaskFromPts: true,
+    });
+    return compact({ ...out, maskmemFeatures: mem.features, maskmemPosEnc: mem.posEnc });
+  }
+
+  /** One tracked (non-conditioning) frame, its memory encoded (`run_mem_encoder=True`). */
+  #trackedFrame(
+    frame: LoadedFrame,
+    index: number,
+    b: number,
+    outputDict: OutputDict,
+    numFrames: number,
+  ): FrameOutput {
+    const out = this.model.trackStep({
+      frameIdx: index,
+      isInitCondFrame: false,
+      features: this.#features(frame, b),
+      pointInputs: null,
+      maskInputs: null,
+      outputDict,
+      numFrames,
+      trackInReverse: false,
+      runMemEncoder: true,
+    });
+    return compact(out);
+  }
+
+  /**
+   * Tracks the objects of `prompts` (on frame 0) through every frame (vos_inference without
+   * `--use_all_masks`): frame 0 is the conditioning frame, frames 1.. are propagated forward.
+   * @throws {Error} when there are no objects or a prompt mask has the wrong size.
+   */
+  async predictVideo(input: PredictVideoInput): Promise<PredictVideoResult> {
+    const t0 = performance.now();
+    const { frames, prompts } = input;
+    if (frames.length === 0) throw new Error("predictVideo: the video has no frames");
+    if (prompts.size === 0) throw new Error("predictVideo: no objects in the first frame's masks");
+    const objIds = [...prompts.keys()].sort((a, b) => a - b);
+    const sorted: ObjectMasks = new Map(objIds.map((id) => [id, prompts.get(id)!]));
+    for (const [id, m] of sorted) {
+      if (m.length !== input.maskWidth * input.maskHeight) {
+        throw new Error(
+          `predictVideo: mask of object ${id} has ${m.length} pixels, expected ${input.maskWidth}x${input.maskHeight}`,
+        );
+      }
+    }
+    const b = objIds.length, n = frames.length, s = this.imageSize;
+    const outputDict: OutputDict = { condFrameOutputs: new Map(), nonCondFrameOutputs: new Map() };
+    const window = this.memoryWindow(n);
+    let width = 0, height = 0;
+    let next: Promise<LoadedFrame> = loadFrame(frames[0].path, s);
+    try {
+      for (let t = 0; t < n; t++) {
+        const frame = await next;
+        if (t === 0) [width, height] = [frame.width, frame.height];
+        else if (frame.width !== width || frame.height !== height) {
+          throw new Error(
+            `Frame "${
+              frames[t].path
+            }" is ${frame.width}x${frame.height}, but the video's first frame is ${width}x${height}`,
+          );
+        }
+        // Read the next frame while this one runs on the GPU.
+        if (t + 1 < n) next = loadFrame(frames[t + 1].path, s);
+        const { out, videoRes } = noGrad(() =>
+          tidy(() => {
+            const out = t === 0
+              ? this.#conditioningFrame(
+                frame,
+                sorted,
+                [input.maskWidth, input.maskHeight],
+                outputDict,
+                n,
+              )
+              : this.#trackedFrame(frame, t, b, outputDict, n);
+            const videoRes = interpolate(out.predMasks, {
+              size: [height, width],
+              mode: "bilinear",
+              alignCorners: false,
+            });
+            return { out, videoRes };
+          })
+        );
+        if (t === 0) outputDict.condFrameOutputs.set(0, out);
+        else outputDict.nonCondFrameOutputs.set(t, out);
+        const old = outputDict.nonCondFrameOutputs.get(t - window);
+        if (old) {
+          disposeOutput(old);
+          outputDict.nonCondFrameOutputs.delete(t - window);
+        }
+        let logits: Float32Array;
+        try {
+          logits = (await videoRes.toArray()) as Float32Array;
+        } finally {
+          videoRes.dispose();
+        }
+        const masks = masksFromLogits(logits, objIds, width * height, {
+          nonOverlap: this.nonOverlapMasks,
+          scoreThresh: this.scoreThresh,
+        });
+        await input.onFrame({ index: t, name: frames[t].name, masks, width, height });
+      }
+    } finally {
+      await next.catch(() => undefined);
+      for (const o of outputDict.condFrameOutputs.values()) disposeOutput(o);
+      for (const o of outputDict.nonCondFrameOutputs.values()) disposeOutput(o);
+    }
+    return { frames: n, objects: b, width, height, seconds: (performance.now() - t0) / 1000 };
+  }
+
+  /** Releases the model's GPU memory. */
+  dispose(): void {
+    this.model.dispose();
+  }
+}

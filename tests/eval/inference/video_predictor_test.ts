@@ -1,0 +1,199 @@
+import { generateSyntheticDataset } from "../../../src/data/mod.ts";
+import {
+  evaluate,
+  listVideoFrames,
+  masksFromLogits,
+  predictVideos,
+  readMaskPng,
+  readPromptMasks,
+  resizeRgbBicubic,
+  VideoPredictor,
+} from "../../../src/eval/mod.ts";
+import { gpu, initGpu } from "../../../src/gpu/mod.ts";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "../../assert.ts";
+import { MINI, MINI_CONFIG, rectMasks, writeRectVideo } from "./_dataset.ts";
+
+let shared: Promise<VideoPredictor> | undefined;
+/** The mini predictor as vos_inference builds it (non-overlapping masks), loaded once. */
+function miniPredictor(): Promise<VideoPredictor> {
+  return shared ??= (async () => {
+    await initGpu();
+    return await VideoPredictor.load({
+      checkpoint: MINI,
+      modelConfig: MINI_CONFIG,
+      nonOverlapMasks: true,
+    });
+  })();
+}
+
+async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "vos_inference_" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("listVideoFrames() sorts frames by their integer names and names a missing folder", async () => {
+  await withTemp(async (dir) => {
+    for (const n of ["10", "2", "0"]) await Deno.writeFile(`${dir}/${n}.jpg`, new Uint8Array());
+    await Deno.writeFile(`${dir}/notes.txt`, new Uint8Array());
+    assertEquals((await listVideoFrames(dir)).map((f) => f.name), ["0", "2", "10"]);
+    const e = await assertRejects(() => listVideoFrames(`${dir}/missing`), Deno.errors.NotFound);
+    assertStringIncludes(e.message, `${dir}/missing`);
+  });
+});
+
+Deno.test("masksFromLogits() keeps the first highest-scoring object per pixel, then thresholds", () => {
+  // 3 pixels, objects 2 and 7: px0 both positive (7 wins), px1 tie (first wins), px2 both < 0.
+  const logits = Float32Array.from([1, 4, -1, /* obj 7: */ 3, 4, -2]);
+  const overl = masksFromLogits(logits, [2, 7], 3, { nonOverlap: true, scoreThresh: 0 });
+  assertEquals([...overl.get(2)!], [0, 1, 0]);
+  assertEquals([...overl.get(7)!], [1, 0, 0]);
+  const free = masksFromLogits(logits, [2, 7], 3, { nonOverlap: false, scoreThresh: 2 });
+  assertEquals([...free.get(2)!], [0, 1, 0]);
+  assertEquals([...free.get(7)!], [1, 1, 0]);
+});
+
+Deno.test("resizeRgbBicubic() keeps a flat image flat and a same-size image unchanged", () => {
+  const flat = { width: 10, height: 6, data: new Uint8Array(10 * 6 * 3).fill(77) };
+  const small = resizeRgbBicubic(flat, 4, 4);
+  assertEquals([small.width, small.height], [4, 4]);
+  assert(small.data.every((v) => v === 77), "flat image stays 77 after resampling");
+  const ramp = { width: 3, height: 2, data: Uint8Array.from({ length: 18 }, (_, i) => i * 9) };
+  assertEquals(resizeRgbBicubic(ramp, 3, 2).data, ramp.data);
+});
+
+Deno.test("predictVideos() writes every frame, keeps object ids, and frame 0 reproduces the input masks (J 100)", async () => {
+  const predictor = await miniPredictor();
+  await withTemp(async (root) => {
+    await writeRectVideo(root, "rects", 3, 128);
+    const out = `${root}/pred`;
+    const r = await predictVideos({
+      predictor,
+      baseVideoDir: `${root}/JPEGImages`,
+      inputMaskDir: `${root}/Annotations`,
+      outputMaskDir: out,
+    });
+    assertEquals(r.videos.map((v) => [v.name, v.frames, v.objects]), [["rects", 3, 2]]);
+    const files = [];
+    for await (const e of Deno.readDir(`${out}/rects`)) files.push(e.name);
+    assertEquals(files.sort(), ["00000.png", "00001.png", "00002.png"]);
+    for await (const e of Deno.readDir(out)) assert(!e.name.startsWith("."), `leftover ${e.name}`);
+    const frame0 = await readPromptMasks(out, "rects", "00000");
+    assertEquals([...frame0.masks.keys()], [1, 3]);
+    for (const [id, m] of rectMasks(128)) assertEquals(frame0.masks.get(id), m, `object ${id}`);
+    for (const f of ["00001", "00002"]) {
+      const png = await readMaskPng(`${out}/rects/${f}.png`);
+      assertEquals([png.width, png.height], [128, 128]);
+      assert(png.data.every((v) => v === 0 || v === 1 || v === 3), `${f}: only ids 0, 1, 3`);
+    }
+    // Ground truth = the input (frame 0 only): every object scores 100 on it.
+    const score = await evaluate({
+      gtRoot: `${root}/Annotations`,
+      predRoot: out,
+      skipFirstAndLast: false,
+    });
+    assertEquals(score.objects.map((o) => [o.object, o.j, o.f]), [["1", 100, 100], [
+      "3",
+      100,
+      100,
+    ]]);
+  });
+});
+
+Deno.test("predictVideos() resizes a synthetic DAVIS video's masks to the model and back", async () => {
+  const predictor = await miniPredictor();
+  await withTemp(async (root) => {
+    await generateSyntheticDataset({
+      out: `${root}/syn`,
+      videos: 1,
+      frames: 3,
+      width: 64,
+      height: 48,
+      formats: ["davis"],
+    });
+    const davis = `${root}/syn/davis`;
+    const r = await predictVideos({
+      predictor,
+      baseVideoDir: `${davis}/JPEGImages`,
+      inputMaskDir: `${davis}/Annotations`,
+      outputMaskDir: `${root}/pred`,
+    });
+    const [v] = r.videos;
+    assertEquals([v.frames, v.width, v.height], [3, 64, 48]);
+    const input = await readPromptMasks(`${davis}/Annotations`, v.name, "00000");
+    const pred0 = await readPromptMasks(`${root}/pred`, v.name, "00000");
+    assertEquals(v.objects, input.masks.size);
+    for (const id of pred0.masks.keys()) {
+      assert(input.masks.has(id), `predicted id ${id} is an input id`);
+    }
+    const frames = (await listVideoFrames(`${davis}/JPEGImages/${v.name}`)).map((f) => f.name);
+    for (const f of frames) {
+      const png = await readMaskPng(`${root}/pred/${v.name}/${f}.png`);
+      assertEquals([png.width, png.height], [64, 48]);
+    }
+  });
+});
+
+Deno.test("VideoPredictor keeps GPU memory flat once frames leave the memory window", async () => {
+  await initGpu();
+  // 2 object pointers: the memory window is then num_maskmem's (6 frames + margin = 9).
+  const predictor = await VideoPredictor.load({
+    checkpoint: MINI,
+    modelConfig: MINI_CONFIG,
+    overrides: ["++model.max_obj_ptrs_in_encoder=2"],
+  });
+  try {
+    await withTemp(async (root) => {
+      const n = 12;
+      await writeRectVideo(root, "long", n, 32);
+      assertEquals(predictor.memoryWindow(n), 9);
+      const frames = await listVideoFrames(`${root}/JPEGImages/long`);
+      const live: number[] = [];
+      await predictor.predictVideo({
+        frames,
+        prompts: rectMasks(32),
+        maskWidth: 32,
+        maskHeight: 32,
+        onFrame: () => {
+          live.push(gpu().pool.stats().liveBytes);
+        },
+      });
+      assertEquals(live.length, n);
+      assert(live[8] > live[1], `state grows while the window fills: ${live}`);
+      assertEquals(live.slice(9), [live[9], live[9], live[9]], `flat after the window: ${live}`);
+    });
+  } finally {
+    predictor.dispose();
+  }
+});
+
+Deno.test("VideoPredictor.load() and predictVideos() name a missing checkpoint, config or video", async () => {
+  await initGpu();
+  const ck = await assertRejects(
+    () => VideoPredictor.load({ checkpoint: "/no/such/model.pt", modelConfig: MINI_CONFIG }),
+    Deno.errors.NotFound,
+  );
+  assertStringIncludes(ck.message, `Checkpoint "/no/such/model.pt" does not exist`);
+  const cfg = await assertRejects(
+    () => VideoPredictor.load({ checkpoint: MINI, modelConfig: "/no/such/mini.yaml" }),
+    Deno.errors.NotFound,
+  );
+  assertStringIncludes(cfg.message, `Model config "/no/such/mini.yaml" not found`);
+  const predictor = await miniPredictor();
+  await withTemp(async (root) => {
+    await Deno.mkdir(`${root}/JPEGImages`);
+    await Deno.mkdir(`${root}/Annotations`);
+    const e = await assertRejects(() =>
+      predictVideos({
+        predictor,
+        baseVideoDir: `${root}/JPEGImages`,
+        inputMaskDir: `${root}/Annotations`,
+        outputMaskDir: `${root}/pred`,
+        videos: ["ghost"],
+      }), Deno.errors.NotFound);
+    assertStringIncludes(e.message, `Video folder "${root}/JPEGImages/ghost" does not exist`);
+  });
+});
