@@ -83,6 +83,8 @@ export function matmulKernel(spec: MatmulSpec): KernelSource {
       a[i] = vec4<f32>(A[ar], A[ar + u.sAk], A[ar + 2u * u.sAk], A[ar + 3u * u.sAk]);`;
   let bBlock: string;
   if (spec.bLoad === "k4") {
+    // Dot-product form. Lavapipe compiles it slowly for big tiles (16x16: ~1 s, 32x32: ~150 s),
+    // so the op layer uses it only with small tiles and copies B^T to row-major otherwise.
     bBlock = `for (var j = 0u; j < TN; j++) {
       b[j] = B4[(bBase + min(n0 + j, u.N - 1u) * u.sBn + k) >> 2u];
     }

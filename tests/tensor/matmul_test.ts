@@ -71,3 +71,20 @@ Deno.test("matmul() of 64x64 tiles agrees with the reference (large-tile path)",
   });
   assertAllClose(ours, ref.data, { atol: 1e-4, rtol: 1e-4 });
 });
+
+Deno.test("matmul() of large transposed operands (copied to row-major first) is exact", async () => {
+  const m = 65, k = 16, n = 68;
+  const a = randomArray(m * k, 3), b = randomArray(n * k, 4);
+  const A = { shape: [m, k], data: Float64Array.from(a) };
+  const Bt = { shape: [n, k], data: Float64Array.from(b) };
+  const ours = await T.linear(T.tensor(a, [m, k]), T.tensor(b, [n, k])).toArray();
+  assertAllClose(ours, matmul(A, transposeLast(Bt)).data, { atol: 1e-5, rtol: 1e-5 });
+  // A^T @ B with A stored [k, m]
+  const at = randomArray(k * m, 5);
+  const ours2 = await T.matmul(T.transpose(T.tensor(at, [k, m])), T.tensor(b, [k, n])).toArray();
+  const ref2 = matmul(transposeLast({ shape: [k, m], data: Float64Array.from(at) }), {
+    shape: [k, n],
+    data: Float64Array.from(b),
+  });
+  assertAllClose(ours2, ref2.data, { atol: 1e-5, rtol: 1e-5 });
+});

@@ -85,6 +85,9 @@ export function layerNorm(
   bias: Tensor | null,
   opts: LayerNormOptions = {},
 ): Tensor {
+  if ([x, weight, bias].some((t) => t && t.dtype !== "f32")) {
+    throw new TypeError("layerNorm(): f32 tensors only (cast first)");
+  }
   const cols = x.shape[x.rank - 1];
   if ((weight && weight.size !== cols) || (bias && bias.size !== cols) || (!weight !== !bias)) {
     throw new RangeError(

@@ -43,7 +43,7 @@ export function setMatmulTiles(t: MatmulTile | null): void {
 
 /** The tile for an M x N output on the current adapter. */
 export function chooseMatmulTile(m: number, n: number): MatmulTile {
-  if (tileOverride) return tileOverride;
+  if (tileOverride) return { ...tileOverride };
   if (gpu().isCpuAdapter) {
     // Measured on lavapipe (2 cores, 1024^3): 32x32 0.47 GFLOP/s, 16x16 0.26, 8x8 0.21, the
     // 16x16 workgroup-memory baseline 0.06. Smaller problems get smaller tiles (less waste at
@@ -85,6 +85,11 @@ export function chooseMatmulLayout(a: {
  */
 export function matmulRaw(a: Tensor, b: Tensor, bias?: Tensor): Tensor {
   if (a.rank < 2 || b.rank < 2) throw new RangeError("matmulRaw needs rank >= 2 operands");
+  for (const t of bias ? [a, b, bias] : [a, b]) {
+    if (t.dtype !== "f32") {
+      throw new TypeError(`matmul(): f32 operands only, got ${t.dtype} (cast first)`);
+    }
+  }
   const [m, k] = a.shape.slice(-2);
   const [k2, n] = b.shape.slice(-2);
   if (k !== k2) {
@@ -120,6 +125,22 @@ export function matmulRaw(a: Tensor, b: Tensor, bias?: Tensor): Tensor {
     c.dispose();
     throw new RangeError("matmul(): K = 0 is not supported");
   }
+  // Large problems: operands whose layout has no fast path on this adapter are copied to
+  // row-major first (an O(MK) or O(KN) copy against O(MNK) work): lavapipe compiles the
+  // vec4-along-K B kernel slowly for big tiles, and scalar A loads cost 4x the load count.
+  if (m >= 64 && n >= 64 && k >= 16 && gpu().isCpuAdapter) {
+    const sAk0 = a.strides[a.rank - 1], sBn0 = b.strides[b.rank - 1];
+    const aBad = sAk0 !== 1 || a.offset % 4 !== 0 || a.strides[a.rank - 2] % 4 !== 0;
+    const bBad = sBn0 !== 1 || n % 4 !== 0 || b.offset % 4 !== 0;
+    if ((aBad && k % 4 === 0) || (bBad && n % 4 === 0)) {
+      const a2 = aBad && k % 4 === 0 ? copyContiguous(a) : a;
+      const b2 = bBad && n % 4 === 0 ? copyContiguous(b) : b;
+      const c = matmulRaw(a2, b2, bias);
+      if (a2 !== a) a2.dispose();
+      if (b2 !== b) b2.dispose();
+      return c;
+    }
+  }
   const sAm = a.strides[a.rank - 2], sAk = a.strides[a.rank - 1];
   const sBk = b.strides[b.rank - 2], sBn = b.strides[b.rank - 1];
   const layout = chooseMatmulLayout({
@@ -131,7 +152,12 @@ export function matmulRaw(a: Tensor, b: Tensor, bias?: Tensor): Tensor {
     aBatchStrides: aB,
     bBatchStrides: bB,
   });
-  const spec: MatmulSpec = { ...chooseMatmulTile(m, n), ...layout, bias: !!bias };
+  const tile = chooseMatmulTile(m, n);
+  if (layout.bLoad === "k4" && gpu().isCpuAdapter && !tileOverride) {
+    tile.tm = Math.min(tile.tm, 8);
+    tile.tn = Math.min(tile.tn, 8);
+  }
+  const spec: MatmulSpec = { ...tile, ...layout, bias: !!bias };
   if (nb > 65535) throw new RangeError(`matmul(): batch ${nb} above 65535`);
   const biasT = bias ? (bias.isContiguous ? bias : copyContiguous(bias)) : undefined;
   gpu().launch(matmulKernel(spec), {

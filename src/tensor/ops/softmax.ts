@@ -15,6 +15,9 @@ function rows(x: Tensor): [number, number] {
 }
 
 function launchRows(kind: Kind, pass: "forward" | "backward", ins: Tensor[]): Tensor {
+  if (ins.some((t) => t.dtype !== "f32")) {
+    throw new TypeError(`${kind}(): f32 input only (cast first)`);
+  }
   const src = ins.map((t) => t.isContiguous && t.offset === 0 ? t : copyContiguous(t));
   const out = Tensor.empty(ins[0].shape, "f32");
   const [r, c] = rows(ins[0]);
