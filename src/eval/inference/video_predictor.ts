@@ -55,6 +55,11 @@ export interface PredictedFrame {
   masks: ObjectMasks;
   width: number;
   height: number;
+  /**
+   * The mask logits at the video resolution, [objects (ascending id), height, width], before
+   * the non-overlap rule and the threshold (`video_res_masks` with `non_overlap_masks` off).
+   */
+  logits: Float32Array;
 }
 
 /** Input of {@link VideoPredictor.predictVideo}. */
@@ -375,7 +380,7 @@ export class VideoPredictor {
           nonOverlap: this.nonOverlapMasks,
           scoreThresh: this.scoreThresh,
         });
-        await input.onFrame({ index: t, name: frames[t].name, masks, width, height });
+        await input.onFrame({ index: t, name: frames[t].name, masks, width, height, logits });
       }
     } finally {
       await next.catch(() => undefined);

@@ -10,7 +10,13 @@ import {
   VideoPredictor,
 } from "../../../src/eval/mod.ts";
 import { gpu, initGpu } from "../../../src/gpu/mod.ts";
-import { assert, assertEquals, assertRejects, assertStringIncludes } from "../../assert.ts";
+import {
+  assert,
+  assertAllClose,
+  assertEquals,
+  assertRejects,
+  assertStringIncludes,
+} from "../../assert.ts";
 import { MINI, MINI_CONFIG, rectMasks, writeRectVideo } from "./_dataset.ts";
 
 let shared: Promise<VideoPredictor> | undefined;
@@ -133,6 +139,34 @@ Deno.test("predictVideos() resizes a synthetic DAVIS video's masks to the model 
     for (const f of frames) {
       const png = await readMaskPng(`${root}/pred/${v.name}/${f}.png`);
       assertEquals([png.width, png.height], [64, 48]);
+    }
+  });
+});
+
+Deno.test("VideoPredictor tracks objects batched exactly as the reference tracks each alone", async () => {
+  const predictor = await miniPredictor();
+  await withTemp(async (root) => {
+    await writeRectVideo(root, "pair", 3, 32);
+    const frames = await listVideoFrames(`${root}/JPEGImages/pair`);
+    const run = async (ids: number[]) => {
+      const all = rectMasks(32);
+      const logits: Float32Array[] = [];
+      await predictor.predictVideo({
+        frames,
+        prompts: new Map(ids.map((id) => [id, all.get(id)!])),
+        maskWidth: 32,
+        maskHeight: 32,
+        onFrame: (f) => {
+          logits.push(f.logits);
+        },
+      });
+      return logits;
+    };
+    const both = await run([3, 1]); // rows in ascending id order: 1, 3
+    const one = await run([1]), three = await run([3]);
+    for (let t = 0; t < frames.length; t++) {
+      assertAllClose(both[t].subarray(0, 1024), one[t], { atol: 1e-3, rtol: 1e-4 });
+      assertAllClose(both[t].subarray(1024), three[t], { atol: 1e-3, rtol: 1e-4 });
     }
   });
 });
