@@ -11,10 +11,9 @@
  * ```
  */
 import { type Command, InvalidArgumentError, Option } from "commander";
-import cliProgress from "cli-progress";
 import process from "node:process";
 import { resolve } from "node:path";
-import { convertCheckpoint, type HostDType } from "../../checkpoint/mod.ts";
+import type { HostDType } from "../../checkpoint/mod.ts";
 
 const DTYPES: Record<string, HostDType> = {
   f32: "float32",
@@ -68,6 +67,9 @@ export function register(program: Command): void {
       force: boolean;
       quiet: boolean;
     }) => {
+      // Loaded when the command runs, so other commands start fast.
+      const { default: cliProgress } = await import("cli-progress");
+      const { convertCheckpoint } = await import("../../checkpoint/mod.ts");
       const started = performance.now();
       const showBar = !opts.quiet && process.stderr.isTTY === true;
       const bar = showBar
