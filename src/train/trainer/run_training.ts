@@ -20,7 +20,7 @@ import { checkDataPaths } from "./data_paths.ts";
 import { paramOwners } from "./module_classes.ts";
 import { resolvePath } from "./paths.ts";
 import type { TrainData, TrainTask } from "./train_task.ts";
-import { type ResumeMode, Trainer, type TrainResult } from "./trainer.ts";
+import { type ResumeMode, Trainer, type TrainerOptions, type TrainResult } from "./trainer.ts";
 import { formatTrainingPlan, planFrom, type TrainingPlan } from "./training_plan.ts";
 
 /** Raised when the config is fine but this build cannot train it (says what is missing). */
@@ -73,6 +73,8 @@ export interface RunTrainingOptions<B = BatchedVideoDatapoint> {
   rank?: number;
   /** @default 1 */
   worldSize?: number;
+  /** Gradient all-reduce for `worldSize` > 1 (see TrainerOptions.allReduceGradients). */
+  allReduceGradients?: TrainerOptions<B>["allReduceGradients"];
   /** Loader Workers (overrides `num_workers`). */
   workers?: number;
   /** Where readable lines go. @default console.log */
@@ -252,6 +254,7 @@ export async function runTraining<B = BatchedVideoDatapoint>(
       resume: opts.resume,
       rank,
       worldSize,
+      allReduceGradients: opts.allReduceGradients,
       cwd,
       print,
     });

@@ -74,8 +74,14 @@ export interface TrainerOptions<B> {
   resume?: ResumeMode;
   /** This process's rank; only rank 0 writes logs and checkpoints. @default 0 */
   rank?: number;
-  /** Number of processes (data parallelism is not implemented: must be 1). @default 1 */
+  /** Number of processes; above 1 needs `allReduceGradients`. @default 1 */
   worldSize?: number;
+  /**
+   * Averages every parameter's `.grad` over the processes (DDP's all-reduce), called after
+   * backward and before clipping. Required when `worldSize` > 1; no implementation ships yet
+   * (the design names MPI through FFI).
+   */
+  allReduceGradients?: (params: readonly Tensor[]) => void | Promise<void>;
   /** Base folder for relative paths in the config. @default Deno.cwd() */
   cwd?: string;
   /** Options for param grouping (layer count of the layer-decayed module). */
@@ -119,11 +125,15 @@ export class Trainer<B> {
   #lastGood: string | null = null;
 
   constructor(opts: TrainerOptions<B>) {
-    if ((opts.worldSize ?? 1) !== 1) {
+    const world = opts.worldSize ?? 1;
+    if (world > 1 && !opts.allReduceGradients) {
       throw new RangeError(
-        `worldSize ${opts.worldSize}: data-parallel training is not implemented yet; run one ` +
-          `process (worldSize 1)`,
+        `worldSize ${world}: data-parallel training needs a gradient all-reduce, and none is ` +
+          `implemented yet; run one process (worldSize 1)`,
       );
+    }
+    if (!Number.isInteger(opts.rank ?? 0) || (opts.rank ?? 0) < 0 || (opts.rank ?? 0) >= world) {
+      throw new RangeError(`rank ${opts.rank} is not in [0, ${world})`);
     }
     this.opts = opts;
     this.rank = opts.rank ?? 0;
@@ -224,6 +234,17 @@ export class Trainer<B> {
     const skip = ck.skip_saving_parameters ?? [];
     const initAfterPreemption = ck.initialize_after_preemption ?? skip.length > 0;
     if (!exists) {
+      // As the reference: parameters left out of checkpoints must be frozen, or a resumed run
+      // would restart them from their initial values.
+      const trained = this.opts.task.model.namedParameters()
+        .filter(([n, p]) => p.requiresGrad && skip.some((g) => fnmatch(n, g)))
+        .map(([n]) => n);
+      if (trained.length) {
+        throw new Error(
+          `checkpoint.skip_saving_parameters matches parameters that are trained: ` +
+            `${trained.join(", ")}; freeze them or drop the pattern`,
+        );
+      }
       await this.#initWeights();
       return false;
     }
@@ -344,6 +365,7 @@ export class Trainer<B> {
           throw new NonFiniteLossError(msg, this.#progress.steps.train, epoch, terms);
         }
         backward(out.loss);
+        await this.opts.allReduceGradients?.(this.#params);
         const where = (epoch + iter / n) / maxEpochs;
         if (where < 1) this.stepSchedulers(where);
         const logNow = iter % logFreq === 0;

@@ -8,7 +8,8 @@ async function cli(args: string[], opts: { cwd?: string; env?: Record<string, st
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", main, "train", ...args],
     cwd: opts.cwd ?? here,
-    env: { XDG_RUNTIME_DIR: "/tmp", ...(opts.env ?? {}) },
+    // `deno task test` sets INIT_CWD for its children: say where this command "was typed".
+    env: { XDG_RUNTIME_DIR: "/tmp", INIT_CWD: opts.cwd ?? here, ...(opts.env ?? {}) },
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -58,7 +59,11 @@ Deno.test("train prints the plan, then says SAM2Train training is not available 
       `launcher.experiment_log_dir=${tmp}`,
     ]);
     assertEquals(r.code, 1, r.stderr);
-    assertStringIncludes(r.stdout, "model:   training.model.sam2.SAM2Train, 1.28M parameters");
+    assertStringIncludes(
+      r.stdout,
+      "model:   training.model.sam2.SAM2Train, 1.28M parameters",
+      r.stderr,
+    );
     assertStringIncludes(r.stdout, "8 batches per epoch");
     assertStringIncludes(r.stderr, "error: Training SAM 2 is not available in this version");
     assertEquals([...Deno.readDirSync(tmp)], [], "nothing written");
