@@ -25,9 +25,13 @@ import { initGpu } from "../../gpu/mod.ts";
 import type { StateValue } from "../../nn/mod.ts";
 import {
   type BatchedVideoDatapoint,
+  type BoxRequest,
+  type HostPoints,
   loadModelConfig,
+  type PointRequest,
   ReplayTrainRandom,
   SAM2Train,
+  type TrainRandom,
   type TrainRandomRecording,
 } from "../../sam2/mod.ts";
 import { type Tensor, tensor, zeros } from "../../tensor/mod.ts";
@@ -165,9 +169,10 @@ export async function trainStepParity(
     numObjects: o,
   };
   const replay = new ReplayTrainRandom(rec);
-  const out = await model.forward(batch, replay);
+  const clicks: ParityRow[] = [];
+  const out = await model.forward(batch, new ClickCheckingReplay(replay, clicks));
   replay.assertExhausted();
-  const rows: ParityRow[] = [];
+  const rows: ParityRow[] = [...clicks];
   const same = (a: number[], b: number[]) => a.join(",") === b.join(",");
   rows.push({
     name: "plan.init_cond_frames/frames_to_add_correction_pt",
@@ -267,6 +272,54 @@ export async function trainStepParity(
     model.zeroGrad();
   }
   return rows;
+}
+
+/**
+ * Replays a recording and, for each correction click sampled from the errors, checks it against
+ * our own prediction: a positive click must fall where the GT is on and our `high_res_masks > 0`
+ * is off, a negative one where our prediction is wrongly on (or on the background when it is
+ * exactly right). This exercises the prediction read-back the seeded sampler uses.
+ */
+class ClickCheckingReplay implements TrainRandom {
+  #n = 0;
+  constructor(readonly inner: ReplayTrainRandom, readonly rows: ParityRow[]) {}
+  random(): number {
+    return this.inner.random();
+  }
+  integers(low: number, high: number): number {
+    return this.inner.integers(low, high);
+  }
+  choice(population: readonly number[], size: number): number[] {
+    return this.inner.choice(population, size);
+  }
+  sampleBox(req: BoxRequest): HostPoints {
+    return this.inner.sampleBox(req);
+  }
+  async samplePoints(req: PointRequest): Promise<HostPoints> {
+    const pts = await this.inner.samplePoints(req);
+    const index = this.#n++;
+    if (!req.pred) return pts;
+    const pred = await req.pred();
+    const { data: gt, height: h, width: w, numObjects: o } = req.gt;
+    const bad: string[] = [];
+    for (let b = 0; b < o; b++) {
+      const x = pts.coords[2 * b], y = pts.coords[2 * b + 1], label = pts.labels[b];
+      const base = b * h * w, i = base + y * w + x;
+      let exact = true;
+      for (let j = base; j < base + h * w && exact; j++) if (gt[j] !== pred[j]) exact = false;
+      const ok = label === 1
+        ? gt[i] === 1 && pred[i] === 0
+        : gt[i] === 0 && (pred[i] === 1 || exact);
+      if (!ok) bad.push(`object ${b} (${x},${y}) label ${label}: gt ${gt[i]}, ours ${pred[i]}`);
+    }
+    this.rows.push({
+      name: `click${index}.frame${req.frame}`,
+      relErr: bad.length ? 1 : 0,
+      ok: bad.length === 0,
+      note: bad.length ? `recorded click outside our error region: ${bad.join("; ")}` : undefined,
+    });
+    return pts;
+  }
 }
 
 /** Formats rows as aligned lines, misses marked. */
