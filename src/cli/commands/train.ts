@@ -18,6 +18,11 @@ function positiveInt(v: string): number {
   return Number(v);
 }
 
+function resumeArg(v: string): "auto" {
+  if (v !== "auto") throw new InvalidArgumentError(`use --resume or --resume auto, not "${v}".`);
+  return v;
+}
+
 function collect(v: string, prev: string[]): string[] {
   if (!/^\+{0,2}[A-Za-z_][\w.]*=/.test(v)) {
     throw new InvalidArgumentError(`expected key=value (e.g. scratch.num_epochs=2), got "${v}".`);
@@ -40,7 +45,9 @@ written atomically after every epoch), logs/log.txt, logs/train_steps.jsonl (one
 per logged step), logs/train_stats.json (one per epoch).
 
 An existing checkpoints/checkpoint.pt is never overwritten silently: pass --resume to continue
-it (model, optimizer state, epoch and step counters are restored).
+it (model, optimizer state, epoch and step counters are restored; a run stopped mid-epoch
+continues at the next batch). --resume auto continues it when it exists and starts fresh
+otherwise, as the reference trainer always does (for jobs that are requeued).
 --max-steps N stops after N optimizer steps in total and writes checkpoint.pt there.
 --dry-run checks the config and the data paths and prints the plan without training.`;
 
@@ -51,14 +58,18 @@ export function register(program: Command): void {
     .description("train or fine-tune SAM 2 from a trainer config (reference YAML)")
     .requiredOption("-c, --config <file>", "trainer config (YAML)")
     .option("--override <key=value>", "change a config value (repeatable)", collect, [])
-    .option("--resume", "continue from <save_dir>/checkpoint.pt", false)
+    .option(
+      "--resume [auto]",
+      "continue from <save_dir>/checkpoint.pt; 'auto': only if it exists (requeued jobs)",
+      resumeArg,
+    )
     .option("--max-steps <n>", "stop after n optimizer steps in total", positiveInt)
     .option("--dry-run", "validate and print the plan; do not train", false)
     .addHelpText("after", HELP_AFTER)
     .action(async (o: {
       config: string;
       override: string[];
-      resume: boolean;
+      resume?: true | "auto";
       maxSteps?: number;
       dryRun: boolean;
     }) => {
@@ -69,7 +80,7 @@ export function register(program: Command): void {
         config: o.config,
         overrides: o.override,
         cwd,
-        resume: o.resume ? "require" : "refuse",
+        resume: o.resume === "auto" ? "auto" : o.resume ? "require" : "refuse",
         maxSteps: o.maxSteps,
         dryRun: o.dryRun,
       });

@@ -179,6 +179,20 @@ export async function runTraining<B = BatchedVideoDatapoint>(
     }
   }
 
+  const ckPath = `${t.checkpoint.save_dir}/checkpoint.pt`;
+  const ckExists = existsSync(ckPath) || (t.checkpoint.resume_from !== null &&
+    existsSync(resolvePath(t.checkpoint.resume_from, cwd)));
+  if (opts.resume === "require" && !ckExists) {
+    problems.push(`resume: there is no checkpoint at "${ckPath}" to continue`);
+  } else if (opts.resume === "refuse" && existsSync(ckPath)) {
+    problems.push(
+      `"${ckPath}" already exists: resume it (--resume) or choose another ` +
+        `launcher.experiment_log_dir`,
+    );
+  } else if ((opts.resume ?? "auto") !== "refuse" && ckExists) {
+    notes.push(`resumes from ${existsSync(ckPath) ? ckPath : t.checkpoint.resume_from}`);
+  }
+
   // The data: checked for every run (dry or not) when no custom data is given.
   let data: ClosableTrainData<B> | null = null;
   const datasets: TrainingPlan["datasets"] = [];

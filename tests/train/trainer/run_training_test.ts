@@ -60,6 +60,23 @@ Deno.test("runTraining() trains a given task from a trainer config and saves che
     assertEquals(root.get("epoch"), 2);
     const steps = (await Deno.readTextFile(`${dir}/logs/train_steps.jsonl`)).trim().split("\n");
     assertEquals(steps.length, 4); // log_freq 2: batches 0 and 2 of both epochs
+
+    // Again on the same folder: refused unless resumed; resumed, there is nothing left to do.
+    const again = (resume: "refuse" | "require") =>
+      runTraining<TinyBatch>({
+        config: "mini_trainer.yaml",
+        cwd: here,
+        overrides: overrides(dir),
+        resume,
+        print: () => {},
+        createTask: () => tinyTask(tinyNet(5)),
+        createData: () => tinyData(),
+      });
+    const e = await assertRejects(() => again("refuse"), TrainingDataError);
+    assertStringIncludes(e.message, 'checkpoint.pt" already exists: resume it (--resume)');
+    const r2 = (await again("require")).result!;
+    assert(r2.resumed);
+    assertEquals(r2.progress.steps.train, 8);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -104,6 +121,19 @@ Deno.test("runTraining() lists every missing input at once", async () => {
     TrainingDataError,
   );
   const p = (e as TrainingDataError).problems;
+  const e2 = await assertRejects(
+    () =>
+      runTraining({
+        config: "mini_trainer.yaml",
+        cwd: here,
+        overrides: ["launcher.experiment_log_dir=/nonexistent/run"],
+        resume: "require",
+        print: () => {},
+        dryRun: true,
+      }),
+    TrainingDataError,
+  );
+  assertStringIncludes(e2.message, "resume: there is no checkpoint at");
   assertEquals(p.length, 3, p.join("\n"));
   assert(p[0].includes(`"${here}gone.pt" does not exist`), p[0]);
   assertStringIncludes(p[1], "video_dataset.img_folder is not set");
