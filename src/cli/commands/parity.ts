@@ -138,6 +138,32 @@ function fixtureTensor(sd: StateDict, key: string, file: string) {
 }
 
 /**
+ * The clip of a recorded run as a `BatchedVideoDatapoint` (the video is stored once, in
+ * train_step.safetensors).
+ */
+export async function fixtureBatch(
+  fixtures: string,
+  run: ParityRun,
+  tensors?: StateDict,
+): Promise<BatchedVideoDatapoint> {
+  const file = resolve(fixtures, `${run}.safetensors`);
+  const ref = tensors ?? await loadSafetensors(file);
+  const inputs = run === "train_step"
+    ? ref
+    : await loadSafetensors(resolve(fixtures, "train_step.safetensors"));
+  const img = fixtureTensor(inputs, "input.img_batch", "train_step.safetensors");
+  const masks = fixtureTensor(ref, "input.masks", file);
+  return {
+    imgBatch: tensor(toFloat32(img), img.shape),
+    masks: Uint8Array.from(typedView(masks) as ArrayLike<number>),
+    objToFrameIdx: Int32Array.from(
+      typedView(fixtureTensor(ref, "input.obj_to_frame_idx", file)) as ArrayLike<number>,
+    ),
+    numObjects: masks.shape[1],
+  };
+}
+
+/**
  * Replays one recorded run and compares outputs, losses and gradients. The replay checks that
  * every random decision is asked for in the recorded order.
  */
@@ -154,20 +180,12 @@ export async function trainStepParity(
   const rec = JSON.parse(await Deno.readTextFile(resolve(opts.fixtures, `${run}.json`))) as
     & TrainRandomRecording
     & { init_cond_frames: number[]; frames_to_add_correction_pt: number[] };
-  const inputs = run === "train_step" ? ref : await loadSafetensors(
-    resolve(opts.fixtures, "train_step.safetensors"),
-  );
-  const img = fixtureTensor(inputs, "input.img_batch", "train_step.safetensors");
-  const masks = fixtureTensor(ref, "input.masks", file);
-  const [t, o, h, w] = masks.shape;
-  const batch: BatchedVideoDatapoint = {
-    imgBatch: tensor(toFloat32(img), img.shape),
-    masks: Uint8Array.from(typedView(masks) as ArrayLike<number>),
-    objToFrameIdx: Int32Array.from(
-      typedView(fixtureTensor(ref, "input.obj_to_frame_idx", file)) as ArrayLike<number>,
-    ),
-    numObjects: o,
-  };
+  const batch = await fixtureBatch(opts.fixtures, run, ref);
+  const [t, o, h, w] = [
+    batch.imgBatch.shape[0],
+    batch.numObjects,
+    ...batch.imgBatch.shape.slice(3),
+  ];
   const replay = new ReplayTrainRandom(rec);
   const clicks: ParityRow[] = [];
   const out = await model.forward(batch, new ClickCheckingReplay(replay, clicks));

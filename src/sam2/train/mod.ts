@@ -9,4 +9,5 @@ export * from "./train_random.ts";
 export * from "./prompt_sampling.ts";
 export * from "./seeded_train_random.ts";
 export * from "./replay_train_random.ts";
+export * from "./recording_train_random.ts";
 export * from "./sam2_train.ts";
