@@ -65,6 +65,11 @@ export function register(program: Command): void {
     )
     .option("--per_obj_png_file", "predict: SA-V layout (one folder per object)", false)
     .option("--apply_postprocessing", "predict: the reference's post-processing options", false)
+    .option(
+      "--track_object_appearing_later_in_video",
+      "predict: read all input masks; each object starts on its first mask",
+      false,
+    )
     .option("--out <dir>", "write results.csv, jf.csv, jf.json, report.md/.html here")
     .option("-n, --num_processes <n>", "videos scored in parallel (Workers)", positiveInt, 1)
     .option("--strict", "require the same videos in both roots", false)
@@ -90,6 +95,7 @@ export function register(program: Command): void {
       score_thresh: number;
       per_obj_png_file: boolean;
       apply_postprocessing: boolean;
+      track_object_appearing_later_in_video: boolean;
       out?: string;
       num_processes: number;
       strict: boolean;
@@ -138,6 +144,7 @@ export function register(program: Command): void {
           scoreThresh: o.score_thresh,
           perObjPngFile: o.per_obj_png_file,
           applyPostprocessing: o.apply_postprocessing,
+          trackObjectAppearingLater: o.track_object_appearing_later_in_video,
           onVideo: o.quiet ? undefined : (v, done, total) =>
             console.error(
               `[${done}/${total}] ${v.name}: ${v.frames} frames, ${v.objects} objects, ${

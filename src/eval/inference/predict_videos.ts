@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { readPromptMasks, writePredictionMasks } from "../vos_masks.ts";
+import { type ObjectMasks, readPromptMasks, writePredictionMasks } from "../vos_masks.ts";
 import { listVideoFrames } from "./frames.ts";
 import { VideoPredictor } from "./video_predictor.ts";
 
@@ -32,6 +32,11 @@ export interface PredictVideosOptions {
   perObjPngFile?: boolean;
   /** `--apply_postprocessing`. @default false */
   applyPostprocessing?: boolean;
+  /**
+   * `--track_object_appearing_later_in_video`: read every frame's masks; each object starts on
+   * its first non-empty mask (`vos_separate_inference_per_object`). @default false
+   */
+  trackObjectAppearingLater?: boolean;
   /** Extra model config overrides. @default [] */
   overrides?: string[];
   /** Called after each video. */
@@ -72,6 +77,30 @@ export async function readVideoList(path: string): Promise<string[]> {
     throw e;
   }
   return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+}
+
+/** Every annotated frame's masks of a video (frames without a mask file are skipped). */
+async function readAllPrompts(root: string, video: string, names: string[], perObj: boolean) {
+  const byFrame = new Map<number, ObjectMasks>();
+  let width = 0, height = 0;
+  let palette: [number, number, number][] | undefined;
+  for (let t = 0; t < names.length; t++) {
+    const p = await readPromptMasks(root, video, names[t], {
+      perObjectFiles: perObj,
+      allowMissing: true,
+    });
+    if (p.masks.size === 0) continue;
+    if (byFrame.size === 0) [width, height, palette] = [p.width, p.height, p.palette];
+    else if (p.width !== width || p.height !== height) {
+      throw new Error(
+        `Masks of "${root}/${video}" frame ${
+          names[t]
+        } are ${p.width}x${p.height}, earlier ones ${width}x${height}`,
+      );
+    }
+    byFrame.set(t, p.masks);
+  }
+  return { byFrame, width, height, palette };
 }
 
 async function folderOrThrow(dir: string, what: string): Promise<void> {
@@ -115,14 +144,14 @@ export async function predictVideos(opts: PredictVideosOptions): Promise<Predict
     await Deno.mkdir(opts.outputMaskDir, { recursive: true });
     for (const name of videos) {
       const frames = await listVideoFrames(`${opts.baseVideoDir}/${name}`);
-      const prompt = await readPromptMasks(opts.inputMaskDir, name, frames[0].name, {
-        perObjectFiles: perObj,
-      });
-      if (prompt.masks.size === 0) {
+      const prompt = opts.trackObjectAppearingLater
+        ? await readAllPrompts(opts.inputMaskDir, name, frames.map((f) => f.name), perObj)
+        : await readPromptMasks(opts.inputMaskDir, name, frames[0].name, {
+          perObjectFiles: perObj,
+        }).then((p) => ({ ...p, byFrame: new Map([[0, p.masks]]) }));
+      if (![...prompt.byFrame.values()].some((m) => m.size > 0)) {
         throw new Error(
-          `Video "${name}": no object ids in the input mask of frame ${
-            frames[0].name
-          } under "${opts.inputMaskDir}"`,
+          `Video "${name}": no object ids in the input masks under "${opts.inputMaskDir}/${name}"`,
         );
       }
       const tmp = `${opts.outputMaskDir}/.${name}.partial-${Deno.pid}`;
@@ -130,7 +159,8 @@ export async function predictVideos(opts: PredictVideosOptions): Promise<Predict
       try {
         const r = await predictor.predictVideo({
           frames,
-          prompts: prompt.masks,
+          promptsByFrame: opts.trackObjectAppearingLater ? prompt.byFrame : undefined,
+          prompts: opts.trackObjectAppearingLater ? undefined : prompt.byFrame.get(0),
           maskWidth: prompt.width,
           maskHeight: prompt.height,
           onFrame: (f) =>

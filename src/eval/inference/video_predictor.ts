@@ -13,8 +13,24 @@ import {
   SAM2Base,
   videoPredictorOverrides,
 } from "../../sam2/mod.ts";
-import type { FrameOutput, OutputDict } from "../../sam2/mod.ts";
-import { ge, interpolate, noGrad, type Tensor, tensor, tidy } from "../../tensor/mod.ts";
+import {
+  type BackboneFeatures,
+  type FrameOutput,
+  type ImageEncoderOutput,
+  NO_OBJ_SCORE,
+  type OutputDict,
+} from "../../sam2/mod.ts";
+import {
+  cat,
+  full,
+  ge,
+  interpolate,
+  noGrad,
+  slice,
+  type Tensor,
+  tensor,
+  tidy,
+} from "../../tensor/mod.ts";
 import type { ObjectMasks } from "../vos_masks.ts";
 import { type LoadedFrame, loadFrame, type VideoFrame } from "./frames.ts";
 
@@ -67,11 +83,24 @@ export interface PredictVideoInput {
   /** The video's frames in order (see `listVideoFrames`). */
   frames: VideoFrame[];
   /** Masks of the objects on the first frame (object id -> binary mask, `maskWidth` wide). */
-  prompts: ObjectMasks;
+  prompts?: ObjectMasks;
+  /**
+   * Instead of `prompts`: the masks of every annotated frame (frame index -> masks); each
+   * object starts on its first non-empty mask (`--track_object_appearing_later_in_video`).
+   */
+  promptsByFrame?: Map<number, ObjectMasks>;
   maskWidth: number;
   maskHeight: number;
   /** Receives each frame's masks in order; awaited before the next frame is read. */
   onFrame: (frame: PredictedFrame) => void | Promise<void>;
+}
+
+/** Objects that start on the same frame, tracked as one batch with their own memory. */
+interface ObjectGroup {
+  start: number;
+  ids: number[];
+  masks: Uint8Array[];
+  outputDict: OutputDict;
 }
 
 /** Timing and size of one predicted video. */
@@ -219,11 +248,14 @@ export class VideoPredictor {
     return Math.max(mem, ptrs) + 1;
   }
 
-  /** Image features of one frame, expanded to `b` objects (`_get_image_feature`). */
-  #features(frame: LoadedFrame, b: number) {
+  /** Image features of one frame, computed once (`forward_image`). */
+  #encode(frame: LoadedFrame): ImageEncoderOutput {
     const s = this.imageSize;
-    const img = tensor(frame.pixels, [1, 3, s, s]);
-    const enc = this.model.forwardImage(img);
+    return this.model.forwardImage(tensor(frame.pixels, [1, 3, s, s]));
+  }
+
+  /** The frame's features expanded to `b` objects (`_get_image_feature`). */
+  #features(enc: ImageEncoderOutput, b: number): BackboneFeatures {
     const expand = (t: Tensor) => t.expand([b, t.shape[1], t.shape[2], t.shape[3]]);
     return this.model.prepareBackboneFeatures({
       vision_features: expand(enc.vision_features),
@@ -232,22 +264,19 @@ export class VideoPredictor {
     });
   }
 
-  /** `add_new_mask` for all objects, then the memory encoding of `propagate_in_video_preflight`. */
+  /** `add_new_mask` for a group's objects, then the memory encoding of the preflight. */
   #conditioningFrame(
-    frame: LoadedFrame,
-    prompts: ObjectMasks,
+    enc: ImageEncoderOutput,
+    g: ObjectGroup,
     maskSize: [number, number],
-    outputDict: OutputDict,
     numFrames: number,
   ): FrameOutput {
-    const s = this.imageSize, m = this.model, b = prompts.size;
+    const s = this.imageSize, m = this.model, b = g.ids.length;
     const [mw, mh] = maskSize;
     const flat = new Float32Array(b * mw * mh);
-    let o = 0;
-    for (const mask of prompts.values()) {
+    g.masks.forEach((mask, o) => {
       for (let i = 0; i < mw * mh; i++) flat[o * mw * mh + i] = mask[i] ? 1 : 0;
-      o++;
-    }
+    });
     let maskInputs = tensor(flat, [b, 1, mh, mw]);
     if (mh !== s || mw !== s) {
       const resized = interpolate(maskInputs, {
@@ -256,16 +285,16 @@ export class VideoPredictor {
         alignCorners: false,
         antialias: true,
       });
-      maskInputs = ge(resized, 0.5).mul(1);
+      maskInputs = ge(resized, 0.5);
     }
-    const features = this.#features(frame, b);
+    const features = this.#features(enc, b);
     const out = m.trackStep({
-      frameIdx: 0,
+      frameIdx: g.start,
       isInitCondFrame: true,
       features,
       pointInputs: null,
       maskInputs,
-      outputDict,
+      outputDict: g.outputDict,
       numFrames,
       runMemEncoder: false,
     });
@@ -287,19 +316,18 @@ export class VideoPredictor {
 
   /** One tracked (non-conditioning) frame, its memory encoded (`run_mem_encoder=True`). */
   #trackedFrame(
-    frame: LoadedFrame,
+    enc: ImageEncoderOutput,
     index: number,
-    b: number,
-    outputDict: OutputDict,
+    g: ObjectGroup,
     numFrames: number,
   ): FrameOutput {
     const out = this.model.trackStep({
       frameIdx: index,
       isInitCondFrame: false,
-      features: this.#features(frame, b),
+      features: this.#features(enc, g.ids.length),
       pointInputs: null,
       maskInputs: null,
-      outputDict,
+      outputDict: g.outputDict,
       numFrames,
       trackInReverse: false,
       runMemEncoder: true,
@@ -308,28 +336,58 @@ export class VideoPredictor {
   }
 
   /**
-   * Tracks the objects of `prompts` (on frame 0) through every frame (vos_inference without
-   * `--use_all_masks`): frame 0 is the conditioning frame, frames 1.. are propagated forward.
+   * Tracks objects through every frame. With `prompts`, all objects start on frame 0
+   * (vos_inference without `--use_all_masks`). With `promptsByFrame`, each object starts on
+   * the first frame whose mask of it is not empty and is tracked forward from there, with the
+   * logits of earlier frames at -1024 (`vos_separate_inference_per_object`, i.e.
+   * `--track_object_appearing_later_in_video`). Objects that start on the same frame are one
+   * batch; the image features of a frame are computed once for all of them.
    * @throws {Error} when there are no objects or a prompt mask has the wrong size.
    */
   async predictVideo(input: PredictVideoInput): Promise<PredictVideoResult> {
     const t0 = performance.now();
-    const { frames, prompts } = input;
+    const { frames } = input;
     if (frames.length === 0) throw new Error("predictVideo: the video has no frames");
-    if (prompts.size === 0) throw new Error("predictVideo: no objects in the first frame's masks");
-    const objIds = [...prompts.keys()].sort((a, b) => a - b);
-    const sorted: ObjectMasks = new Map(objIds.map((id) => [id, prompts.get(id)!]));
-    for (const [id, m] of sorted) {
-      if (m.length !== input.maskWidth * input.maskHeight) {
-        throw new Error(
-          `predictVideo: mask of object ${id} has ${m.length} pixels, expected ${input.maskWidth}x${input.maskHeight}`,
-        );
+    const byFrame = input.promptsByFrame ??
+      new Map(input.prompts ? [[0, input.prompts]] : []);
+    const firstMask = new Map<number, [number, Uint8Array]>();
+    for (const [t, masks] of [...byFrame].sort((a, b) => a[0] - b[0])) {
+      if (t < 0 || t >= frames.length || !Number.isInteger(t)) {
+        throw new RangeError(`predictVideo: prompt frame ${t} is outside 0..${frames.length - 1}`);
+      }
+      for (const [id, m] of masks) {
+        if (m.length !== input.maskWidth * input.maskHeight) {
+          throw new Error(
+            `predictVideo: mask of object ${id} on frame ${t} has ${m.length} pixels, expected ${input.maskWidth}x${input.maskHeight}`,
+          );
+        }
+        if (!firstMask.has(id) && (input.promptsByFrame === undefined || m.some((v) => v))) {
+          firstMask.set(id, [t, m]);
+        }
       }
     }
-    const b = objIds.length, n = frames.length, s = this.imageSize;
-    const outputDict: OutputDict = { condFrameOutputs: new Map(), nonCondFrameOutputs: new Map() };
+    if (firstMask.size === 0) throw new Error("predictVideo: no objects in the prompt masks");
+    const objIds = [...firstMask.keys()].sort((a, b) => a - b);
+    const groups: ObjectGroup[] = [];
+    for (const id of objIds) {
+      const [start, mask] = firstMask.get(id)!;
+      let g = groups.find((x) => x.start === start);
+      if (!g) {
+        g = {
+          start,
+          ids: [],
+          masks: [],
+          outputDict: { condFrameOutputs: new Map(), nonCondFrameOutputs: new Map() },
+        };
+        groups.push(g);
+      }
+      g.ids.push(id);
+      g.masks.push(mask);
+    }
+    const n = frames.length, s = this.imageSize, b = objIds.length;
     const window = this.memoryWindow(n);
     let width = 0, height = 0;
+    const firstStart = Math.min(...groups.map((g) => g.start));
     let next: Promise<LoadedFrame> = loadFrame(frames[0].path, s);
     try {
       for (let t = 0; t < n; t++) {
@@ -344,37 +402,54 @@ export class VideoPredictor {
         }
         // Read the next frame while this one runs on the GPU.
         if (t + 1 < n) next = loadFrame(frames[t + 1].path, s);
-        const { out, videoRes } = noGrad(() =>
-          tidy(() => {
-            const out = t === 0
-              ? this.#conditioningFrame(
-                frame,
-                sorted,
-                [input.maskWidth, input.maskHeight],
-                outputDict,
-                n,
-              )
-              : this.#trackedFrame(frame, t, b, outputDict, n);
-            const videoRes = interpolate(out.predMasks, {
-              size: [height, width],
-              mode: "bilinear",
-              alignCorners: false,
-            });
-            return { out, videoRes };
-          })
-        );
-        if (t === 0) outputDict.condFrameOutputs.set(0, out);
-        else outputDict.nonCondFrameOutputs.set(t, out);
-        const old = outputDict.nonCondFrameOutputs.get(t - window);
-        if (old) {
-          disposeOutput(old);
-          outputDict.nonCondFrameOutputs.delete(t - window);
-        }
         let logits: Float32Array;
-        try {
-          logits = (await videoRes.toArray()) as Float32Array;
-        } finally {
-          videoRes.dispose();
+        if (t < firstStart) {
+          logits = new Float32Array(b * width * height).fill(NO_OBJ_SCORE);
+        } else {
+          const { outs, videoRes } = noGrad(() =>
+            tidy(() => {
+              const enc = this.#encode(frame);
+              const outs = new Map<ObjectGroup, FrameOutput>();
+              for (const g of groups) {
+                if (g.start > t) continue;
+                outs.set(
+                  g,
+                  g.start === t
+                    ? this.#conditioningFrame(enc, g, [input.maskWidth, input.maskHeight], n)
+                    : this.#trackedFrame(enc, t, g, n),
+                );
+              }
+              const lowRes = this.model.config.image_size / 4;
+              const rows = objIds.map((id) => {
+                const g = groups.find((x) => x.ids.includes(id))!;
+                const o = outs.get(g);
+                if (!o) return full([1, 1, lowRes, lowRes], NO_OBJ_SCORE);
+                const r = g.ids.indexOf(id);
+                return slice(o.predMasks, 0, r, r + 1);
+              });
+              const videoRes = interpolate(rows.length === 1 ? rows[0] : cat(rows, 0), {
+                size: [height, width],
+                mode: "bilinear",
+                alignCorners: false,
+              });
+              return { outs, videoRes };
+            })
+          );
+          for (const [g, out] of outs) {
+            const dict = g.outputDict;
+            if (g.start === t) dict.condFrameOutputs.set(t, out);
+            else dict.nonCondFrameOutputs.set(t, out);
+            const old = dict.nonCondFrameOutputs.get(t - window);
+            if (old) {
+              disposeOutput(old);
+              dict.nonCondFrameOutputs.delete(t - window);
+            }
+          }
+          try {
+            logits = (await videoRes.toArray()) as Float32Array;
+          } finally {
+            videoRes.dispose();
+          }
         }
         const masks = masksFromLogits(logits, objIds, width * height, {
           nonOverlap: this.nonOverlapMasks,
@@ -384,8 +459,10 @@ export class VideoPredictor {
       }
     } finally {
       await next.catch(() => undefined);
-      for (const o of outputDict.condFrameOutputs.values()) disposeOutput(o);
-      for (const o of outputDict.nonCondFrameOutputs.values()) disposeOutput(o);
+      for (const g of groups) {
+        for (const o of g.outputDict.condFrameOutputs.values()) disposeOutput(o);
+        for (const o of g.outputDict.nonCondFrameOutputs.values()) disposeOutput(o);
+      }
     }
     return { frames: n, objects: b, width, height, seconds: (performance.now() - t0) / 1000 };
   }

@@ -171,6 +171,42 @@ Deno.test("VideoPredictor tracks objects batched exactly as the reference tracks
   });
 });
 
+Deno.test("VideoPredictor starts an object on its first mask, as vos_separate_inference_per_object", async () => {
+  const predictor = await miniPredictor();
+  await withTemp(async (root) => {
+    await writeRectVideo(root, "late", 4, 32);
+    const frames = await listVideoFrames(`${root}/JPEGImages/late`);
+    const bands = rectMasks(32);
+    const hw = 32 * 32;
+    const run = async (byFrame: Map<number, Map<number, Uint8Array>>) => {
+      const logits: Float32Array[] = [];
+      await predictor.predictVideo({
+        frames,
+        promptsByFrame: byFrame,
+        maskWidth: 32,
+        maskHeight: 32,
+        onFrame: (f) => {
+          logits.push(f.logits);
+        },
+      });
+      return logits;
+    };
+    const empty = new Uint8Array(hw);
+    // Object 3 is empty on frame 0 and appears on frame 2; object 1's later mask is unused.
+    const both = await run(
+      new Map([[0, new Map([[1, bands.get(1)!], [3, empty]])], [2, new Map(bands)]]),
+    );
+    const alone3 = await run(new Map([[2, new Map([[3, bands.get(3)!]])]]));
+    const alone1 = await run(new Map([[0, new Map([[1, bands.get(1)!]])]]));
+    for (let t = 0; t < 4; t++) {
+      assertAllClose(both[t].subarray(0, hw), alone1[t], { atol: 1e-3, rtol: 1e-4 });
+      assertAllClose(both[t].subarray(hw), alone3[t], { atol: 1e-3, rtol: 1e-4 });
+    }
+    assert(both[1].subarray(hw).every((v) => v === -1024), "object 3 absent before its frame");
+    assertEquals(Uint8Array.from(both[2].subarray(hw), (v) => (v > 0 ? 1 : 0)), bands.get(3));
+  });
+});
+
 Deno.test("VideoPredictor keeps GPU memory flat once frames leave the memory window", async () => {
   await initGpu();
   // 2 object pointers: the memory window is then num_maskmem's (6 frames + margin = 9).
