@@ -47,7 +47,10 @@ function fmt(x: number): string {
 /** Readable form of a step record (one line). */
 export function formatStep(r: StepRecord, itersPerEpoch: number): string {
   const terms = Object.entries(r.terms).map(([k, v]) => `${k} ${fmt(v)}`).join(" ");
-  const lrs = [...new Set(r.groups.map((g) => fmt(g.lr)))].join("/");
+  const distinct = [...new Set(r.groups.map((g) => g.lr))];
+  const lrs = distinct.length <= 3
+    ? distinct.map(fmt).join("/")
+    : `${fmt(Math.min(...distinct))}..${fmt(Math.max(...distinct))}`;
   return `Train Epoch: [${r.epoch}][${r.iter}/${itersPerEpoch}] step ${r.step} | loss ${
     fmt(r.loss)
   }${terms ? ` (${terms})` : ""} | lr ${lrs} | grad norm ${fmt(r.grad_norm)} | step ${

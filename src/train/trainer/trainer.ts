@@ -22,12 +22,12 @@ import type { TrainData, TrainTask } from "./train_task.ts";
 import {
   loadTrainerCheckpoint,
   restoreOptimizerState,
-  saveTrainerCheckpoint,
+  trainerCheckpointTree,
   type TrainerProgress,
 } from "./trainer_checkpoint.ts";
 import { type StepRecord, TrainLog } from "./train_log.ts";
 import { initializeModelWeights } from "./weight_init.ts";
-import { fnmatch } from "../../checkpoint/mod.ts";
+import { fnmatch, savePt } from "../../checkpoint/mod.ts";
 import { resolvePath } from "./paths.ts";
 
 /** Raised when the loss is NaN or infinite (the reference's `FloatingPointError`). */
@@ -296,11 +296,11 @@ export class Trainer<B> {
       epochIter: this.#epochIter,
       skipSavingParameters: ck.skip_saving_parameters ?? [],
     };
-    await saveTrainerCheckpoint(path, save);
+    // Read back from the GPU once, written once per name (each write is atomic).
+    const tree = await trainerCheckpointTree(save);
+    await savePt(path, tree);
     this.#lastGood = path;
-    if (numbered !== null) {
-      await saveTrainerCheckpoint(join(ck.save_dir!, `checkpoint_${numbered}.pt`), save);
-    }
+    if (numbered !== null) await savePt(join(ck.save_dir!, `checkpoint_${numbered}.pt`), tree);
   }
 
   /** Loads (see {@link load}) and trains until `maxEpochs` or `maxSteps`. */
