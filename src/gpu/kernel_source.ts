@@ -21,3 +21,16 @@ export interface KernelSource {
 export function kernelCacheKey(k: KernelSource): string {
   return `${k.bindings.join(",")}\n${k.code}`;
 }
+
+const memo = new Map<string, KernelSource>();
+
+/**
+ * Returns the cached KernelSource for `key` or builds it once. Generators wrap their body in it
+ * (key = every spec field), so a launch costs a map lookup instead of regenerating WGSL and
+ * hashing it; the runtime then finds the pipeline by object identity.
+ */
+export function memoKernel(key: string, build: () => KernelSource): KernelSource {
+  let k = memo.get(key);
+  if (!k) memo.set(key, k = build());
+  return k;
+}

@@ -1,4 +1,4 @@
-import type { KernelSource } from "../gpu/kernel_source.ts";
+import { type KernelSource, memoKernel } from "../gpu/kernel_source.ts";
 import { computeType, type DType, enableF16 } from "./dtype.ts";
 import { helperCode } from "./helpers.ts";
 
@@ -75,6 +75,13 @@ export function elementwiseUniforms(args: {
  * `offset + i` directly. Broadcast dimensions have stride 0.
  */
 export function elementwiseKernel(spec: ElementwiseSpec): KernelSource {
+  return memoKernel(
+    `elementwiseKernel:${JSON.stringify(spec)}`,
+    () => buildElementwiseKernel(spec),
+  );
+}
+
+function buildElementwiseKernel(spec: ElementwiseSpec): KernelSource {
   const n = spec.inputs.length;
   const dts = [spec.out.dtype, ...spec.inputs.map((i) => i.dtype)];
   const anyStrided = spec.out.strided || spec.inputs.some((i) => i.strided);

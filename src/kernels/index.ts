@@ -1,4 +1,4 @@
-import type { KernelSource } from "../gpu/kernel_source.ts";
+import { type KernelSource, memoKernel } from "../gpu/kernel_source.ts";
 
 /** Spec of the indexing kernels (f32 data, i32 indices). */
 export interface IndexSpec {
@@ -44,6 +44,10 @@ export function indexUniforms(a: {
  * contiguous target), src, index.
  */
 export function indexKernel(spec: IndexSpec): KernelSource {
+  return memoKernel(`indexKernel:${JSON.stringify(spec)}`, () => buildIndexKernel(spec));
+}
+
+function buildIndexKernel(spec: IndexSpec): KernelSource {
   const scatter = spec.op === "scatterAdd";
   const idxExpr = spec.mode === "gather" ? "io" : "u.idxOff + coordAxis * u.istr[0][0]";
   const code = `

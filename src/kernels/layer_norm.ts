@@ -1,4 +1,4 @@
-import type { KernelSource } from "../gpu/kernel_source.ts";
+import { type KernelSource, memoKernel } from "../gpu/kernel_source.ts";
 
 /** Spec of the fused last-dim LayerNorm kernels (f32, contiguous [rows, cols]). */
 export interface LayerNormSpec {
@@ -25,6 +25,10 @@ export function layerNormUniforms(rows: number, cols: number, eps: number): Arra
  * Forward bindings: y, mean, rstd, x, [w, b], uniforms. Backward: dx, g, x, mean, rstd, [w], uniforms.
  */
 export function layerNormKernel(spec: LayerNormSpec): KernelSource {
+  return memoKernel(`layerNormKernel:${JSON.stringify(spec)}`, () => buildLayerNormKernel(spec));
+}
+
+function buildLayerNormKernel(spec: LayerNormSpec): KernelSource {
   const fwd = spec.pass === "forward";
   const aff = spec.affine;
   const decl = fwd

@@ -1,4 +1,4 @@
-import type { KernelSource } from "../gpu/kernel_source.ts";
+import { type KernelSource, memoKernel } from "../gpu/kernel_source.ts";
 
 /** Maximum batch rank (after merging) a matmul launch handles. */
 export const MATMUL_MAX_BATCH_RANK = 4;
@@ -71,6 +71,10 @@ export function matmulUniforms(args: {
  * C is contiguous [batch, M, N].
  */
 export function matmulKernel(spec: MatmulSpec): KernelSource {
+  return memoKernel(`matmulKernel:${JSON.stringify(spec)}`, () => buildMatmulKernel(spec));
+}
+
+function buildMatmulKernel(spec: MatmulSpec): KernelSource {
   const { wgx, wgy } = spec;
   const tm = Math.max(1, Math.floor(spec.tm));
   const tn = Math.max(4, Math.ceil(spec.tn / 4) * 4);

@@ -1,4 +1,4 @@
-import type { KernelSource } from "../gpu/kernel_source.ts";
+import { type KernelSource, memoKernel } from "../gpu/kernel_source.ts";
 
 /** Spec of the Philox random kernels (f32). */
 export interface RandomSpec {
@@ -69,6 +69,10 @@ fn philox_block_(seed: vec2<u32>, off: vec2<u32>, blk: u32) -> vec4<u32> {
  * Bindings: out, [x for dropout], uniforms.
  */
 export function randomKernel(spec: RandomSpec): KernelSource {
+  return memoKernel(`randomKernel:${JSON.stringify(spec)}`, () => buildRandomKernel(spec));
+}
+
+function buildRandomKernel(spec: RandomSpec): KernelSource {
   const drop = spec.mode === "dropout";
   const draw = spec.mode === "normal"
     ? `let w = philox_block_(seed, off, r / 2u);

@@ -1,4 +1,4 @@
-import type { KernelSource } from "../gpu/kernel_source.ts";
+import { type KernelSource, memoKernel } from "../gpu/kernel_source.ts";
 import { computeType, type DType, enableF16 } from "./dtype.ts";
 
 /** Reduction operators. `argmax`/`argmin` write the i32 position along the reduced axis. */
@@ -49,6 +49,10 @@ export function reduceUniforms(
  * 64-thread workgroups (2-D when above 65535 workgroups).
  */
 export function reduceKernel(spec: ReduceSpec): KernelSource {
+  return memoKernel(`reduceKernel:${JSON.stringify(spec)}`, () => buildReduceKernel(spec));
+}
+
+function buildReduceKernel(spec: ReduceSpec): KernelSource {
   const ct = computeType(spec.dtype);
   const isArg = spec.op === "argmax" || spec.op === "argmin";
   const init = spec.op === "sum"

@@ -1,4 +1,4 @@
-import type { KernelSource } from "../gpu/kernel_source.ts";
+import { type KernelSource, memoKernel } from "../gpu/kernel_source.ts";
 
 /** Spec of a row-wise softmax kernel over the last dim of a contiguous [rows, cols] f32 array. */
 export interface SoftmaxSpec {
@@ -21,6 +21,10 @@ export function softmaxUniforms(rows: number, cols: number): ArrayBuffer {
  * Bindings: out, then x (forward) or g, y (backward).
  */
 export function softmaxKernel(spec: SoftmaxSpec): KernelSource {
+  return memoKernel(`softmaxKernel:${JSON.stringify(spec)}`, () => buildSoftmaxKernel(spec));
+}
+
+function buildSoftmaxKernel(spec: SoftmaxSpec): KernelSource {
   const fwd = spec.pass === "forward";
   const body = fwd
     ? `
