@@ -281,6 +281,20 @@ export class Module {
   }
 }
 
+/** A trainable tensor (PyTorch's `nn.Parameter`): a kept leaf with `requiresGrad`. */
+export type Parameter = Tensor;
+
+/**
+ * Marks `t` as a parameter: `requiresGrad` on, exempt from `tidy` scopes. Modules do this
+ * through `this.param(name, t)`; use it for free-standing trainable tensors.
+ */
+export function parameter(t: Tensor, name?: string): Parameter {
+  keep(t);
+  t.requiresGrad = true;
+  if (name) t.name = name;
+  return t;
+}
+
 /** Copies a state value into a tensor (same shape) in stream order. */
 export function copyInto(t: Tensor, v: StateValue): void {
   if (v instanceof Tensor) {

@@ -24,8 +24,9 @@
  *    (`"write"`), inputs (`"read"`), the uniform block last (`"uniform"`). Write the tiling in a
  *    doc comment above the generator (threads per workgroup, what each thread computes, which
  *    outputs are valid) and export `fooWorkgroups(spec, ...)` that computes the dispatch from the
- *    same constants. Keep loops as loops (no manual unrolling). Re-export it from
- *    `src/kernels/mod.ts`.
+ *    same constants. Keep loops as loops (no manual unrolling). Wrap the body in
+ *    `memoKernel(\`foo:${JSON.stringify(spec)}\`, () => build(spec))` (src/gpu/kernel_source.ts)
+ *    so a launch does not regenerate WGSL. Re-export it from `src/kernels/mod.ts`.
  * 2. **Launch**: in the op, allocate the output with `Tensor.empty(shape, dtype)`, make inputs
  *    contiguous if the kernel needs it (`copyContiguous(x)` from `ops/layout.ts`, or read
  *    `x.strides`/`x.offset` through the uniforms), then
