@@ -1,4 +1,4 @@
-import { gt, indexSelect, type Tensor, tensor } from "../../tensor/mod.ts";
+import { gt, indexSelect, type Tensor, tensor, tidy } from "../../tensor/mod.ts";
 import type { SAM2BaseConfig, SAM2TrainOptions } from "../config/mod.ts";
 import {
   type BackboneFeatures,
@@ -133,7 +133,9 @@ export class SAM2Train extends SAM2Base {
       );
     }
     const flat = batch.imgBatch.transpose(0, 1).reshape([v * t, c, h, w]);
-    const features = this.prepareBackboneFeatures(this.forwardImage(flat));
+    // Synchronous stretches run in `tidy` (it cannot span the sampler's awaits): intermediates
+    // are freed at once; what backward needs stays with the tape.
+    const features = tidy(() => this.prepareBackboneFeatures(this.forwardImage(flat)));
     const plan = await this.preparePromptInputs(batch, rand);
     return await this.forwardTracking(features, batch, plan, rand);
   }
@@ -252,12 +254,14 @@ export class SAM2Train extends SAM2Base {
         const video = batch.objToFrameIdx[(stage * o + b) * 2 + 1];
         ids[b] = video * numFrames + frame;
       }
-      const idx = tensor(ids, [o], { dtype: "i32" });
-      const cur: BackboneFeatures = {
-        visionFeats: features.visionFeats.map((x) => indexSelect(x, 1, idx)),
-        visionPosEmbeds: features.visionPosEmbeds.map((x) => indexSelect(x, 1, idx)),
-        featSizes: features.featSizes,
-      };
+      const cur: BackboneFeatures = tidy(() => {
+        const idx = tensor(ids, [o], { dtype: "i32" });
+        return {
+          visionFeats: features.visionFeats.map((x) => indexSelect(x, 1, idx)),
+          visionPosEmbeds: features.visionPosEmbeds.map((x) => indexSelect(x, 1, idx)),
+          featSizes: features.featSizes,
+        };
+      });
       const gtF = frameGt(batch, stage);
       const maskInputs = plan.maskInputFrames.includes(stage)
         ? tensor(Float32Array.from(gtF.data), [o, 1, h, w])
@@ -307,15 +311,17 @@ export class SAM2Train extends SAM2Base {
     rand: TrainRandom;
   }): Promise<TrainFrameOutput> {
     let points = args.pointInputs;
-    const first = this.trackStepHeads({
-      frameIdx: args.frameIdx,
-      isInitCondFrame: args.isInitCondFrame,
-      features: args.features,
-      pointInputs: toPointPrompt(points),
-      maskInputs: args.maskInputs,
-      outputDict: args.outputDict,
-      numFrames: args.numFrames,
-    });
+    const first = tidy(() =>
+      this.trackStepHeads({
+        frameIdx: args.frameIdx,
+        isInitCondFrame: args.isInitCondFrame,
+        features: args.features,
+        pointInputs: toPointPrompt(points),
+        maskInputs: args.maskInputs,
+        outputDict: args.outputDict,
+        numFrames: args.numFrames,
+      })
+    );
     let heads = first.heads;
     const multistep = [heads], multistepPointInputs = [points];
     if (args.correct) {
@@ -341,12 +347,15 @@ export class SAM2Train extends SAM2Base {
           pred,
         });
         points = concatHostPoints(points, add);
-        const prompt = toPointPrompt(points);
-        heads = this.forwardSamHeads(first.pixFeat, {
-          pointInputs: prompt,
-          maskInputs: heads.lowResMasks,
-          highResFeatures: first.highRes,
-          multimaskOutput: this.useMultimask(args.isInitCondFrame, prompt),
+        const stepPoints = points, prev = heads;
+        heads = tidy(() => {
+          const prompt = toPointPrompt(stepPoints);
+          return this.forwardSamHeads(first.pixFeat, {
+            pointInputs: prompt,
+            maskInputs: prev.lowResMasks,
+            highResFeatures: first.highRes,
+            multimaskOutput: this.useMultimask(args.isInitCondFrame, prompt),
+          });
         });
         multistep.push(heads);
         multistepPointInputs.push(points);
@@ -365,7 +374,10 @@ export class SAM2Train extends SAM2Base {
       multistep,
       multistepPointInputs,
     };
-    this.encodeMemoryInOutput(args.features, prompt, true, out);
+    tidy(() => {
+      this.encodeMemoryInOutput(args.features, prompt, true, out);
+      return [out.maskmemFeatures, out.maskmemPosEnc];
+    });
     return out;
   }
 }
