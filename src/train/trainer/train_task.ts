@@ -20,13 +20,20 @@ export interface StepOutput {
 /**
  * A trainable model and its loss on one batch (the reference's `Trainer._step`: model forward
  * plus loss). `step` runs with grad recording on; the trainer calls backward, clips, and steps
- * the optimizer. Tensors `step` creates are freed by the trainer (it runs inside `tidy`).
+ * the optimizer, then disposes the returned loss and terms.
  */
 export interface TrainTask<B> {
   /** The module whose parameters are trained and saved (`checkpoint["model"]`). */
   model: Module;
-  /** Forward and loss for one batch. */
-  step(batch: B): StepOutput;
+  /**
+   * Forward and loss for one batch. A synchronous step runs inside `tidy`, so the trainer frees
+   * every tensor it made. An asynchronous step (`async: true`; SAM2Train's forward reads masks
+   * back to sample correction clicks) cannot be scoped across awaits: it frees its own
+   * intermediates, and the trainer frees only the returned loss and terms.
+   */
+  step(batch: B): StepOutput | Promise<StepOutput>;
+  /** `step` returns a Promise. @default false */
+  async?: boolean;
   /**
    * Class names (ours -> torch class path) for module classes not in TORCH_MODULE_CLASSES, so
    * `module_cls_names` selectors can see them. @default {}

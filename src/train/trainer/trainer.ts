@@ -342,10 +342,7 @@ export class Trainer<B> {
         const t0 = performance.now();
         const dataTime = (t0 - tData) / 1000;
         this.optimizer.zeroGrad();
-        const out = tidy(() => {
-          const o = task.step(batch);
-          return { loss: o.loss, terms: o.terms ?? {} };
-        });
+        const out = await this.#forward(batch);
         const loss = await out.loss.item();
         const disposeOut = () => {
           out.loss.dispose();
@@ -455,6 +452,25 @@ export class Trainer<B> {
       }
     }
     return this.#result(false, lastLoss, resumed);
+  }
+
+  async #forward(batch: B): Promise<{ loss: Tensor; terms: Record<string, Tensor> }> {
+    const task = this.opts.task;
+    if (task.async) {
+      const o = await task.step(batch);
+      return { loss: o.loss, terms: o.terms ?? {} };
+    }
+    return tidy(() => {
+      const o = task.step(batch);
+      if (o instanceof Promise) {
+        o.catch(() => {});
+        throw new TypeError(
+          "TrainTask.step returned a Promise: set `async: true` on the task (an async step " +
+            "frees its own intermediate tensors)",
+        );
+      }
+      return { loss: o.loss, terms: o.terms ?? {} };
+    });
   }
 
   #result(stopped: boolean, lastLoss: number, resumed: boolean): TrainResult {

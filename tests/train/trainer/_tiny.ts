@@ -8,6 +8,7 @@ import type {
   OptimConfig,
   ParamSchedulerConfig,
   SchedulerOptionConfig,
+  StepOutput,
   TrainData,
   TrainTask,
 } from "../../../src/train/mod.ts";
@@ -89,8 +90,12 @@ export interface TinyTaskOptions {
 }
 
 /** Mean squared error of the TinyNet, with the MSE and MAE as terms. */
-export function tinyTask(model: TinyNet, opts: TinyTaskOptions = {}): TrainTask<TinyBatch> & {
+export function tinyTask(
+  model: TinyNet,
+  opts: TinyTaskOptions = {},
+): Omit<TrainTask<TinyBatch>, "step"> & {
   calls: number;
+  step(b: TinyBatch): StepOutput;
 } {
   const task = {
     model,

@@ -6,6 +6,7 @@ import {
   assertStringIncludes,
 } from "../../assert.ts";
 import { initGpu } from "../../../src/gpu/mod.ts";
+import { tidy } from "../../../src/tensor/mod.ts";
 import { isHostTensor, loadPt, type PyDict, toFloat32 } from "../../../src/checkpoint/mod.ts";
 import {
   NonFiniteLossError,
@@ -345,4 +346,30 @@ Deno.test("Trainer with resume 'refuse' will not overwrite an existing checkpoin
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("Trainer runs an async TrainTask (freeing its own tensors) like a sync one", async () => {
+  const syncModel = tinyNet();
+  await trainer(null, { model: syncModel, maxEpochs: 1 }).run();
+  const asyncModel = tinyNet();
+  const inner = tinyTask(asyncModel);
+  const task = {
+    model: asyncModel,
+    async: true,
+    moduleClasses: inner.moduleClasses,
+    async step(b: TinyBatch) {
+      await Promise.resolve(); // e.g. a read back in the middle of the forward
+      const kept = tidy(() => {
+        const o = inner.step(b);
+        return { loss: o.loss, terms: o.terms };
+      });
+      return kept;
+    },
+  };
+  await trainer(null, { model: asyncModel, task, maxEpochs: 1 }).run();
+  assertAllClose(await flatParams(asyncModel), await flatParams(syncModel), { atol: 0, rtol: 0 });
+
+  const forgot = { ...task, async: false };
+  const e = await assertRejects(() => trainer(null, { model: asyncModel, task: forgot }).run());
+  assertStringIncludes(e.message, "TrainTask.step returned a Promise: set `async: true`");
 });
