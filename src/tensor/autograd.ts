@@ -143,6 +143,7 @@ export function backward(root: Tensor, opts: BackwardOptions = {}): void {
             // deno-lint-ignore no-explicit-any
             t.grad = keep((g as any).clone() as Tensor);
           }
+          if (g !== opts.grad) g.dispose();
           continue;
         }
         const gin = node.op.backward!(node.ctx, g, node.attrs);
@@ -151,13 +152,32 @@ export function backward(root: Tensor, opts: BackwardOptions = {}): void {
             `backward of ${node.op.name} returned ${gin.length} gradients for ${node.inputs.length} inputs`,
           );
         }
+        // Every stored gradient is a distinct Tensor object (aliases share storage), so each
+        // can be disposed as soon as it was consumed: intermediate gradients do not pile up.
+        const owned = gin.map((gi, i) => gi && (gi === g || gin.indexOf(gi) < i) ? gi.alias() : gi);
         node.inputs.forEach((inp, i) => {
-          let gi = gin[i];
-          if (!gi || !inp.requiresGrad) return;
-          if (!sameShape(gi.shape, inp.shape)) gi = sumTo(gi, inp.shape);
+          let gi = owned[i];
+          if (!gi) return;
+          if (!inp.requiresGrad) {
+            gi.dispose();
+            return;
+          }
+          if (!sameShape(gi.shape, inp.shape)) {
+            const down = sumTo(gi, inp.shape);
+            gi.dispose();
+            gi = down;
+          }
           const prev = grads.get(inp);
-          grads.set(inp, prev ? add(prev, gi) : gi);
+          if (prev) {
+            const total = add(prev, gi);
+            prev.dispose();
+            gi.dispose();
+            grads.set(inp, total);
+          } else {
+            grads.set(inp, gi);
+          }
         });
+        if (g !== opts.grad) g.dispose();
         if (!opts.retainGraph) {
           node.ctx.release();
           t.node = null;
