@@ -9,7 +9,7 @@
  * `SUMSQ_CHUNK` elements (threads stride through it, then a tree in workgroup memory) into one
  * partial at `partials[base + workgroup]`.
  */
-import type { KernelSource } from "../gpu/kernel_source.ts";
+import { type KernelSource, memoKernel } from "../gpu/kernel_source.ts";
 
 /** Invocations per workgroup of the elementwise optimiser kernels. */
 export const OPT_WG = 256;
@@ -59,6 +59,10 @@ export function adamwUniforms(u: AdamWStepUniforms): ArrayBuffer {
  * [scale: g is multiplied by scale[1] first (the clip coefficient)], uniforms.
  */
 export function adamwKernel(spec: { scaled?: boolean } = {}): KernelSource {
+  return memoKernel(`adamw:${spec.scaled ?? false}`, () => buildAdamw(spec));
+}
+
+function buildAdamw(spec: { scaled?: boolean }): KernelSource {
   const scaled = spec.scaled ?? false;
   const sb = scaled ? 1 : 0;
   const code = `
@@ -98,6 +102,10 @@ export function sumSquaresPartials(n: number): number {
 
 /** Bindings: x, partials, uniforms {n, base}. Dispatch [sumSquaresPartials(n), 1, 1]. */
 export function sumSquaresKernel(): KernelSource {
+  return memoKernel("sumSquaresKernel", buildSumSquaresKernel);
+}
+
+function buildSumSquaresKernel(): KernelSource {
   const code = `
 struct U { n: u32, base: u32, p0: u32, p1: u32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -134,6 +142,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
  * partials, out, uniforms {count, maxNorm}. Dispatch [1, 1, 1].
  */
 export function clipFinishKernel(): KernelSource {
+  return memoKernel("clipFinishKernel", buildClipFinishKernel);
+}
+
+function buildClipFinishKernel(): KernelSource {
   const code = `
 struct U { count: u32, maxNorm: f32, p0: u32, p1: u32 }
 @group(0) @binding(0) var<storage, read> partials: array<f32>;
@@ -168,6 +180,10 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
 
 /** x *= scale[1] in place. Bindings: x, scale, uniforms {n}. */
 export function scaleByKernel(): KernelSource {
+  return memoKernel("scaleByKernel", buildScaleByKernel);
+}
+
+function buildScaleByKernel(): KernelSource {
   const code = `
 struct U { n: u32, p0: u32, p1: u32, p2: u32 }
 @group(0) @binding(0) var<storage, read_write> x: array<f32>;

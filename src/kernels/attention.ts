@@ -248,6 +248,10 @@ function label(name: string, r: Required<AttentionSpec>): string {
  * exp(m_old - m_new), then adds p·v_j (p scaled by the dropout keep factor, which l ignores).
  */
 export function attentionForwardKernel(spec: AttentionSpec): AttentionKernel {
+  return memoAttention("attentionForwardKernel", spec, buildAttentionForwardKernel);
+}
+
+function buildAttentionForwardKernel(spec: AttentionSpec): AttentionKernel {
   const r = resolveAttentionSpec(spec);
   const { DQ, DV } = vecOf(r);
   const B = r.block;
@@ -383,6 +387,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
  * dS = p·(z·dO_i·v_j - delta_i), dq_i += scale·dS·k_j, where z is the dropout keep factor.
  */
 export function attentionBackwardQKernel(spec: AttentionSpec): AttentionKernel {
+  return memoAttention("attentionBackwardQKernel", spec, buildAttentionBackwardQKernel);
+}
+
+function buildAttentionBackwardQKernel(spec: AttentionSpec): AttentionKernel {
   const r = resolveAttentionSpec(spec);
   const { DQ, DV } = vecOf(r);
   fitTiles(r, 2 * r.d + r.dv + 4);
@@ -503,6 +511,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
  * dk_j += scale·p·(z·dO_i·v_j - delta_i)·q_i.
  */
 export function attentionBackwardKVKernel(spec: AttentionSpec): AttentionKernel {
+  return memoAttention("attentionBackwardKVKernel", spec, buildAttentionBackwardKVKernel);
+}
+
+function buildAttentionBackwardKVKernel(spec: AttentionSpec): AttentionKernel {
   const r = resolveAttentionSpec(spec);
   const { DQ, DV } = vecOf(r);
   fitTiles(r, 2 * r.d + 2 * r.dv + 2);
@@ -616,6 +628,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     vv: DV,
     wg: r.wg,
   };
+}
+
+const attentionMemo = new Map<string, AttentionKernel>();
+
+/** Builds each distinct kernel once (a launch then costs a map lookup, see memoKernel). */
+function memoAttention(
+  name: string,
+  spec: AttentionSpec,
+  build: (s: AttentionSpec) => AttentionKernel,
+): AttentionKernel {
+  const key = `${name}:${JSON.stringify(resolveAttentionSpec(spec))}`;
+  let k = attentionMemo.get(key);
+  if (!k) attentionMemo.set(key, k = build(spec));
+  return k;
 }
 
 /** CPU twin of the kernels' dropout draw, for tests and references. */

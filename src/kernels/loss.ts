@@ -10,7 +10,7 @@
  * the chunks and writes the per-mask loss (divided by numObjects, as loss_on_multimask=True)
  * plus what the backward needs. Backward kernels are elementwise over the pixels.
  */
-import type { KernelSource } from "../gpu/kernel_source.ts";
+import { type KernelSource, memoKernel } from "../gpu/kernel_source.ts";
 
 /** Invocations per workgroup of the loss kernels. */
 export const LOSS_WG = 64;
@@ -79,6 +79,10 @@ export function maskStatsUniforms(hw: number): Uint32Array {
 
 /** Bindings: logits, targets, partials [rows·chunks·8], uniforms. Dispatch [chunks, rows, 1]. */
 export function maskStatsKernel(spec: FocalSpec = {}): KernelSource {
+  return memoKernel(`maskStats:${JSON.stringify(spec)}`, () => buildMaskStats(spec));
+}
+
+function buildMaskStats(spec: FocalSpec): KernelSource {
   const code = `
 struct U { hw: u32, chunks: u32, p0: u32, p1: u32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -144,6 +148,10 @@ export function maskLossUniforms(
  * uniforms. Dispatch [ceil(rows / 64), 1, 1].
  */
 export function maskLossFinishKernel(kind: MaskLossKind): KernelSource {
+  return memoKernel(`maskLossFinish:${kind}`, () => buildMaskLossFinish(kind));
+}
+
+function buildMaskLossFinish(kind: MaskLossKind): KernelSource {
   const iou = kind === "iou_l1" || kind === "iou_mse";
   const pb = iou ? 1 : 0;
   const value = kind === "focal"
@@ -193,6 +201,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
  * lossWorkgroups(rows·hw).
  */
 export function maskLossBackwardKernel(kind: "focal" | "dice", spec: FocalSpec = {}): KernelSource {
+  return memoKernel(
+    `maskLossBackward:${kind}:${JSON.stringify(spec)}`,
+    () => buildMaskLossBackward(kind, spec),
+  );
+}
+
+function buildMaskLossBackward(kind: "focal" | "dice", spec: FocalSpec): KernelSource {
   const dice = kind === "dice";
   const sb = dice ? 1 : 0;
   const grad = dice
@@ -234,6 +249,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
  * torch), MSE 2·g·e/numObjects, e = pred - actual. Bindings: pred, stats, g, dpred, uniforms.
  */
 export function iouLossBackwardKernel(kind: "iou_l1" | "iou_mse"): KernelSource {
+  return memoKernel(`iouLossBackward:${kind}`, () => buildIouLossBackward(kind));
+}
+
+function buildIouLossBackward(kind: "iou_l1" | "iou_mse"): KernelSource {
   const code = `
 struct U { rows: u32, hw: u32, chunks: u32, numObjects: f32 }
 @group(0) @binding(0) var<storage, read> pred: array<f32>;
@@ -269,6 +288,10 @@ export function lossWorkgroups(n: number): [number, number, number] {
  * Bindings: x, t, [g for backward], out, uniforms {n}.
  */
 export function bceWithLogitsKernel(backward: boolean): KernelSource {
+  return memoKernel(`bce:${backward}`, () => buildBce(backward));
+}
+
+function buildBce(backward: boolean): KernelSource {
   const code = `
 struct U { n: u32, p0: u32, p1: u32, p2: u32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;

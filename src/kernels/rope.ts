@@ -11,7 +11,7 @@
  * invocation per channel pair, 64 per workgroup; workgroup (x, y) covers pairs
  * (x + y·65535)·64 .. +64.
  */
-import type { KernelSource } from "../gpu/kernel_source.ts";
+import { type KernelSource, memoKernel } from "../gpu/kernel_source.ts";
 
 /** Workgroup size of the RoPE kernel. */
 export const ROPE_WG = 64;
@@ -67,6 +67,10 @@ export function ropeWorkgroups(pairs: number): [number, number, number] {
 
 /** Bindings: x (vec2 pairs), table (cos, sin), out, uniforms. */
 export function ropeKernel(): KernelSource {
+  return memoKernel("rope_axial", buildRopeKernel);
+}
+
+function buildRopeKernel(): KernelSource {
   const code = `
 struct U { pairs: u32, l: u32, half: u32, rot: u32, npos: u32, inverse: u32, p0: u32, p1: u32 }
 @group(0) @binding(0) var<storage, read> x: array<vec2<f32>>;
