@@ -78,3 +78,26 @@ Deno.test("a tensor above maxStorageBufferBindingSize fails with an error naming
   const n = Math.floor(gpu().maxBinding / 4) + 1;
   assertThrows(() => T.zeros([n]), RangeError, "maxStorageBufferBindingSize");
 });
+
+Deno.test("backward() frees each intermediate gradient once it was propagated", async () => {
+  const n = 1 << 16, bytes = n * 4;
+  const x = T.tensor(new Float32Array(n).fill(1), [n], { requiresGrad: true });
+  const pool = gpu().pool;
+  const loss = T.tidy(() => {
+    let y = x;
+    for (let i = 0; i < 12; i++) y = T.mul(y, 1.01);
+    return T.sum(y);
+  });
+  await gpu().sync();
+  const before = pool.stats().liveBytes;
+  pool.resetPeak();
+  loss.backward();
+  await gpu().sync();
+  // The chain's 12 saved activations are released as backward walks it; gradients never pile up.
+  assert(
+    pool.stats().peakBytes - before <= 3 * bytes,
+    `peak grew ${pool.stats().peakBytes - before}`,
+  );
+  assertAllClose([(await x.grad!.toArray())[0]], [1.01 ** 12], { rtol: 1e-5 });
+  loss.dispose();
+});
