@@ -167,7 +167,11 @@ export async function runTraining<B = BatchedVideoDatapoint>(
   if (t.optim?.amp?.enabled) {
     notes.push(`amp (${t.optim.amp.amp_dtype}) requested: training runs in float32`);
   }
-  if (worldSize > 1) notes.push(`world size ${worldSize}: data parallelism is not implemented`);
+  if (worldSize > 1 && !opts.allReduceGradients) {
+    notes.push(
+      `world size ${worldSize}: no gradient all-reduce given; the run will refuse to start`,
+    );
+  }
   const problems: string[] = [];
   const init = t.checkpoint.model_weight_initializer;
   if (init) {

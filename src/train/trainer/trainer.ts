@@ -213,22 +213,25 @@ export class Trainer<B> {
     const ck = this.opts.checkpoint;
     const path = this.checkpointPath;
     const mode = this.opts.resume ?? "auto";
+    if (mode === "refuse" && path !== null && existsSync(path)) {
+      throw new Deno.errors.AlreadyExists(
+        `"${path}" already exists: resume it (--resume) or choose another ` +
+          `launcher.experiment_log_dir / checkpoint.save_dir`,
+      );
+    }
+    // `resume_from` seeds checkpoint.pt once (a requested resume, also in "refuse" mode).
     if (path && ck.resume_from && !existsSync(path) && this.rank === 0) {
       const src = resolvePath(ck.resume_from, this.opts.cwd);
       if (!existsSync(src)) throw new Deno.errors.NotFound(`resume_from "${src}" does not exist`);
       await Deno.mkdir(ck.save_dir!, { recursive: true });
-      await Deno.copyFile(src, path);
+      const tmp = `${path}.tmp-${Deno.pid}`;
+      await Deno.copyFile(src, tmp);
+      await Deno.rename(tmp, path);
     }
     const exists = path !== null && existsSync(path);
     if (mode === "require" && !exists) {
       throw new Deno.errors.NotFound(
         `Cannot resume: no checkpoint at "${path ?? "(no checkpoint.save_dir)"}"`,
-      );
-    }
-    if (mode === "refuse" && exists) {
-      throw new Deno.errors.AlreadyExists(
-        `"${path}" already exists: resume it (--resume) or choose another ` +
-          `launcher.experiment_log_dir / checkpoint.save_dir`,
       );
     }
     const skip = ck.skip_saving_parameters ?? [];

@@ -210,3 +210,28 @@ Deno.test("trainerCheckpointTree() holds the optimizer's groups with torch's Ada
   assertEquals(((tree.get("optimizer") as PyDict).get("state") as PyDict).size, 0);
   assert(tree.get("loss") instanceof PyDict);
 });
+
+Deno.test("Trainer with checkpoint.resume_from continues that run in a new save_dir", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const base = (save: string, extra = {}) => ({
+      task: tinyTask(tinyNet()),
+      data: tinyData(),
+      maxEpochs: 2,
+      optim: tinyOptim(),
+      logDir: null,
+      print: () => {},
+      checkpoint: { save_dir: save, ...extra },
+    });
+    await new Trainer<TinyBatch>({ ...base(`${dir}/a`), maxEpochs: 1 }).run();
+    const r = await new Trainer<TinyBatch>({
+      ...base(`${dir}/b`, { resume_from: `${dir}/a/checkpoint.pt` }),
+      resume: "refuse",
+    }).run();
+    assert(r.resumed);
+    assertEquals(r.progress.steps.train, 8);
+    assertEquals([...Deno.readDirSync(`${dir}/b`)].map((e) => e.name), ["checkpoint.pt"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
