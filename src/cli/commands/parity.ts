@@ -24,8 +24,8 @@ import {
 import { initGpu } from "../../gpu/mod.ts";
 import type { StateValue } from "../../nn/mod.ts";
 import {
-  type BatchedVideoDatapoint,
   type BoxRequest,
+  type GpuVideoBatch,
   type HostPoints,
   loadModelConfig,
   type PointRequest,
@@ -138,14 +138,14 @@ function fixtureTensor(sd: StateDict, key: string, file: string) {
 }
 
 /**
- * The clip of a recorded run as a `BatchedVideoDatapoint` (the video is stored once, in
+ * The clip of a recorded run as a `GpuVideoBatch` (the video is stored once, in
  * train_step.safetensors).
  */
 export async function fixtureBatch(
   fixtures: string,
   run: ParityRun,
   tensors?: StateDict,
-): Promise<BatchedVideoDatapoint> {
+): Promise<GpuVideoBatch> {
   const file = resolve(fixtures, `${run}.safetensors`);
   const ref = tensors ?? await loadSafetensors(file);
   const inputs = run === "train_step"

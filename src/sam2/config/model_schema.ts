@@ -23,8 +23,8 @@ import type {
   SAM2TrainConfig,
   SAM2TrainOptions,
   SAM2VideoPredictorConfig,
+  SAM2VideoPredictorOptions,
   TrainerModelExtra,
-  VideoPredictorOptions,
 } from "./model_types.ts";
 import {
   anyValue,
@@ -406,7 +406,7 @@ export const lossSchema = defineTarget<MultiStepMultiMasksAndIousConfig>(
   },
 );
 
-const videoPredictorFields: Fields<VideoPredictorOptions> = {
+const videoPredictorFields: Fields<SAM2VideoPredictorOptions> = {
   fill_hole_area: int(0),
   non_overlap_masks: bool(false),
   clear_non_cond_mem_around_input: bool(false),
@@ -416,7 +416,7 @@ const videoPredictorFields: Fields<VideoPredictorOptions> = {
 /** The names of the video-predictor-only arguments. */
 export const VIDEO_PREDICTOR_OPTION_KEYS = Object.keys(
   videoPredictorFields,
-) as (keyof VideoPredictorOptions)[];
+) as (keyof SAM2VideoPredictorOptions)[];
 
 /** SAM2VideoPredictor (what `build_sam2_video_predictor` instantiates). */
 export const sam2VideoPredictorSchema = defineTarget<SAM2VideoPredictorConfig>(

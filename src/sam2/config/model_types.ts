@@ -359,7 +359,7 @@ export interface MultiStepMultiMasksAndIousConfig {
 }
 
 /** The SAM2VideoPredictor-only arguments (`sam2/sam2_video_predictor.py`). */
-export interface VideoPredictorOptions {
+export interface SAM2VideoPredictorOptions {
   /** Fill holes up to this area in low-res masks before upsampling. @default 0 */
   fill_hole_area: number;
   /** Apply non-overlapping constraints on the output masks. @default false */
@@ -376,7 +376,7 @@ export type VideoPredictorTarget =
   | "sam2.sam2_video_predictor.SAM2VideoPredictorVOS";
 
 /** `sam2.sam2_video_predictor.SAM2VideoPredictor(VOS)`: SAM2Base args + predictor options. */
-export interface SAM2VideoPredictorConfig extends SAM2BaseOptions, VideoPredictorOptions {
+export interface SAM2VideoPredictorConfig extends SAM2BaseOptions, SAM2VideoPredictorOptions {
   _target_: VideoPredictorTarget;
   image_encoder: ImageEncoderConfig;
   memory_attention: MemoryAttentionConfig;
@@ -384,7 +384,7 @@ export interface SAM2VideoPredictorConfig extends SAM2BaseOptions, VideoPredicto
 }
 
 /** The predictor part of a model whose `_target_` is a video predictor. */
-export interface VideoPredictorExtra extends VideoPredictorOptions {
+export interface VideoPredictorExtra extends SAM2VideoPredictorOptions {
   _target_: VideoPredictorTarget;
 }
 

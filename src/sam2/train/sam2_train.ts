@@ -15,7 +15,7 @@ import type { HostPoints, MaskBatch, TrainRandom } from "./train_random.ts";
  * `BatchedVideoDatapoint`): frames stay on the GPU, masks and indices on the host (they drive
  * the prompt simulation).
  */
-export interface BatchedVideoDatapoint {
+export interface GpuVideoBatch {
   /** [T, V, 3, H, W] frames of V videos. */
   imgBatch: Tensor;
   /** [T, O, H, W] row-major 0/1 ground truth, O objects over all videos. */
@@ -56,7 +56,7 @@ export interface TrainForwardOutput {
 }
 
 /** Clip geometry and one frame's GT as a mask batch. */
-function frameGt(batch: BatchedVideoDatapoint, t: number): MaskBatch {
+function frameGt(batch: GpuVideoBatch, t: number): MaskBatch {
   const [, , , h, w] = batch.imgBatch.shape;
   const o = batch.numObjects, n = o * h * w;
   return { data: batch.masks.subarray(t * n, (t + 1) * n), numObjects: o, height: h, width: w };
@@ -119,7 +119,7 @@ export class SAM2Train extends SAM2Base {
    * The training forward: backbone once over all frames, prompts, then tracking. Returns every
    * frame's outputs (the loss input) in time order.
    */
-  async forward(batch: BatchedVideoDatapoint, rand: TrainRandom): Promise<TrainForwardOutput> {
+  async forward(batch: GpuVideoBatch, rand: TrainRandom): Promise<TrainForwardOutput> {
     const [t, v] = batch.imgBatch.shape;
     if (batch.objToFrameIdx.length !== t * batch.numObjects * 2) {
       throw new RangeError(
@@ -142,7 +142,7 @@ export class SAM2Train extends SAM2Base {
 
   /** `prepare_prompt_inputs`: decides the prompt type, conditioning and correction frames. */
   async preparePromptInputs(
-    batch: BatchedVideoDatapoint,
+    batch: GpuVideoBatch,
     rand: TrainRandom,
     startFrameIdx = 0,
   ): Promise<PromptPlan> {
@@ -239,7 +239,7 @@ export class SAM2Train extends SAM2Base {
    */
   async forwardTracking(
     features: BackboneFeatures,
-    batch: BatchedVideoDatapoint,
+    batch: GpuVideoBatch,
     plan: PromptPlan,
     rand: TrainRandom,
   ): Promise<TrainForwardOutput> {
