@@ -3,7 +3,14 @@ import { initGpu } from "../../src/gpu/mod.ts";
 import { mul, sum, type Tensor, tensor, tidy } from "../../src/tensor/mod.ts";
 import { scaledDotProductAttention, type SdpaOptions } from "../../src/tensor/ops/attention.ts";
 import { rope2d } from "../../src/tensor/ops/rope.ts";
-import { dropoutKeep } from "../../src/kernels/attention.ts";
+import {
+  attentionBackwardKVKernel,
+  attentionBackwardQKernel,
+  attentionChunks,
+  attentionForwardKernel,
+  dropoutKeep,
+  LAVAPIPE_LOOP_BUDGET,
+} from "../../src/kernels/attention.ts";
 import { sdpaBackwardRef, sdpaRef, type SdpaRefOptions } from "../reference/attention.ts";
 import { ropeRef } from "../reference/rope.ts";
 import { gap, get, loadOps, maxAbs, randn } from "./_torch_ops.ts";
@@ -223,4 +230,23 @@ Deno.test("scaledDotProductAttention() with rope inside equals rope2d then atten
   assertAllClose(r.dq, dq, { atol: 5e-5, rtol: 1e-4, msg: "rope attention dq" });
   assertAllClose(r.dk, dk, { atol: 5e-5, rtol: 1e-4, msg: "rope attention dk" });
   assertAllClose(r.dv, rg.dv, { atol: 5e-5, rtol: 1e-4, msg: "rope attention dv" });
+});
+
+Deno.test("attentionChunks() keeps every lavapipe dispatch within the loop budget and covers the stream", () => {
+  for (const d of [8, 64, 256]) {
+    for (
+      const make of [attentionForwardKernel, attentionBackwardQKernel, attentionBackwardKVKernel]
+    ) {
+      const k = make({ d, rows: 8, wg: 8 });
+      const chunks = attentionChunks(k, 28672, LAVAPIPE_LOOP_BUDGET);
+      let next = 0;
+      for (const [s, e] of chunks) {
+        assert(s === next && e > s, `gap or empty chunk at ${s}`);
+        assert(k.loopsFixed + (e - s) * k.loopsPerStep <= LAVAPIPE_LOOP_BUDGET, `chunk too long`);
+        next = e;
+      }
+      assert(next === 28672, `chunks end at ${next}`);
+      assert(attentionChunks(k, 28672, Infinity).length === 1, "a GPU gets one dispatch");
+    }
+  }
 });
