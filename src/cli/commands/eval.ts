@@ -65,6 +65,7 @@ export function register(program: Command): void {
     )
     .option("--per_obj_png_file", "predict: SA-V layout (one folder per object)", false)
     .option("--apply_postprocessing", "predict: the reference's post-processing options", false)
+    .option("--use_all_masks", "predict: every input mask file is a prompt, not only frame 0's")
     .option(
       "--track_object_appearing_later_in_video",
       "predict: read all input masks; each object starts on its first mask",
@@ -96,6 +97,7 @@ export function register(program: Command): void {
       per_obj_png_file: boolean;
       apply_postprocessing: boolean;
       track_object_appearing_later_in_video: boolean;
+      use_all_masks?: boolean;
       out?: string;
       num_processes: number;
       strict: boolean;
@@ -145,6 +147,7 @@ export function register(program: Command): void {
           perObjPngFile: o.per_obj_png_file,
           applyPostprocessing: o.apply_postprocessing,
           trackObjectAppearingLater: o.track_object_appearing_later_in_video,
+          useAllMasks: o.use_all_masks ?? false,
           onVideo: o.quiet ? undefined : (v, done, total) =>
             console.error(
               `[${done}/${total}] ${v.name}: ${v.frames} frames, ${v.objects} objects, ${

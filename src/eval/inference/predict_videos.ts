@@ -37,6 +37,11 @@ export interface PredictVideosOptions {
    * its first non-empty mask (`vos_separate_inference_per_object`). @default false
    */
   trackObjectAppearingLater?: boolean;
+  /**
+   * `--use_all_masks`: every mask file of the video is an input (a conditioning frame), not
+   * only the first frame's. @default false
+   */
+  useAllMasks?: boolean;
   /** Extra model config overrides. @default [] */
   overrides?: string[];
   /** Called after each video. */
@@ -144,7 +149,8 @@ export async function predictVideos(opts: PredictVideosOptions): Promise<Predict
     await Deno.mkdir(opts.outputMaskDir, { recursive: true });
     for (const name of videos) {
       const frames = await listVideoFrames(`${opts.baseVideoDir}/${name}`);
-      const prompt = opts.trackObjectAppearingLater
+      const allFrames = opts.trackObjectAppearingLater || opts.useAllMasks;
+      const prompt = allFrames
         ? await readAllPrompts(opts.inputMaskDir, name, frames.map((f) => f.name), perObj)
         : await readPromptMasks(opts.inputMaskDir, name, frames[0].name, {
           perObjectFiles: perObj,
@@ -159,8 +165,10 @@ export async function predictVideos(opts: PredictVideosOptions): Promise<Predict
       try {
         const r = await predictor.predictVideo({
           frames,
-          promptsByFrame: opts.trackObjectAppearingLater ? prompt.byFrame : undefined,
-          prompts: opts.trackObjectAppearingLater ? undefined : prompt.byFrame.get(0),
+          promptsByFrame: allFrames ? prompt.byFrame : undefined,
+          prompts: allFrames ? undefined : prompt.byFrame.get(0),
+          allObjectsFromFirstFrame: !opts.trackObjectAppearingLater,
+          useAllMasks: opts.useAllMasks,
           maskWidth: prompt.width,
           maskHeight: prompt.height,
           onFrame: (f) =>

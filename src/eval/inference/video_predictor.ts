@@ -89,6 +89,14 @@ export interface PredictVideoInput {
    * object starts on its first non-empty mask (`--track_object_appearing_later_in_video`).
    */
   promptsByFrame?: Map<number, ObjectMasks>;
+  /**
+   * With `promptsByFrame`: vos_inference's rule (the objects are those of the first input
+   * frame; every input frame's masks are added, empty ones too) instead of the per-object one.
+   * @default false
+   */
+  allObjectsFromFirstFrame?: boolean;
+  /** Use every prompt mask, not only each object's first (`--use_all_masks`). @default false */
+  useAllMasks?: boolean;
   maskWidth: number;
   maskHeight: number;
   /** Receives each frame's masks in order; awaited before the next frame is read. */
@@ -97,9 +105,13 @@ export interface PredictVideoInput {
 
 /** Objects that start on the same frame, tracked as one batch with their own memory. */
 interface ObjectGroup {
+  /** The conditioning frames, joined (the grouping key). */
+  key: string;
+  /** The first conditioning frame. */
   start: number;
   ids: number[];
-  masks: Uint8Array[];
+  /** Conditioning frame -> the masks of `ids` on it, in order. */
+  masks: Map<number, Uint8Array[]>;
   outputDict: OutputDict;
 }
 
@@ -268,13 +280,14 @@ export class VideoPredictor {
   #conditioningFrame(
     enc: ImageEncoderOutput,
     g: ObjectGroup,
+    frameIdx: number,
     maskSize: [number, number],
     numFrames: number,
   ): FrameOutput {
     const s = this.imageSize, m = this.model, b = g.ids.length;
     const [mw, mh] = maskSize;
     const flat = new Float32Array(b * mw * mh);
-    g.masks.forEach((mask, o) => {
+    g.masks.get(frameIdx)!.forEach((mask, o) => {
       for (let i = 0; i < mw * mh; i++) flat[o * mw * mh + i] = mask[i] ? 1 : 0;
     });
     let maskInputs = tensor(flat, [b, 1, mh, mw]);
@@ -289,7 +302,7 @@ export class VideoPredictor {
     }
     const features = this.#features(enc, b);
     const out = m.trackStep({
-      frameIdx: g.start,
+      frameIdx,
       isInitCondFrame: true,
       features,
       pointInputs: null,
@@ -335,25 +348,17 @@ export class VideoPredictor {
     return compact(out);
   }
 
-  /**
-   * Tracks objects through every frame. With `prompts`, all objects start on frame 0
-   * (vos_inference without `--use_all_masks`). With `promptsByFrame`, each object starts on
-   * the first frame whose mask of it is not empty and is tracked forward from there, with the
-   * logits of earlier frames at -1024 (`vos_separate_inference_per_object`, i.e.
-   * `--track_object_appearing_later_in_video`). Objects that start on the same frame are one
-   * batch; the image features of a frame are computed once for all of them.
-   * @throws {Error} when there are no objects or a prompt mask has the wrong size.
-   */
-  async predictVideo(input: PredictVideoInput): Promise<PredictVideoResult> {
-    const t0 = performance.now();
-    const { frames } = input;
-    if (frames.length === 0) throw new Error("predictVideo: the video has no frames");
-    const byFrame = input.promptsByFrame ??
-      new Map(input.prompts ? [[0, input.prompts]] : []);
-    const firstMask = new Map<number, [number, Uint8Array]>();
-    for (const [t, masks] of [...byFrame].sort((a, b) => a[0] - b[0])) {
-      if (t < 0 || t >= frames.length || !Number.isInteger(t)) {
-        throw new RangeError(`predictVideo: prompt frame ${t} is outside 0..${frames.length - 1}`);
+  /** Per object, its conditioning frames and masks (see {@link PredictVideoInput}). */
+  #objectInputs(input: PredictVideoInput): Map<number, Map<number, Uint8Array>> {
+    const separate = input.promptsByFrame !== undefined && !input.allObjectsFromFirstFrame;
+    const byFrame = input.promptsByFrame ?? new Map(input.prompts ? [[0, input.prompts]] : []);
+    const perObject = new Map<number, Map<number, Uint8Array>>();
+    const sorted = [...byFrame].sort((a, b) => a[0] - b[0]);
+    for (const [t, masks] of sorted) {
+      if (t < 0 || t >= input.frames.length || !Number.isInteger(t)) {
+        throw new RangeError(
+          `predictVideo: prompt frame ${t} is outside 0..${input.frames.length - 1}`,
+        );
       }
       for (const [id, m] of masks) {
         if (m.length !== input.maskWidth * input.maskHeight) {
@@ -361,68 +366,122 @@ export class VideoPredictor {
             `predictVideo: mask of object ${id} on frame ${t} has ${m.length} pixels, expected ${input.maskWidth}x${input.maskHeight}`,
           );
         }
-        if (!firstMask.has(id) && (input.promptsByFrame === undefined || m.some((v) => v))) {
-          firstMask.set(id, [t, m]);
+        // vos_separate_inference_per_object skips empty masks; vos_inference adds them.
+        if (separate && !m.some((v) => v)) continue;
+        let conds = perObject.get(id);
+        if (!conds) {
+          if (!separate && perObject.size > 0 && t !== sorted[0][0]) {
+            throw new Error(
+              `predictVideo: object ${id} appears only on frame ${t}, not on the first input frame ${
+                sorted[0][0]
+              } (track objects appearing later for such datasets)`,
+            );
+          }
+          perObject.set(id, conds = new Map());
         }
+        if (conds.size === 0 || input.useAllMasks) conds.set(t, m);
       }
     }
-    if (firstMask.size === 0) throw new Error("predictVideo: no objects in the prompt masks");
-    const objIds = [...firstMask.keys()].sort((a, b) => a - b);
+    return perObject;
+  }
+
+  /**
+   * Tracks objects through every frame, forward from each object's first conditioning frame
+   * (earlier frames get logits of -1024). Every prompt becomes a conditioning frame whose
+   * masks are the output (mask used as output, as `add_new_mask`), with its memory encoded
+   * before propagation starts (`propagate_in_video_preflight`).
+   *
+   * - `prompts`: all objects on frame 0 (vos_inference).
+   * - `promptsByFrame` + `allObjectsFromFirstFrame` + `useAllMasks`: vos_inference with
+   *   `--use_all_masks` (objects must appear on the first input frame).
+   * - `promptsByFrame` alone: `vos_separate_inference_per_object`
+   *   (`--track_object_appearing_later_in_video`): each object starts on its first non-empty
+   *   mask (all its non-empty masks with `useAllMasks`).
+   *
+   * Objects with the same conditioning frames are one batch with one memory; the image
+   * features of a frame are computed once for all batches.
+   * @throws {Error} when there are no objects or a prompt mask has the wrong size.
+   */
+  async predictVideo(input: PredictVideoInput): Promise<PredictVideoResult> {
+    const t0 = performance.now();
+    const { frames } = input;
+    if (frames.length === 0) throw new Error("predictVideo: the video has no frames");
+    const perObject = this.#objectInputs(input);
+    if (perObject.size === 0) throw new Error("predictVideo: no objects in the prompt masks");
+    const objIds = [...perObject.keys()].sort((a, b) => a - b);
     const groups: ObjectGroup[] = [];
     for (const id of objIds) {
-      const [start, mask] = firstMask.get(id)!;
-      let g = groups.find((x) => x.start === start);
+      const conds = perObject.get(id)!;
+      const key = [...conds.keys()].join(",");
+      let g = groups.find((x) => x.key === key);
       if (!g) {
         g = {
-          start,
+          key,
+          start: Math.min(...conds.keys()),
           ids: [],
-          masks: [],
+          masks: new Map([...conds.keys()].map((t) => [t, []])),
           outputDict: { condFrameOutputs: new Map(), nonCondFrameOutputs: new Map() },
         };
         groups.push(g);
       }
       g.ids.push(id);
-      g.masks.push(mask);
+      for (const [t, m] of conds) g.masks.get(t)!.push(m);
     }
     const n = frames.length, s = this.imageSize, b = objIds.length;
     const window = this.memoryWindow(n);
+    const maskSize: [number, number] = [input.maskWidth, input.maskHeight];
+    const read = async (t: number) => {
+      const f = await loadFrame(frames[t].path, s);
+      if (t > 0 && (f.width !== width || f.height !== height)) {
+        throw new Error(
+          `Frame "${
+            frames[t].path
+          }" is ${f.width}x${f.height}, but the video's first frame is ${width}x${height}`,
+        );
+      }
+      return f;
+    };
     let width = 0, height = 0;
-    const firstStart = Math.min(...groups.map((g) => g.start));
-    let next: Promise<LoadedFrame> = loadFrame(frames[0].path, s);
+    let next: Promise<LoadedFrame> | undefined;
     try {
+      const first = await read(0);
+      [width, height] = [first.width, first.height];
+      // add_new_mask on every conditioning frame + the preflight's memory encoding.
+      const condFrames = [...new Set(groups.flatMap((g) => [...g.masks.keys()]))].sort((a, b) =>
+        a - b
+      );
+      for (const t of condFrames) {
+        const frame = t === 0 ? first : await read(t);
+        const outs = noGrad(() =>
+          tidy(() => {
+            const enc = this.#encode(frame);
+            return groups.filter((g) => g.masks.has(t)).map((g) =>
+              [g, this.#conditioningFrame(enc, g, t, maskSize, n)] as const
+            );
+          })
+        );
+        for (const [g, out] of outs) g.outputDict.condFrameOutputs.set(t, out);
+      }
+      const firstStart = Math.min(...groups.map((g) => g.start));
+      next = firstStart === 0 ? Promise.resolve(first) : read(0);
       for (let t = 0; t < n; t++) {
-        const frame = await next;
-        if (t === 0) [width, height] = [frame.width, frame.height];
-        else if (frame.width !== width || frame.height !== height) {
-          throw new Error(
-            `Frame "${
-              frames[t].path
-            }" is ${frame.width}x${frame.height}, but the video's first frame is ${width}x${height}`,
-          );
-        }
+        const frame = await next!;
         // Read the next frame while this one runs on the GPU.
-        if (t + 1 < n) next = loadFrame(frames[t + 1].path, s);
+        next = t + 1 < n ? read(t + 1) : undefined;
         let logits: Float32Array;
         if (t < firstStart) {
           logits = new Float32Array(b * width * height).fill(NO_OBJ_SCORE);
         } else {
+          const track = groups.filter((g) => g.start <= t && !g.masks.has(t));
           const { outs, videoRes } = noGrad(() =>
             tidy(() => {
-              const enc = this.#encode(frame);
+              const enc = track.length ? this.#encode(frame) : null;
               const outs = new Map<ObjectGroup, FrameOutput>();
-              for (const g of groups) {
-                if (g.start > t) continue;
-                outs.set(
-                  g,
-                  g.start === t
-                    ? this.#conditioningFrame(enc, g, [input.maskWidth, input.maskHeight], n)
-                    : this.#trackedFrame(enc, t, g, n),
-                );
-              }
+              for (const g of track) outs.set(g, this.#trackedFrame(enc!, t, g, n));
               const lowRes = this.model.config.image_size / 4;
               const rows = objIds.map((id) => {
                 const g = groups.find((x) => x.ids.includes(id))!;
-                const o = outs.get(g);
+                const o = outs.get(g) ?? g.outputDict.condFrameOutputs.get(t);
                 if (!o) return full([1, 1, lowRes, lowRes], NO_OBJ_SCORE);
                 const r = g.ids.indexOf(id);
                 return slice(o.predMasks, 0, r, r + 1);
@@ -437,8 +496,7 @@ export class VideoPredictor {
           );
           for (const [g, out] of outs) {
             const dict = g.outputDict;
-            if (g.start === t) dict.condFrameOutputs.set(t, out);
-            else dict.nonCondFrameOutputs.set(t, out);
+            dict.nonCondFrameOutputs.set(t, out);
             const old = dict.nonCondFrameOutputs.get(t - window);
             if (old) {
               disposeOutput(old);
@@ -458,7 +516,7 @@ export class VideoPredictor {
         await input.onFrame({ index: t, name: frames[t].name, masks, width, height, logits });
       }
     } finally {
-      await next.catch(() => undefined);
+      await next?.catch(() => undefined);
       for (const g of groups) {
         for (const o of g.outputDict.condFrameOutputs.values()) disposeOutput(o);
         for (const o of g.outputDict.nonCondFrameOutputs.values()) disposeOutput(o);

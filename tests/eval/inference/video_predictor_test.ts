@@ -8,6 +8,7 @@ import {
   readPromptMasks,
   resizeRgbBicubic,
   VideoPredictor,
+  writePredictionMasks,
 } from "../../../src/eval/mod.ts";
 import { gpu, initGpu } from "../../../src/gpu/mod.ts";
 import {
@@ -30,6 +31,30 @@ function miniPredictor(): Promise<VideoPredictor> {
       nonOverlapMasks: true,
     });
   })();
+}
+
+let present: Promise<VideoPredictor> | undefined;
+/**
+ * The mini predictor with its object-score head biased to "present", so that tracked frames
+ * get real mask logits instead of NO_OBJ_SCORE (the random weights predict every object absent).
+ */
+function presentPredictor(): Promise<VideoPredictor> {
+  return present ??= (async () => {
+    await initGpu();
+    const p = await VideoPredictor.load({ checkpoint: MINI, modelConfig: MINI_CONFIG });
+    const key = "sam_mask_decoder.pred_obj_score_head.layers.2.bias";
+    const bias = p.model.stateDict().get(key);
+    assert(bias, `${key} exists`);
+    p.model.loadStateDict(new Map([[key, { shape: [1], data: Float32Array.of(50) }]]), {
+      strict: false,
+    });
+    return p;
+  })();
+}
+
+/** Asserts that some tracked-frame logits are real scores (not all NO_OBJ_SCORE). */
+function assertTracked(logits: Float32Array, what: string): void {
+  assert(logits.some((v) => v !== -1024 && Math.abs(v) > 1e-3), `${what}: real mask logits`);
 }
 
 async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -144,7 +169,7 @@ Deno.test("predictVideos() resizes a synthetic DAVIS video's masks to the model 
 });
 
 Deno.test("VideoPredictor tracks objects batched exactly as the reference tracks each alone", async () => {
-  const predictor = await miniPredictor();
+  const predictor = await presentPredictor();
   await withTemp(async (root) => {
     await writeRectVideo(root, "pair", 3, 32);
     const frames = await listVideoFrames(`${root}/JPEGImages/pair`);
@@ -164,6 +189,7 @@ Deno.test("VideoPredictor tracks objects batched exactly as the reference tracks
     };
     const both = await run([3, 1]); // rows in ascending id order: 1, 3
     const one = await run([1]), three = await run([3]);
+    assertTracked(both[2], "frame 2");
     for (let t = 0; t < frames.length; t++) {
       assertAllClose(both[t].subarray(0, 1024), one[t], { atol: 1e-3, rtol: 1e-4 });
       assertAllClose(both[t].subarray(1024), three[t], { atol: 1e-3, rtol: 1e-4 });
@@ -172,7 +198,7 @@ Deno.test("VideoPredictor tracks objects batched exactly as the reference tracks
 });
 
 Deno.test("VideoPredictor starts an object on its first mask, as vos_separate_inference_per_object", async () => {
-  const predictor = await miniPredictor();
+  const predictor = await presentPredictor();
   await withTemp(async (root) => {
     await writeRectVideo(root, "late", 4, 32);
     const frames = await listVideoFrames(`${root}/JPEGImages/late`);
@@ -198,12 +224,70 @@ Deno.test("VideoPredictor starts an object on its first mask, as vos_separate_in
     );
     const alone3 = await run(new Map([[2, new Map([[3, bands.get(3)!]])]]));
     const alone1 = await run(new Map([[0, new Map([[1, bands.get(1)!]])]]));
+    assertTracked(both[3], "frame 3");
     for (let t = 0; t < 4; t++) {
       assertAllClose(both[t].subarray(0, hw), alone1[t], { atol: 1e-3, rtol: 1e-4 });
       assertAllClose(both[t].subarray(hw), alone3[t], { atol: 1e-3, rtol: 1e-4 });
     }
     assert(both[1].subarray(hw).every((v) => v === -1024), "object 3 absent before its frame");
     assertEquals(Uint8Array.from(both[2].subarray(hw), (v) => (v > 0 ? 1 : 0)), bands.get(3));
+  });
+});
+
+Deno.test("predictVideos({ useAllMasks }) makes every mask file a conditioning frame, future ones in memory too", async () => {
+  const predictor = await miniPredictor();
+  await withTemp(async (root) => {
+    await writeRectVideo(root, "all", 4, 32);
+    const bands = rectMasks(32);
+    await writePredictionMasks(`${root}/Annotations`, "all", "00002", bands, {
+      width: 32,
+      height: 32,
+    });
+    await predictVideos({
+      predictor,
+      baseVideoDir: `${root}/JPEGImages`,
+      inputMaskDir: `${root}/Annotations`,
+      outputMaskDir: `${root}/pred`,
+      useAllMasks: true,
+    });
+    const frame2 = await readPromptMasks(`${root}/pred`, "all", "00002");
+    for (const [id, m] of bands) assertEquals(frame2.masks.get(id), m, `object ${id} on frame 2`);
+    // Frame 1 attends to both conditioning frames (max_cond_frames_in_attn = -1): the model is
+    // given frame 2's memory before frame 2 is reached, as after the reference's preflight.
+    const frames = await listVideoFrames(`${root}/JPEGImages/all`);
+    const frame1 = (byFrame: Map<number, Map<number, Uint8Array>>) =>
+      predictor.predictVideo({
+        frames,
+        promptsByFrame: byFrame,
+        allObjectsFromFirstFrame: true,
+        useAllMasks: true,
+        maskWidth: 32,
+        maskHeight: 32,
+        onFrame: () => {},
+      });
+    const model = predictor.model;
+    const seen: string[] = [];
+    const original = model.prepareMemoryConditionedFeatures;
+    model.prepareMemoryConditionedFeatures = function (args) {
+      const d = args.outputDict;
+      if (!args.isInitCondFrame) {
+        seen.push(
+          `${args.frameIdx}: cond ${[...d.condFrameOutputs.keys()]} | ${[
+            ...d.nonCondFrameOutputs.keys(),
+          ]}`,
+        );
+      }
+      return original.call(this, args);
+    };
+    try {
+      await frame1(new Map([[0, bands], [2, bands]]));
+    } finally {
+      model.prepareMemoryConditionedFeatures = original;
+    }
+    assertEquals(seen, ["1: cond 0,2 | ", "3: cond 0,2 | 1"]);
+    const late = new Map([[0, new Map([[1, bands.get(1)!]])], [2, bands]]);
+    const e = await assertRejects(() => frame1(late), Error);
+    assertStringIncludes(e.message, "object 3 appears only on frame 2");
   });
 });
 
