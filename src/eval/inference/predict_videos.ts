@@ -169,6 +169,8 @@ export async function predictVideos(opts: PredictVideosOptions): Promise<Predict
           prompts: allFrames ? undefined : prompt.byFrame.get(0),
           allObjectsFromFirstFrame: !opts.trackObjectAppearingLater,
           useAllMasks: opts.useAllMasks,
+          // vos_inference: non_overlap_masks = not per_obj_png_file
+          nonOverlapMasks: !perObj,
           maskWidth: prompt.width,
           maskHeight: prompt.height,
           onFrame: (f) =>

@@ -97,6 +97,8 @@ export interface PredictVideoInput {
   allObjectsFromFirstFrame?: boolean;
   /** Use every prompt mask, not only each object's first (`--use_all_masks`). @default false */
   useAllMasks?: boolean;
+  /** Overrides the predictor's {@link VideoPredictor.nonOverlapMasks} for this video. */
+  nonOverlapMasks?: boolean;
   maskWidth: number;
   maskHeight: number;
   /** Receives each frame's masks in order; awaited before the next frame is read. */
@@ -510,7 +512,7 @@ export class VideoPredictor {
           }
         }
         const masks = masksFromLogits(logits, objIds, width * height, {
-          nonOverlap: this.nonOverlapMasks,
+          nonOverlap: input.nonOverlapMasks ?? this.nonOverlapMasks,
           scoreThresh: this.scoreThresh,
         });
         await input.onFrame({ index: t, name: frames[t].name, masks, width, height, logits });

@@ -291,6 +291,45 @@ Deno.test("predictVideos({ useAllMasks }) makes every mask file a conditioning f
   });
 });
 
+Deno.test("predictVideos({ perObjPngFile }) reads and writes one folder per object, overlaps allowed", async () => {
+  const predictor = await miniPredictor();
+  await withTemp(async (root) => {
+    await writeRectVideo(root, "sav", 2, 32);
+    // Object 3 covers object 1's band too: per-object files keep both (no non-overlap rule).
+    const masks = rectMasks(32);
+    const wide = Uint8Array.from(masks.get(1)!, (v, i) => v | masks.get(3)![i]);
+    await writePredictionMasks(
+      `${root}/SavAnn`,
+      "sav",
+      "00000",
+      new Map([[1, masks.get(1)!], [
+        3,
+        wide,
+      ]]),
+      { width: 32, height: 32 },
+      { perObjectFiles: true },
+    );
+    await predictVideos({
+      predictor,
+      baseVideoDir: `${root}/JPEGImages`,
+      inputMaskDir: `${root}/SavAnn`,
+      outputMaskDir: `${root}/pred`,
+      perObjPngFile: true,
+    });
+    const dirs = [];
+    for await (const e of Deno.readDir(`${root}/pred/sav`)) dirs.push(e.name);
+    assertEquals(dirs.sort(), ["001", "003"]);
+    for (const d of dirs) {
+      const files = [];
+      for await (const e of Deno.readDir(`${root}/pred/sav/${d}`)) files.push(e.name);
+      assertEquals(files.sort(), ["00000.png", "00001.png"]);
+    }
+    const frame0 = await readPromptMasks(`${root}/pred`, "sav", "00000", { perObjectFiles: true });
+    assertEquals(frame0.masks.get(1), masks.get(1));
+    assertEquals(frame0.masks.get(3), wide);
+  });
+});
+
 Deno.test("VideoPredictor keeps GPU memory flat once frames leave the memory window", async () => {
   await initGpu();
   // 2 object pointers: the memory window is then num_maskmem's (6 frames + margin = 9).
