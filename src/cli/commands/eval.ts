@@ -47,7 +47,9 @@ folder per object. With --gt_root the predictions are then scored.`;
 export function register(program: Command): void {
   program
     .command("eval")
-    .description("Score predicted masks against ground truth (J&F) and write a report")
+    .description(
+      "Score predicted masks against ground truth (J&F) and write a report; optionally predict them first",
+    )
     .option("--gt_root <dir>", "ground-truth masks (score against these)")
     .option("--pred_root <dir>", "predicted masks, same layout (default: --output_mask_dir)")
     .option("--checkpoint <pt>", "predict first: model checkpoint (.pt or .safetensors)")
