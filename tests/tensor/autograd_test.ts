@@ -58,6 +58,7 @@ Deno.test("checkpoint() recomputes in backward and gives the same gradients", as
   assertAllClose(await b.grad!.toArray(), await a.grad!.toArray(), { atol: 1e-7 });
 });
 
+// `using` releases the storage at block end (Tensor implements Symbol.dispose).
 Deno.test("using disposes a tensor at the end of the block", () => {
   const live = gpu().pool.stats().liveBytes;
   {
