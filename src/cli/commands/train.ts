@@ -74,6 +74,7 @@ export function register(program: Command): void {
       dryRun: boolean;
     }) => {
       const { runTraining } = await import("../../train/trainer/mod.ts");
+      const { createSam2TrainTask } = await import("../../train/trainer/sam2_task.ts");
       // `deno task` runs in the project folder; INIT_CWD is where the user typed the command.
       const cwd = Deno.env.get("INIT_CWD") ?? Deno.cwd();
       const report = await runTraining({
@@ -83,6 +84,7 @@ export function register(program: Command): void {
         resume: o.resume === "auto" ? "auto" : o.resume ? "require" : "refuse",
         maxSteps: o.maxSteps,
         dryRun: o.dryRun,
+        createTask: createSam2TrainTask,
       });
       const r = report.result;
       if (r) {

@@ -364,6 +364,20 @@ export class Trainer<B> {
           await this.log.info(msg);
           throw new NonFiniteLossError(msg, this.#progress.steps.train, epoch, terms);
         }
+        if (!out.loss.requiresGrad) {
+          // E.g. every frame of a short clip took its mask input as output: nothing to learn
+          // from. PyTorch would raise in backward(); we skip the update and say so.
+          await this.log.info(
+            `Step ${this.#progress.steps.train} (epoch ${epoch}, batch ${iter}): the loss ` +
+              `${loss} does not depend on any trainable parameter; no update for this batch`,
+          );
+          disposeOut();
+          data.recycle?.(batch);
+          iter++;
+          this.#epochIter = iter;
+          tData = performance.now();
+          continue;
+        }
         backward(out.loss);
         await this.opts.allReduceGradients?.(this.#params);
         const where = (epoch + iter / n) / maxEpochs;

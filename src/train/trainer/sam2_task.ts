@@ -1,0 +1,64 @@
+/**
+ * The SAM 2 training task: `SAM2Train`'s forward (prompt simulation, corrections, tracking with
+ * gradients through every frame) and `MultiStepMultiMasksAndIous` on a collated batch, as the
+ * reference's `Trainer._step` computes them.
+ */
+import type { BatchedVideoDatapoint } from "../../data/mod.ts";
+import { splitSam2Train } from "../../sam2/config/mod.ts";
+import { SAM2Train, SeededTrainRandom } from "../../sam2/train/mod.ts";
+import { tensor } from "../../tensor/mod.ts";
+import type { TrainingConfig } from "../config/mod.ts";
+import { MultiStepMultiMasksAndIous } from "../loss/mod.ts";
+import type { TrainingContext } from "./run_training.ts";
+import type { StepOutput, TrainTask } from "./train_task.ts";
+
+/**
+ * Builds the task from a trainer config: the model of `trainer.model` (SAM2Train options split
+ * off), the loss of `trainer.loss.all`. Prompt decisions come from a generator seeded with the
+ * run's seed and advanced per step, so a run is reproducible.
+ *
+ * @throws {Error} when the config has no model or loss.
+ */
+export function createSam2TrainTask(
+  cfg: TrainingConfig,
+  ctx: TrainingContext,
+): TrainTask<BatchedVideoDatapoint> {
+  const t = cfg.trainer;
+  if (!t.model) throw new Error("trainer.model is missing from the training config");
+  const { model: base, extra } = splitSam2Train(t.model);
+  const lossCfg = t.loss?.all ?? Object.values(t.loss ?? {})[0];
+  if (!lossCfg) throw new Error("trainer.loss has no MultiStepMultiMasksAndIous entry");
+  const model = new SAM2Train(base, extra);
+  model.train();
+  const loss = new MultiStepMultiMasksAndIous(lossCfg);
+  let stepIndex = 0;
+  return {
+    model,
+    async: true,
+    async step(batch: BatchedVideoDatapoint): Promise<StepOutput> {
+      const { numFrames: T, numVideos: V, numObjects: O, height: H, width: W } = batch;
+      const imgBatch = tensor(batch.imgBatch, [T, V, 3, H, W]);
+      const rand = new SeededTrainRandom((ctx.seed * 1_000_003 + stepIndex++) >>> 0);
+      const out = await model.forward(
+        { imgBatch, masks: batch.masks, objToFrameIdx: batch.objToFrameIdx, numObjects: O },
+        rand,
+      );
+      const targets = Array.from({ length: T }, (_, f) => ({
+        data: batch.masks.subarray(f * O * H * W, (f + 1) * O * H * W),
+        numObjects: O,
+        height: H,
+        width: W,
+      }));
+      const l = loss.forward(out.frames, targets);
+      return {
+        loss: l.core_loss,
+        terms: {
+          loss_mask: l.loss_mask,
+          loss_dice: l.loss_dice,
+          loss_iou: l.loss_iou,
+          loss_class: l.loss_class,
+        },
+      };
+    },
+  };
+}
