@@ -7,7 +7,7 @@ import {
   matmulWorkgroups,
 } from "../../kernels/matmul.ts";
 import { apply } from "../autograd.ts";
-import { bindingOf, broadcastStrides } from "../launch.ts";
+import { bindingOf, broadcastStrides, runElementwise } from "../launch.ts";
 import type { OpDef } from "../op.ts";
 import { broadcastShapes, fmtShape, numel } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
@@ -80,6 +80,39 @@ export function chooseMatmulLayout(a: {
 }
 
 /**
+ * Longest reduction one matmul dispatch runs on a CPU adapter. llvmpipe silently stops every
+ * shader invocation after 65,535 loop iterations in total (all loops together); the register-
+ * tiled kernels iterate over their tile rows for every K step, so K = 4096 already came out
+ * wrong (relative error ~3 on [64, 4096] @ [4096, 64]). Longer reductions are split along K.
+ */
+const LAVAPIPE_MAX_K = 512;
+
+/** C = sum over K chunks of A[..., :, k0:k1] @ B[..., k0:k1, :] (+ bias once), no autograd. */
+function matmulSplitK(a: Tensor, b: Tensor, bias?: Tensor): Tensor {
+  const k = a.shape[a.rank - 1];
+  const sAk = a.strides[a.rank - 1], sBk = b.strides[b.rank - 2];
+  let acc: Tensor | null = null;
+  for (let k0 = 0; k0 < k; k0 += LAVAPIPE_MAX_K) {
+    const kc = Math.min(LAVAPIPE_MAX_K, k - k0);
+    const aShape = [...a.shape.slice(0, -1), kc],
+      bShape = [...b.shape.slice(0, -2), kc, b.shape[b.rank - 1]];
+    const av = a.view(aShape, a.strides, a.offset + k0 * sAk);
+    const bv = b.view(bShape, b.strides, b.offset + k0 * sBk);
+    const part = matmulRaw(av, bv, k0 === 0 ? bias : undefined);
+    av.dispose();
+    bv.dispose();
+    if (!acc) acc = part;
+    else {
+      const next = runElementwise("matmul_acc", "x0 + x1", [acc, part]);
+      acc.dispose();
+      part.dispose();
+      acc = next;
+    }
+  }
+  return acc!;
+}
+
+/**
  * C = A @ B (+ bias) without autograd. A [..., M, K], B [..., K, N] with broadcast batch dims,
  * any strides (transposed views need no copy); C is a new contiguous [...batch, M, N].
  */
@@ -97,6 +130,7 @@ export function matmulRaw(a: Tensor, b: Tensor, bias?: Tensor): Tensor {
       `matmul(): inner dims differ: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)} (${k} vs ${k2})`,
     );
   }
+  if (k > LAVAPIPE_MAX_K && gpu().isCpuAdapter) return matmulSplitK(a, b, bias);
   let batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2));
   let aB = broadcastStrides(a.view(a.shape.slice(0, -2), a.strides.slice(0, -2), 0), batch);
   let bB = broadcastStrides(b.view(b.shape.slice(0, -2), b.strides.slice(0, -2), 0), batch);
