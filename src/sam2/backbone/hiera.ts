@@ -1,5 +1,6 @@
 import { Module } from "../../nn/module.ts";
 import { ModuleList } from "../../nn/containers.ts";
+import { checkpoint } from "../../tensor/autograd.ts";
 import { zeros } from "../../tensor/create.ts";
 import { interpolate } from "../../tensor/ops/interpolate.ts";
 import type { Tensor } from "../../tensor/mod.ts";
@@ -82,6 +83,12 @@ export class Hiera extends Module {
   readonly pos_embed_window: Tensor;
   readonly blocks: ModuleList<MultiScaleBlock>;
   readonly plan: HieraPlan;
+  /**
+   * Activation checkpointing of the trunk blocks: in training mode, with gradients recorded,
+   * each block keeps only its input and is recomputed in backward, trading one extra block
+   * forward for the memory of its intermediates (attention, MLP hidden). Gradients are the same.
+   */
+  actCheckpoint = false;
   constructor(readonly config: HieraConfig) {
     super();
     if (config.stages.length !== config.window_spec.length) {
@@ -130,7 +137,7 @@ export class Hiera extends Module {
     const { stageEnds } = this.plan, last = stageEnds[stageEnds.length - 1];
     let i = 0;
     for (const blk of this.blocks) {
-      x = blk.forward(x);
+      x = this.#block(blk, x);
       tap.block?.(i, x);
       if (i === last || (stageEnds.includes(i) && this.config.return_interm_layers)) {
         outputs.push(x.permute([0, 3, 1, 2]));
@@ -138,5 +145,13 @@ export class Hiera extends Module {
       i++;
     }
     return outputs;
+  }
+
+  #block(blk: MultiScaleBlock, x: Tensor): Tensor {
+    // Without a gradient path through x the checkpoint op would not record, and the block's
+    // own parameters would get no gradient: run it plainly then.
+    if (!this.actCheckpoint || !this.training || !x.requiresGrad) return blk.forward(x);
+    const keys = blk.dropPathKeys(x.shape[0]);
+    return checkpoint((y) => blk.forward(y, keys), [x]);
   }
 }

@@ -2,7 +2,8 @@ import { LayerNorm } from "../../nn/layer_norm.ts";
 import { Linear } from "../../nn/linear.ts";
 import { MLP } from "../../nn/mlp.ts";
 import { Module } from "../../nn/module.ts";
-import { dropPath } from "../../tensor/ops/random.ts";
+import { nextRandomKey } from "../../tensor/philox.ts";
+import { dropPath, type RandomOptions } from "../../tensor/ops/random.ts";
 import type { Tensor } from "../../tensor/mod.ts";
 import { MultiScaleAttention } from "./multiscale_attention.ts";
 import { poolChannelsLast } from "./pool.ts";
@@ -21,6 +22,15 @@ export interface MultiScaleBlockOptions {
   windowSize: number;
   /** @default 4 */
   mlpRatio?: number;
+}
+
+/**
+ * Philox keys of a block's two drop-path branches. A checkpointed block draws them before its
+ * forward so that the recomputation in backward drops the same samples.
+ */
+export interface DropPathKeys {
+  attn: RandomOptions;
+  mlp: RandomOptions;
 }
 
 /**
@@ -46,7 +56,17 @@ export class MultiScaleBlock extends Module {
     this.proj = dim !== dimOut ? this.module("proj", new Linear(dim, dimOut)) : null;
   }
 
-  forward(x: Tensor): Tensor {
+  /**
+   * Draws the drop-path keys `forward` would draw from the default stream (same order and
+   * advance), or undefined when nothing is dropped (eval, or a rate of 0).
+   */
+  dropPathKeys(batch: number): DropPathKeys | undefined {
+    if (!this.training || this.opts.dropPath <= 0) return undefined;
+    return { attn: nextRandomKey(batch / 4), mlp: nextRandomKey(batch / 4) };
+  }
+
+  /** `keys` fixes the drop-path masks (see `dropPathKeys`); without them the stream is used. */
+  forward(x: Tensor, keys?: DropPathKeys): Tensor {
     const { windowSize, qStride } = this.opts;
     let shortcut = x;
     x = this.norm1.forward(x);
@@ -69,11 +89,11 @@ export class MultiScaleBlock extends Module {
       padded = { hp: paddedSize(h, ws), wp: paddedSize(w, ws) };
     }
     if (windowSize > 0) x = windowUnpartition(x, ws, padded, { h, w });
-    x = shortcut.add(this.#dropPath(x));
-    return x.add(this.#dropPath(this.mlp.forward(this.norm2.forward(x))));
+    x = shortcut.add(this.#dropPath(x, keys?.attn));
+    return x.add(this.#dropPath(this.mlp.forward(this.norm2.forward(x)), keys?.mlp));
   }
 
-  #dropPath(x: Tensor): Tensor {
-    return this.training && this.opts.dropPath > 0 ? dropPath(x, this.opts.dropPath) : x;
+  #dropPath(x: Tensor, key?: RandomOptions): Tensor {
+    return this.training && this.opts.dropPath > 0 ? dropPath(x, this.opts.dropPath, key) : x;
   }
 }
