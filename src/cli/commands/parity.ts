@@ -1,401 +1,91 @@
 /**
- * `sam2 parity`: replays the sam2-mini fixture's recorded training steps (`train_step`,
- * `train_step_box`, `train_step_mask`) through `SAM2Train` and `MultiStepMultiMasksAndIous`
- * and compares every stored output, each loss term and every stored gradient with the PyTorch
- * reference, printing each tensor's max error relative to the reference's max |value|.
+ * `sam2 parity`: our SAM 2 against the PyTorch reference's own numbers in the sam2-mini fixture:
+ * the image encoder (every trunk block, neck level and PE), the SAM heads on three prompts, the
+ * three recorded training steps (every output, loss term and gradient), and the state-dict key
+ * lists of mini and the four released sizes. Prints each tensor's max error relative to the
+ * reference's max |value| and exits 1 on any miss.
  *
  * @example
  * ```sh
- * deno task parity                      # all three runs, exits 1 on any miss
- * deno task parity --run train_step_box
+ * deno task parity                      # everything
+ * deno task parity --run train_step_box --no-keys
  * ```
  */
 import type { Command } from "commander";
-import { resolve } from "node:path";
 import process from "node:process";
-import {
-  loadPt,
-  loadSafetensors,
-  selectStateDict,
-  type StateDict,
-  toFloat32,
-  typedView,
-} from "../../checkpoint/mod.ts";
-import { initGpu } from "../../gpu/mod.ts";
-import type { StateValue } from "../../nn/mod.ts";
-import {
-  type BoxRequest,
-  type GpuVideoBatch,
-  type HostPoints,
-  loadModelConfig,
-  type PointRequest,
-  ReplayTrainRandom,
-  SAM2Train,
-  type TrainRandom,
-  type TrainRandomRecording,
-} from "../../sam2/mod.ts";
-import { type Tensor, tensor, zeros } from "../../tensor/mod.ts";
-import { MultiStepMultiMasksAndIous } from "../../train/loss/mod.ts";
 
-/** The recorded runs of the fixture. */
-export const PARITY_RUNS = ["train_step", "train_step_box", "train_step_mask"] as const;
-/** One recorded run. */
-export type ParityRun = typeof PARITY_RUNS[number];
+const RUNS = ["train_step", "train_step_box", "train_step_mask"];
+const SIZES: [string, string][] = [
+  ["sam2.1_hiera_t", "configs/sam2.1/sam2.1_hiera_t.yaml"],
+  ["sam2.1_hiera_s", "configs/sam2.1/sam2.1_hiera_s.yaml"],
+  ["sam2.1_hiera_b+", "configs/sam2.1/sam2.1_hiera_b+.yaml"],
+  ["sam2.1_hiera_l", "configs/sam2.1/sam2.1_hiera_l.yaml"],
+];
 
-/**
- * Key biases of the SAM two-way transformer's (RoPE-free) attentions: their exact gradient is 0.
- */
-const ZERO_BY_MATH = /^sam_mask_decoder\.transformer\..*k_proj\.bias$/;
-
-/** One compared tensor. */
-export interface ParityRow {
-  /** The fixture's tensor name (`frame1.step3.pred_ious`, `loss.core_loss`, `grad.<param>`). */
-  name: string;
-  /** max |ours - ref| / max |ref| (the absolute error when the reference is all zeros). */
-  relErr: number;
-  ok: boolean;
-  /** Why it failed (shape, missing, labels), or how it was compared when not as usual. */
-  note?: string;
-  /** A gradient that is exactly 0 in exact arithmetic (compared in absolute terms). */
-  exactZero?: boolean;
-}
-
-/** Options of `trainStepParity`. */
-export interface TrainStepParityOptions {
-  /** The sam2-mini fixture folder. */
-  fixtures: string;
-  /** configs/mini.yaml. */
-  config: string;
-  /** A model to reuse (its weights are reloaded from the fixture's model.pt). */
-  model?: SAM2Train;
-  /** Forward outputs: |a-b| <= fwdTol·(1 + max|ref|). @default 1e-4 */
-  fwdTol?: number;
-  /** Loss terms: |a-b| <= lossTol·|ref|. @default 1e-4 */
-  lossTol?: number;
-  /** Gradients: |a-b| <= gradTol·max|ref|. @default 1e-3 */
-  gradTol?: number;
-  /** Also compare the gradients (a backward pass). @default true */
-  gradients?: boolean;
-}
-
-/** The loaded mini model with the fixture's weights, in train mode. */
-export async function loadMiniTrainModel(
-  fixtures: string,
-  config: string,
-  model?: SAM2Train,
-): Promise<SAM2Train> {
-  await initGpu();
-  const cfg = await loadModelConfig(config);
-  if (!cfg.trainerModelExtra) throw new Error(`${config}: no trainer_model_extra section`);
-  const m = model ?? new SAM2Train(cfg.model, cfg.trainerModelExtra);
-  const sd = selectStateDict(await loadPt(resolve(fixtures, "model.pt"), { path: ["model"] }));
-  const values = new Map<string, StateValue>();
-  for (const [k, t] of sd) values.set(k, { shape: t.shape, data: toFloat32(t) });
-  m.loadStateDict(values);
-  m.zeroGrad();
-  m.train();
-  return m;
-}
-
-function compareArrays(
-  name: string,
-  a: ArrayLike<number>,
-  b: ArrayLike<number>,
-  tol: (mag: number) => number,
-): ParityRow {
-  if (a.length !== b.length) {
-    return { name, relErr: Infinity, ok: false, note: `size ${a.length} vs ${b.length}` };
-  }
-  let mag = 0, worst = 0;
-  for (let i = 0; i < b.length; i++) mag = Math.max(mag, Math.abs(b[i]));
-  for (let i = 0; i < b.length; i++) {
-    const e = Math.abs(a[i] - b[i]);
-    if (!(e <= worst)) worst = e;
-  }
-  const relErr = mag === 0 ? worst : worst / mag;
-  return { name, relErr, ok: worst <= tol(mag) };
-}
-
-async function compareTensor(
-  ref: StateDict,
-  name: string,
-  ours: Tensor | null | undefined,
-  tol: (mag: number) => number,
-): Promise<ParityRow> {
-  const r = ref.get(name);
-  if (!r) return { name, relErr: NaN, ok: false, note: "not in the fixture" };
-  if (!ours) return { name, relErr: NaN, ok: false, note: "we have no such tensor" };
-  if (ours.shape.join(",") !== r.shape.join(",")) {
-    return { name, relErr: NaN, ok: false, note: `shape ours=[${ours.shape}] | ref=[${r.shape}]` };
-  }
-  return compareArrays(name, (await ours.toArray()) as ArrayLike<number>, toFloat32(r), tol);
-}
-
-function fixtureTensor(sd: StateDict, key: string, file: string) {
-  const t = sd.get(key);
-  if (!t) throw new Error(`${file}: tensor "${key}" is missing`);
-  return t;
-}
-
-/**
- * The clip of a recorded run as a `GpuVideoBatch` (the video is stored once, in
- * train_step.safetensors).
- */
-export async function fixtureBatch(
-  fixtures: string,
-  run: ParityRun,
-  tensors?: StateDict,
-): Promise<GpuVideoBatch> {
-  const file = resolve(fixtures, `${run}.safetensors`);
-  const ref = tensors ?? await loadSafetensors(file);
-  const inputs = run === "train_step"
-    ? ref
-    : await loadSafetensors(resolve(fixtures, "train_step.safetensors"));
-  const img = fixtureTensor(inputs, "input.img_batch", "train_step.safetensors");
-  const masks = fixtureTensor(ref, "input.masks", file);
-  return {
-    imgBatch: tensor(toFloat32(img), img.shape),
-    masks: Uint8Array.from(typedView(masks) as ArrayLike<number>),
-    objToFrameIdx: Int32Array.from(
-      typedView(fixtureTensor(ref, "input.obj_to_frame_idx", file)) as ArrayLike<number>,
-    ),
-    numObjects: masks.shape[1],
-  };
-}
-
-/**
- * Replays one recorded run and compares outputs, losses and gradients. The replay checks that
- * every random decision is asked for in the recorded order.
- */
-export async function trainStepParity(
-  run: ParityRun,
-  opts: TrainStepParityOptions,
-): Promise<ParityRow[]> {
-  const fwdTol = opts.fwdTol ?? 1e-4, lossTol = opts.lossTol ?? 1e-4;
-  const gradTol = opts.gradTol ?? 1e-3;
-  const fwd = (mag: number) => fwdTol + fwdTol * mag;
-  const model = await loadMiniTrainModel(opts.fixtures, opts.config, opts.model);
-  const file = resolve(opts.fixtures, `${run}.safetensors`);
-  const ref = await loadSafetensors(file);
-  const rec = JSON.parse(await Deno.readTextFile(resolve(opts.fixtures, `${run}.json`))) as
-    & TrainRandomRecording
-    & { init_cond_frames: number[]; frames_to_add_correction_pt: number[] };
-  const batch = await fixtureBatch(opts.fixtures, run, ref);
-  const [t, o, h, w] = [
-    batch.imgBatch.shape[0],
-    batch.numObjects,
-    ...batch.imgBatch.shape.slice(3),
-  ];
-  const replay = new ReplayTrainRandom(rec);
-  const clicks: ParityRow[] = [];
-  const out = await model.forward(batch, new ClickCheckingReplay(replay, clicks));
-  replay.assertExhausted();
-  const rows: ParityRow[] = [...clicks];
-  const same = (a: number[], b: number[]) => a.join(",") === b.join(",");
-  rows.push({
-    name: "plan.init_cond_frames/frames_to_add_correction_pt",
-    relErr: 0,
-    ok: same(out.plan.initCondFrames, rec.init_cond_frames) &&
-      same(out.plan.framesToAddCorrectionPt, rec.frames_to_add_correction_pt),
-  });
-  for (let f = 0; f < t; f++) {
-    const fr = out.frames[f];
-    for (let s = 0; s < fr.multistep.length; s++) {
-      const p = `frame${f}.step${s}.`, st = fr.multistep[s];
-      rows.push(await compareTensor(ref, p + "pred_multimasks", st.lowResMultimasks, fwd));
-      if (ref.has(p + "pred_multimasks_high_res")) {
-        rows.push(
-          await compareTensor(ref, p + "pred_multimasks_high_res", st.highResMultimasks, fwd),
-        );
-      }
-      rows.push(await compareTensor(ref, p + "pred_ious", st.ious, fwd));
-      rows.push(await compareTensor(ref, p + "object_score_logits", st.objectScoreLogits, fwd));
-      const pts = fr.multistepPointInputs[s];
-      const rc = ref.get(p + "point_coords"), rl = ref.get(p + "point_labels");
-      if (rc && rl && pts) {
-        rows.push(compareArrays(p + "point_coords", pts.coords, toFloat32(rc), fwd));
-        const labelsOk = same([...pts.labels], [...(typedView(rl) as Int32Array)]);
-        rows.push({ name: p + "point_labels", relErr: labelsOk ? 0 : 1, ok: labelsOk });
-      } else if (rc || pts) {
-        rows.push({
-          name: p + "point_coords",
-          relErr: NaN,
-          ok: false,
-          note: rc ? "we had no points" : "the reference had no points",
-        });
-      }
-    }
-    const p = `frame${f}.`;
-    rows.push(await compareTensor(ref, p + "pred_masks", fr.predMasks, fwd));
-    rows.push(await compareTensor(ref, p + "obj_ptr", fr.objPtr, fwd));
-    rows.push(await compareTensor(ref, p + "maskmem_features", fr.maskmemFeatures, fwd));
-    rows.push(await compareTensor(ref, p + "maskmem_pos_enc", fr.maskmemPosEnc?.at(-1), fwd));
-  }
-  const cfg = await loadModelConfig(opts.config);
-  if (!cfg.loss) throw new Error(`${opts.config}: no loss section`);
-  const targets = Array.from({ length: t }, (_, f) => ({
-    data: batch.masks.subarray(f * o * h * w, (f + 1) * o * h * w),
-    numObjects: o,
-    height: h,
-    width: w,
-  }));
-  const losses = new MultiStepMultiMasksAndIous(cfg.loss).forward(out.frames, targets);
-  for (const k of ["loss_mask", "loss_dice", "loss_iou", "loss_class", "core_loss"] as const) {
-    rows.push(await compareTensor(ref, `loss.${k}`, losses[k], (mag) => lossTol * mag));
-  }
-  if (opts.gradients ?? true) {
-    losses.core_loss.backward();
-    const params = new Map(model.namedParameters());
-    for (const name of ref.keys()) {
-      if (!name.startsWith("grad.")) continue;
-      const pname = name.slice(5), param = params.get(pname);
-      if (!param) {
-        rows.push({ name, relErr: NaN, ok: false, note: "no such parameter" });
-        continue;
-      }
-      // No gradient at all is a zero gradient (torch.where routes zeros to unused embeddings).
-      const grad = param.grad ?? zeros(param.shape);
-      let tol = (mag: number) => (mag === 0 ? 1e-7 : gradTol * mag);
-      let note: string | undefined;
-      if (ZERO_BY_MATH.test(pname)) {
-        // Softmax is invariant to a per-query shift, so the key bias of a plain attention has
-        // an exact gradient of 0: both sides hold rounding noise. Checked against the scale of
-        // the same projection's weight gradient instead of its own (noise) maximum.
-        // The compact runs do not store that weight gradient: use ours (compared elsewhere).
-        const wname = pname.replace(/bias$/, "weight");
-        const wref = ref.get(`grad.${wname}`);
-        const wg = wref ? toFloat32(wref) : (await params.get(wname)?.grad?.toArray()) ?? [];
-        const scale = Math.max(0, ...Array.from(wg as ArrayLike<number>, Math.abs));
-        tol = () => 1e-5 * scale;
-        note = `exact gradient 0 (softmax shift invariance); abs error vs 1e-5 x ${
-          scale.toExponential(2)
-        }`;
-      }
-      const row = await compareTensor(ref, name, grad, tol);
-      rows.push(note ? { ...row, note, exactZero: true } : row);
-      if (!param.grad) grad.dispose();
-    }
-    const without = (rec as unknown as { params_without_grad: string[] }).params_without_grad;
-    for (const name of without) {
-      const g = params.get(name)?.grad;
-      let zero = true;
-      if (g) zero = Array.from((await g.toArray()) as ArrayLike<number>).every((x) => x === 0);
-      rows.push({
-        name: `nograd.${name}`,
-        relErr: 0,
-        ok: zero,
-        note: zero ? undefined : "the reference has no gradient here, we have a non-zero one",
-      });
-    }
-    model.zeroGrad();
-  }
-  return rows;
-}
-
-/**
- * Replays a recording and, for each correction click sampled from the errors, checks it against
- * our own prediction: a positive click must fall where the GT is on and our `high_res_masks > 0`
- * is off, a negative one where our prediction is wrongly on (or on the background when it is
- * exactly right). This exercises the prediction read-back the seeded sampler uses.
- */
-class ClickCheckingReplay implements TrainRandom {
-  #n = 0;
-  constructor(readonly inner: ReplayTrainRandom, readonly rows: ParityRow[]) {}
-  random(): number {
-    return this.inner.random();
-  }
-  integers(low: number, high: number): number {
-    return this.inner.integers(low, high);
-  }
-  choice(population: readonly number[], size: number): number[] {
-    return this.inner.choice(population, size);
-  }
-  sampleBox(req: BoxRequest): HostPoints {
-    return this.inner.sampleBox(req);
-  }
-  async samplePoints(req: PointRequest): Promise<HostPoints> {
-    const pts = await this.inner.samplePoints(req);
-    const index = this.#n++;
-    if (!req.pred) return pts;
-    const pred = await req.pred();
-    const { data: gt, height: h, width: w, numObjects: o } = req.gt;
-    const bad: string[] = [];
-    for (let b = 0; b < o; b++) {
-      const x = pts.coords[2 * b], y = pts.coords[2 * b + 1], label = pts.labels[b];
-      const base = b * h * w, i = base + y * w + x;
-      let exact = true;
-      for (let j = base; j < base + h * w && exact; j++) if (gt[j] !== pred[j]) exact = false;
-      const ok = label === 1
-        ? gt[i] === 1 && pred[i] === 0
-        : gt[i] === 0 && (pred[i] === 1 || exact);
-      if (!ok) bad.push(`object ${b} (${x},${y}) label ${label}: gt ${gt[i]}, ours ${pred[i]}`);
-    }
-    this.rows.push({
-      name: `click${index}.frame${req.frame}`,
-      relErr: bad.length ? 1 : 0,
-      ok: bad.length === 0,
-      note: bad.length ? `recorded click outside our error region: ${bad.join("; ")}` : undefined,
-    });
-    return pts;
-  }
-}
-
-/** Formats rows as aligned lines, misses marked. */
-export function formatParityRows(run: string, rows: readonly ParityRow[]): string {
-  const width = Math.max(...rows.map((r) => r.name.length));
-  return rows.map((r) =>
-    `${run}  ${r.name.padEnd(width)}  ${
-      Number.isFinite(r.relErr) ? r.relErr.toExponential(2) : r.relErr
-    }` +
-    `${r.ok ? "" : "  MISS"}${r.note ? `  (${r.note})` : ""}`
-  ).join("\n");
-}
-
-/** Registers `parity`. */
+/** Registers `parity`; the checks load only when it runs. */
 export function register(program: Command): void {
   program
     .command("parity")
-    .description(
-      "compare SAM2Train outputs, losses and gradients with the PyTorch reference (sam2-mini)",
-    )
-    .option("--run <name...>", `runs to replay (${PARITY_RUNS.join(", ")})`)
+    .description("compare our SAM 2 with the PyTorch reference's numbers (sam2-mini fixture)")
+    .option("--run <name...>", `training runs to replay (${RUNS.join(", ")})`)
     .option("--fixtures <dir>", "the sam2-mini fixture folder", "../shared/fixtures/sam2-mini")
     .option("--config <file>", "the mini model config", "configs/mini.yaml")
     .option("--no-grad", "skip the backward pass and gradient comparison")
-    .action(async (o: { run?: string[]; fixtures: string; config: string; grad: boolean }) => {
-      const runs = (o.run ?? [...PARITY_RUNS]) as ParityRun[];
+    .option("--no-keys", "skip the key lists of the released sizes (building large takes a minute)")
+    .option("--no-inference", "skip the image encoder and SAM heads comparisons")
+    .action(async (o: {
+      run?: string[];
+      fixtures: string;
+      config: string;
+      grad: boolean;
+      keys: boolean;
+      inference: boolean;
+    }) => {
+      const p = await import("./parity_run.ts");
+      const runs = o.run ?? RUNS;
       for (const r of runs) {
-        if (!PARITY_RUNS.includes(r)) {
-          throw new Error(`parity: unknown run "${r}"; known: ${PARITY_RUNS.join(", ")}`);
+        if (!RUNS.includes(r)) {
+          throw new Error(`parity: unknown run "${r}"; known: ${RUNS.join(", ")}`);
         }
       }
-      let model: SAM2Train | undefined;
       let misses = 0;
+      const report = (title: string, rows: Awaited<ReturnType<typeof p.trainStepParity>>) => {
+        console.log(p.formatParityRows(title, rows));
+        const bad = rows.filter((r) => !r.ok).length;
+        misses += bad;
+        const worst = Math.max(0, ...rows.filter((r) => !r.exactZero).map((r) => r.relErr));
+        console.log(
+          `${title}: ${rows.length - bad}/${rows.length} match; worst rel-to-max ${
+            worst.toExponential(2)
+          }`,
+        );
+      };
+      const model = await p.loadMiniTrainModel(o.fixtures, o.config);
+      if (o.inference) {
+        report("image_encoder", await p.imageEncoderParity(model, o.fixtures));
+        report("sam_heads", await p.samHeadsParity(model, o.fixtures));
+      }
       for (const run of runs) {
-        model ??= await loadMiniTrainModel(o.fixtures, o.config);
-        const rows = await trainStepParity(run, {
+        await p.loadMiniTrainModel(o.fixtures, o.config, model);
+        const rows = await p.trainStepParity(run as typeof p.PARITY_RUNS[number], {
           fixtures: o.fixtures,
           config: o.config,
           model,
           gradients: o.grad,
         });
-        console.log(formatParityRows(run, rows));
-        const bad = rows.filter((r) => !r.ok);
-        misses += bad.length;
-        const worst = (pre: string) =>
-          Math.max(
-            0,
-            ...rows.filter((r) => r.name.startsWith(pre) && !r.exactZero).map((r) => r.relErr),
-          );
-        console.log(
-          `${run}: ${rows.length - bad.length}/${rows.length} match; worst rel-to-max: outputs ` +
-            `${worst("frame").toExponential(2)}, losses ${worst("loss.").toExponential(2)}, ` +
-            `gradients ${worst("grad.").toExponential(2)}`,
-        );
+        report(run, rows);
       }
+      const keyRows = [await p.keyListParity(o.fixtures, "mini", o.config)];
+      if (o.keys) {
+        for (const [name, cfg] of SIZES) keyRows.push(await p.keyListParity(o.fixtures, name, cfg));
+      }
+      for (const r of keyRows) console.log(`${r.ok ? "ok  " : "MISS"} ${r.name}: ${r.note}`);
+      misses += keyRows.filter((r) => !r.ok).length;
       if (misses > 0) {
-        console.error(`parity: ${misses} tensor(s) outside tolerance`);
+        console.error(`parity: ${misses} comparison(s) outside tolerance`);
         process.exitCode = 1;
+      } else {
+        console.log("parity: everything matches the reference within tolerance");
       }
     });
 }

@@ -11,7 +11,7 @@ import {
   type ParityRow,
   type ParityRun,
   trainStepParity,
-} from "../../../src/cli/commands/parity.ts";
+} from "../../../src/cli/commands/parity_run.ts";
 import {
   RecordingTrainRandom,
   ReplayTrainRandom,
