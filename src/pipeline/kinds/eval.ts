@@ -1,33 +1,98 @@
 /**
- * `uses: eval`: registered with its parameters so pipelines validate and plan today; running
- * it fails clearly until video inference and J&F (src/eval) exist.
+ * `uses: eval`: predicts masks with a checkpoint (tools/vos_inference.py: each video's first
+ * frame masks tracked through its frames) and scores them against ground truth with J&F
+ * (sav_dataset/sav_evaluator.py), over `predictVideos`, `evaluate` and `writeJFReport`
+ * (src/eval), as `deno task eval --checkpoint ... --gt_root ... --out ...` does.
  */
-import { KindUnavailableError } from "../errors.ts";
 import type { StageKind } from "../kind.ts";
 import { type Infer, s } from "../schema.ts";
 
 const params = s.object({
-  checkpoint: s.path({ role: "input", desc: "Checkpoint to evaluate" }),
-  dataset: s.path({ role: "input", desc: "Validation dataset manifest" }),
-  config: s.optional(s.path({ role: "input", desc: "Model config (YAML)" })),
-  split: s.optional(s.string({ desc: "Split name" })),
+  checkpoint: s.path({ role: "input", desc: "Checkpoint to evaluate (.pt or .safetensors)" }),
+  model_config: s.path({ role: "input", desc: "Model config (YAML, e.g. configs/mini.yaml)" }),
+  video_dir: s.path({ role: "input", desc: "Frames, <dir>/<video>/<frame>.jpg" }),
+  gt_dir: s.path({ role: "input", desc: "Ground-truth masks (DAVIS or SA-V layout)" }),
+  input_mask_dir: s.optional(s.path({
+    role: "input",
+    desc: "Prompt masks (the first frame's of each video are used) @default gt_dir",
+  })),
+  videos: s.optional(s.array(s.string({ minLength: 1 }), { desc: "Only these videos" })),
+  score_thresh: s.defaulted(s.number({ desc: "Mask logit threshold" }), 0),
+  per_obj_png_file: s.defaulted(
+    s.boolean({ desc: "SA-V layout (one folder per object) in and out" }),
+    false,
+  ),
+  skip_first_and_last: s.defaulted(
+    s.boolean({ desc: "Do not score each object's first and last annotated frame" }),
+    true,
+  ),
+  bound_th: s.defaulted(
+    s.number({ min: 0, max: 1, desc: "Boundary tolerance / image diagonal" }),
+    0.008,
+  ),
 }, { what: "eval with:" });
 
 /** Parameters of `eval`. */
 export type EvalParams = Infer<typeof params>;
 
-/** The `eval` stage kind (not available yet). */
+/** The `eval` stage kind. */
 export const evalKind: StageKind<EvalParams> = {
   name: "eval",
-  description: "Predict masks and score J&F on a validation set (not available yet)",
+  description:
+    "Predict masks from first-frame prompts with a checkpoint and score J&F against ground truth",
   params,
-  outputs: { report: "dir" },
-  modules: [import.meta.url],
-  run() {
-    return Promise.reject(
-      new KindUnavailableError(
-        `Stage kind "eval" is not available yet: video inference and J&F (src/eval) are not built in this version`,
-      ),
+  outputs: { predictions: "dir", report: "dir" },
+  modules: [
+    import.meta.url,
+    new URL("../../eval/inference/predict_videos.ts", import.meta.url).href,
+    new URL("../../eval/evaluate.ts", import.meta.url).href,
+    new URL("../../eval/_video_worker.ts", import.meta.url).href,
+    new URL("../../eval/report.ts", import.meta.url).href,
+  ],
+  async run(ctx) {
+    const { initGpu } = await import("../../gpu/mod.ts");
+    const { predictVideos } = await import("../../eval/inference/predict_videos.ts");
+    const { evaluate } = await import("../../eval/evaluate.ts");
+    const { writeJFReport } = await import("../../eval/report.ts");
+    const p = ctx.params;
+    await initGpu();
+    const pred = await predictVideos({
+      checkpoint: p.checkpoint,
+      modelConfig: p.model_config,
+      baseVideoDir: p.video_dir,
+      inputMaskDir: p.input_mask_dir ?? p.gt_dir,
+      outputMaskDir: ctx.outputs.predictions,
+      videos: p.videos,
+      scoreThresh: p.score_thresh,
+      perObjPngFile: p.per_obj_png_file,
+      onVideo: (v, done, total) => {
+        ctx.log(
+          `${v.name}: ${v.frames} frames, ${v.objects} objects, ` +
+            `${(v.frames / v.seconds).toFixed(2)} frames/s`,
+        );
+        ctx.progress(done, total + 1);
+      },
+    });
+    ctx.log(`predicted ${pred.frames} frames of ${pred.videos.length} videos`);
+    if (ctx.signal.aborted) throw ctx.signal.reason;
+    const result = await evaluate({
+      gtRoot: p.gt_dir,
+      predRoot: ctx.outputs.predictions,
+      videos: p.videos,
+      skipFirstAndLast: p.skip_first_and_last,
+      boundTh: p.bound_th,
+    });
+    if (result.objects.length === 0) {
+      throw new Error(
+        `eval: no object was scored: no video of "${p.gt_dir}" has predictions in ` +
+          `"${ctx.outputs.predictions}" (check video_dir, gt_dir and input_mask_dir)`,
+      );
+    }
+    await writeJFReport(result, ctx.outputs.report);
+    ctx.progress(1, 1);
+    ctx.log(
+      `J&F ${result.jf.toFixed(1)}  J ${result.j.toFixed(1)}  F ${result.f.toFixed(1)}  ` +
+        `(${result.videos.length} videos, ${result.objects.length} objects, ${result.layout})`,
     );
   },
 };
