@@ -5,9 +5,14 @@ export interface Disposable_ {
 
 const stack: Set<Disposable_>[] = [];
 const kept = new WeakSet<Disposable_>();
+/** The open `tidyAsync` scope, if any (JS gives no per-async-task context, so only one). */
+let asyncScope: Set<Disposable_> | null = null;
+/** With `releaseTape`: every tensor made while the async scope is open, inner scopes included. */
+let asyncMade: Disposable_[] | null = null;
 
 /** Registers a new tensor with the innermost `tidy` scope (internal). */
 export function track(t: Disposable_): void {
+  asyncMade?.push(t);
   if (stack.length > 0 && !kept.has(t)) stack[stack.length - 1].add(t);
 }
 
@@ -64,6 +69,117 @@ export function tidy<T>(fn: () => T): T {
     else t.dispose();
   }
   return result;
+}
+
+/** Options of {@link tidyAsync}. */
+export interface TidyAsyncOptions {
+  /**
+   * Also drop the autograd tape of every tensor created while the scope was open, including
+   * those inner `tidy` scopes already disposed (what their ops saved for backward is released
+   * now instead of whenever the garbage collector gets to them; a tape branch the loss does
+   * not use is never released by backward). Only for scopes that ran `backward` inside, or
+   * never will: a later `backward` through this scope's tensors would then fail. The scope
+   * holds those tensor objects (not their buffers) until it ends. @default false
+   */
+  releaseTape?: boolean;
+}
+
+/** Whether a {@link tidyAsync} scope is open (e.g. a training step is running). */
+export function inAsyncScope(): boolean {
+  return asyncScope !== null;
+}
+
+/**
+ * `tidy` for an async `fn` (a training step awaits GPU read backs): every tensor created while
+ * it is open and no inner `tidy` is, whichever code creates it, is disposed when `fn` settles,
+ * except what it resolves to (as `tidy` finds them) and tensors marked with `keep`.
+ *
+ * JS has no async context isolation, so the scope cannot tell which async task made a tensor:
+ * only one `tidyAsync` may be open at a time (a second, nested or concurrent, throws), and
+ * nothing that creates tensors may run concurrently with it (each such tensor would be freed
+ * with it). Synchronous `tidy` scopes inside it work as usual.
+ *
+ * @throws {Error} when another `tidyAsync` scope is open, or when `fn` left a synchronous
+ * scope open (a bug: `tidy` cannot span awaits).
+ *
+ * @example
+ * ```ts
+ * const lossValue = await tidyAsync(async () => {
+ *   const loss = await model.forward(batch); // awaits read backs
+ *   backward(loss);
+ *   optimizer.step();
+ *   return await loss.item();
+ * }, { releaseTape: true });
+ * ```
+ */
+export async function tidyAsync<T>(fn: () => Promise<T>, opts: TidyAsyncOptions = {}): Promise<T> {
+  if (asyncScope !== null) {
+    throw new Error(
+      "tidyAsync(): another async scope is already open; only one may be open at a time (JS " +
+        "cannot tell concurrent async tasks apart): await the first before starting another",
+    );
+  }
+  const scope = new Set<Disposable_>();
+  const depth = stack.length;
+  stack.push(scope);
+  asyncScope = scope;
+  const made = opts.releaseTape ? [] as Disposable_[] : null;
+  asyncMade = made;
+  const close = () => {
+    asyncMade = null;
+    const top = stack.length - 1;
+    const ok = stack[top] === scope && top === depth;
+    const i = stack.lastIndexOf(scope);
+    if (i >= 0) stack.splice(i, 1);
+    asyncScope = null;
+    if (!ok) {
+      throw new Error(
+        "tidyAsync(): a scope opened inside it was still open when it ended (tidy() around " +
+          "an await?); the tensors of this async scope were freed",
+      );
+    }
+  };
+  let result: T;
+  try {
+    result = await fn();
+  } catch (e) {
+    try {
+      close();
+    } finally {
+      disposeAll(scope, new Set(), made);
+    }
+    throw e;
+  }
+  const keepSet = new Set<unknown>();
+  collect(result, keepSet);
+  try {
+    close();
+  } finally {
+    disposeAll(scope, keepSet, made);
+  }
+  const parent = stack[stack.length - 1];
+  for (const t of keepSet) if (scope.has(t as Disposable_)) parent?.add(t as Disposable_);
+  return result;
+}
+
+/** A tensor's tape entry as far as the scope needs it (avoids importing the tensor layer). */
+interface WithTape {
+  node?: { ctx: { release(): void } } | null;
+}
+
+function disposeAll(
+  scope: Set<Disposable_>,
+  keepSet: Set<unknown>,
+  made: Disposable_[] | null,
+): void {
+  for (const t of scope) if (!keepSet.has(t)) t.dispose();
+  if (!made) return;
+  for (const t of made) {
+    const w = t as WithTape;
+    if (keepSet.has(t) || kept.has(t) || !w.node) continue;
+    w.node.ctx.release();
+    w.node = null;
+  }
 }
 
 /** Undoes `keep`: the tensor belongs to the innermost scope again (internal to autograd). */

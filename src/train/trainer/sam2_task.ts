@@ -5,12 +5,21 @@
  */
 import type { BatchedVideoDatapoint } from "../../data/mod.ts";
 import { splitSam2Train } from "../../sam2/config/mod.ts";
-import { SAM2Train, SeededTrainRandom } from "../../sam2/train/mod.ts";
+import { SAM2Train, SeededTrainRandom, type TrainRandom } from "../../sam2/train/mod.ts";
 import { tensor } from "../../tensor/mod.ts";
 import type { TrainingConfig } from "../config/mod.ts";
 import { MultiStepMultiMasksAndIous } from "../loss/mod.ts";
 import type { TrainingContext } from "./run_training.ts";
 import type { StepOutput, TrainTask } from "./train_task.ts";
+
+/** Options of {@link createSam2TrainTask}. */
+export interface Sam2TrainTaskOptions {
+  /**
+   * The prompt-decision generator of the `step`-th call (0-based). @default a
+   * `SeededTrainRandom` seeded from the run's seed and the step index
+   */
+  random?: (step: number) => TrainRandom;
+}
 
 /**
  * Builds the task from a trainer config: the model of `trainer.model` (SAM2Train options split
@@ -22,6 +31,7 @@ import type { StepOutput, TrainTask } from "./train_task.ts";
 export function createSam2TrainTask(
   cfg: TrainingConfig,
   ctx: TrainingContext,
+  opts: Sam2TrainTaskOptions = {},
 ): TrainTask<BatchedVideoDatapoint> {
   const t = cfg.trainer;
   if (!t.model) throw new Error("trainer.model is missing from the training config");
@@ -38,7 +48,9 @@ export function createSam2TrainTask(
     async step(batch: BatchedVideoDatapoint): Promise<StepOutput> {
       const { numFrames: T, numVideos: V, numObjects: O, height: H, width: W } = batch;
       const imgBatch = tensor(batch.imgBatch, [T, V, 3, H, W]);
-      const rand = new SeededTrainRandom((ctx.seed * 1_000_003 + stepIndex++) >>> 0);
+      const step = stepIndex++;
+      const rand = opts.random?.(step) ??
+        new SeededTrainRandom((ctx.seed * 1_000_003 + step) >>> 0);
       const out = await model.forward(
         { imgBatch, masks: batch.masks, objToFrameIdx: batch.objToFrameIdx, numObjects: O },
         rand,

@@ -11,7 +11,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { gpu } from "../../gpu/runtime.ts";
 import type { Tensor } from "../../tensor/tensor.ts";
-import { backward, tidy } from "../../tensor/mod.ts";
+import { backward, tidy, tidyAsync } from "../../tensor/mod.ts";
 import { buildParamGroups, type ParamGroupOptions } from "../config/param_groups.ts";
 import type { ScheduledParamGroup } from "../config/param_groups.ts";
 import type { CheckpointConfig, OptimConfig } from "../config/training_types.ts";
@@ -102,6 +102,28 @@ export interface TrainResult {
   checkpoint: string | null;
   /** Whether the run continued a checkpoint. */
   resumed: boolean;
+}
+
+/** Where a step is (for schedules and messages) and what it must compute. */
+interface StepAt {
+  epoch: number;
+  iter: number;
+  /** Batches in the epoch. */
+  n: number;
+  clipMax: number | null;
+  /** Whether this step is logged (the gradient norm is read back). */
+  logNow: boolean;
+}
+
+/** What a step leaves behind: numbers only (its tensors are freed with its scope). */
+interface StepNumbers {
+  /** The loss has no gradient: no update was made. */
+  skipped: boolean;
+  loss: number;
+  terms: Record<string, number>;
+  where: number;
+  /** NaN unless logged. */
+  gradNorm: number;
 }
 
 const ALLOWED_OPTIONS = new Set(["lr", "weight_decay"]);
@@ -344,64 +366,35 @@ export class Trainer<B> {
         }
         const t0 = performance.now();
         const dataTime = (t0 - tData) / 1000;
-        this.optimizer.zeroGrad();
-        const out = await this.#forward(batch);
-        const loss = await out.loss.item();
-        const disposeOut = () => {
-          out.loss.dispose();
-          for (const t of Object.values(out.terms)) t.dispose();
-        };
-        if (!Number.isFinite(loss)) {
-          const terms: Record<string, number> = { loss };
-          for (const [k, t] of Object.entries(out.terms)) terms[k] = await t.item();
-          disposeOut();
-          const shown = Object.entries(terms).map(([k, v]) => `${k}=${v}`).join(", ");
-          const msg = `Loss is ${loss} at step ${this.#progress.steps.train} (epoch ${epoch}, ` +
-            `batch ${iter}): ${shown}. Training stopped; ` +
-            (this.#lastGood
-              ? `the last checkpoint "${this.#lastGood}" is untouched`
-              : "no checkpoint was written in this run");
-          await this.log.info(msg);
-          throw new NonFiniteLossError(msg, this.#progress.steps.train, epoch, terms);
-        }
-        if (!out.loss.requiresGrad) {
+        const logNow = iter % logFreq === 0;
+        // Everything the step creates (inputs, activations, the tape, gradient norms, the loss)
+        // is freed when it ends: only parameters, their gradients and the optimizer state (all
+        // kept) outlive it, so GPU memory is the same after every step.
+        const r = await tidyAsync(
+          () => this.#trainStep(batch, { epoch, iter, n, clipMax, logNow }),
+          { releaseTape: true },
+        );
+        if (r.skipped) {
           // E.g. every frame of a short clip took its mask input as output: nothing to learn
           // from. PyTorch would raise in backward(); we skip the update and say so.
           await this.log.info(
             `Step ${this.#progress.steps.train} (epoch ${epoch}, batch ${iter}): the loss ` +
-              `${loss} does not depend on any trainable parameter; no update for this batch`,
+              `${r.loss} does not depend on any trainable parameter; no update for this batch`,
           );
-          disposeOut();
           data.recycle?.(batch);
           iter++;
           this.#epochIter = iter;
           tData = performance.now();
           continue;
         }
-        backward(out.loss);
-        await this.opts.allReduceGradients?.(this.#params);
-        const where = (epoch + iter / n) / maxEpochs;
-        if (where < 1) this.stepSchedulers(where);
-        const logNow = iter % logFreq === 0;
-        let norm: Tensor | null = null;
-        if (clipMax !== null) norm = clipGradNorm(this.#params, clipMax);
-        else if (logNow) {
-          const gn = gradNorm(this.#params, Infinity);
-          norm = gn.totalNorm;
-          gn.normAndCoef.dispose();
-        }
-        this.optimizer.step();
         this.#progress.steps.train++;
         data.recycle?.(batch);
+        const { loss, terms, where } = r;
         lastLoss = loss;
-        const terms: Record<string, number> = {};
-        for (const [k, t] of Object.entries(out.terms)) terms[k] = await t.item();
-        disposeOut();
         sums.loss = (sums.loss ?? 0) + loss;
         for (const [k, v] of Object.entries(terms)) sums[k] = (sums[k] ?? 0) + v;
         counted++;
         if (logNow) {
-          const gradNormValue = norm ? await norm.item() : NaN;
           const rec: StepRecord = {
             step: this.#progress.steps.train,
             epoch,
@@ -410,7 +403,7 @@ export class Trainer<B> {
             loss,
             terms,
             groups: this.optimizer.groups.map((g) => ({ lr: g.lr, weight_decay: g.weightDecay })),
-            grad_norm: gradNormValue,
+            grad_norm: r.gradNorm,
             step_time: (performance.now() - t0) / 1000,
             data_time: dataTime,
             peak_gpu_bytes: pool.stats().peakBytes,
@@ -418,7 +411,6 @@ export class Trainer<B> {
           pool.resetPeak();
           await this.log.step(rec, n);
         }
-        norm?.dispose();
         iter++;
         this.#epochIter = iter;
         this.#progress.timeElapsed = elapsedBefore + (performance.now() - started) / 1000;
@@ -469,6 +461,44 @@ export class Trainer<B> {
       }
     }
     return this.#result(false, lastLoss, resumed);
+  }
+
+  /**
+   * One step inside the caller's `tidyAsync` scope: zero the gradients, forward and loss,
+   * backward, schedules, clipping, AdamW; returns plain numbers so nothing GPU-side escapes.
+   */
+  async #trainStep(batch: B, at: StepAt): Promise<StepNumbers> {
+    const { epoch, iter, n, clipMax, logNow } = at;
+    this.optimizer.zeroGrad();
+    const out = await this.#forward(batch);
+    const loss = await out.loss.item();
+    if (!Number.isFinite(loss)) {
+      const terms: Record<string, number> = { loss };
+      for (const [k, t] of Object.entries(out.terms)) terms[k] = await t.item();
+      const shown = Object.entries(terms).map(([k, v]) => `${k}=${v}`).join(", ");
+      const msg = `Loss is ${loss} at step ${this.#progress.steps.train} (epoch ${epoch}, ` +
+        `batch ${iter}): ${shown}. Training stopped; ` +
+        (this.#lastGood
+          ? `the last checkpoint "${this.#lastGood}" is untouched`
+          : "no checkpoint was written in this run");
+      await this.log.info(msg);
+      throw new NonFiniteLossError(msg, this.#progress.steps.train, epoch, terms);
+    }
+    if (!out.loss.requiresGrad) {
+      return { skipped: true, loss, terms: {}, where: NaN, gradNorm: NaN };
+    }
+    backward(out.loss);
+    await this.opts.allReduceGradients?.(this.#params);
+    const where = (epoch + iter / n) / this.opts.maxEpochs;
+    if (where < 1) this.stepSchedulers(where);
+    let norm: Tensor | null = null;
+    if (clipMax !== null) norm = clipGradNorm(this.#params, clipMax);
+    else if (logNow) norm = gradNorm(this.#params, Infinity).totalNorm;
+    this.optimizer.step();
+    const terms: Record<string, number> = {};
+    for (const [k, t] of Object.entries(out.terms)) terms[k] = await t.item();
+    const gradNormValue = logNow && norm ? await norm.item() : NaN;
+    return { skipped: false, loss, terms, where, gradNorm: gradNormValue };
   }
 
   async #forward(batch: B): Promise<{ loss: Tensor; terms: Record<string, Tensor> }> {
