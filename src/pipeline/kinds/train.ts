@@ -102,6 +102,9 @@ export const trainKind: StageKind<TrainParams> = {
           `"${p.config}"`,
       );
     }
+    if (r.progress.steps.train === 0) {
+      ctx.log("note: no optimizer step was taken; the checkpoint holds the initial weights");
+    }
     if (total) ctx.progress(total, total);
     ctx.log(
       `${r.stoppedAtMaxSteps ? "stopped" : "finished"} at epoch ${r.progress.epoch}, step ` +
