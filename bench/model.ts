@@ -14,7 +14,7 @@
  * time relative to mini.
  */
 import { gpu, initGpu } from "../src/gpu/mod.ts";
-import { ImageEncoder } from "../src/sam2/backbone/mod.ts";
+import { type HieraPlan, ImageEncoder } from "../src/sam2/backbone/mod.ts";
 import { loadModelConfig, type Sam2ModelConfig } from "../src/sam2/config/mod.ts";
 import { type GpuVideoBatch, SAM2Train, SeededTrainRandom } from "../src/sam2/mod.ts";
 import { manualSeed, noGrad, randn, type Tensor, tidy } from "../src/tensor/mod.ts";
@@ -77,6 +77,21 @@ function isBindingError(e: unknown): boolean {
   return /maxStorageBufferBinding|binding/i.test(String((e as Error)?.message ?? e));
 }
 
+/**
+ * Bytes of the largest activation of the trunk at `res` (qkv over the padded windows, the MLP's
+ * hidden layer): attention itself is fused, so these bound the largest single binding.
+ */
+function largestActivationBytes(plan: HieraPlan, res: number): number {
+  let g = res / 4, most = 0;
+  for (const b of plan.blocks) {
+    const pad = b.windowSize > 0 ? Math.ceil(g / b.windowSize) * b.windowSize : g;
+    const out = b.qStride ? Math.ceil(g / b.qStride[0]) : g;
+    most = Math.max(most, pad * pad * 3 * b.dimOut * 4, out * out * 4 * b.dimOut * 4);
+    g = out;
+  }
+  return most;
+}
+
 /** Frees the outputs of a forward. */
 function disposeAll(ts: Tensor[]) {
   for (const t of ts) t.dispose();
@@ -110,6 +125,15 @@ for (const size of sizes) {
     encoderCases.push(c);
     c.paramsMiB = paramBytes / MiB;
     if (ms256 !== undefined) c.estMs = ms256 * (res / 256) ** 2;
+    const largest = largestActivationBytes(enc.trunk.plan, res);
+    if (largest > maxBinding) {
+      c.status = "exceeds binding limit";
+      c.note = `a ${(largest / MiB).toFixed(0)} MiB activation is over the ${
+        maxBinding / MiB
+      } MiB max storage binding`;
+      log(`${size} @${res}: exceeds binding limit (${c.note})`);
+      continue;
+    }
     if (c.estMs !== undefined && c.estMs > budgetS * 1000) {
       c.status = "skipped";
       log(`${size} @${res}: skipped (est. ${(c.estMs / 1000).toFixed(0)} s)`);
