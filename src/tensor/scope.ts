@@ -92,15 +92,16 @@ export function inAsyncScope(): boolean {
 /**
  * `tidy` for an async `fn` (a training step awaits GPU read backs): every tensor created while
  * it is open and no inner `tidy` is, whichever code creates it, is disposed when `fn` settles,
- * except what it resolves to (as `tidy` finds them) and tensors marked with `keep`.
+ * except what it resolves to (as `tidy` finds them; they then belong to the caller, as tensors
+ * made outside any scope) and tensors marked with `keep`.
  *
  * JS has no async context isolation, so the scope cannot tell which async task made a tensor:
  * only one `tidyAsync` may be open at a time (a second, nested or concurrent, throws), and
  * nothing that creates tensors may run concurrently with it (each such tensor would be freed
- * with it). Synchronous `tidy` scopes inside it work as usual.
+ * with it). Synchronous `tidy` scopes inside it work as usual; it cannot start inside one.
  *
- * @throws {Error} when another `tidyAsync` scope is open, or when `fn` left a synchronous
- * scope open (a bug: `tidy` cannot span awaits).
+ * @throws {Error} when another `tidyAsync` scope is open, when called inside a synchronous
+ * `tidy`, or when `fn` left a synchronous scope open (a bug: `tidy` cannot span awaits).
  *
  * @example
  * ```ts
@@ -119,18 +120,21 @@ export async function tidyAsync<T>(fn: () => Promise<T>, opts: TidyAsyncOptions 
         "cannot tell concurrent async tasks apart): await the first before starting another",
     );
   }
+  if (stack.length > 0) {
+    // A synchronous tidy cannot span the awaits: its end would pop this scope instead.
+    throw new Error(
+      "tidyAsync(): called inside a synchronous tidy(); start the async scope outside it",
+    );
+  }
   const scope = new Set<Disposable_>();
-  const depth = stack.length;
   stack.push(scope);
   asyncScope = scope;
   const made = opts.releaseTape ? [] as Disposable_[] : null;
   asyncMade = made;
   const close = () => {
     asyncMade = null;
-    const top = stack.length - 1;
-    const ok = stack[top] === scope && top === depth;
-    const i = stack.lastIndexOf(scope);
-    if (i >= 0) stack.splice(i, 1);
+    const ok = stack.length === 1 && stack[0] === scope;
+    stack.length = 0;
     asyncScope = null;
     if (!ok) {
       throw new Error(
@@ -157,8 +161,6 @@ export async function tidyAsync<T>(fn: () => Promise<T>, opts: TidyAsyncOptions 
   } finally {
     disposeAll(scope, keepSet, made);
   }
-  const parent = stack[stack.length - 1];
-  for (const t of keepSet) if (scope.has(t as Disposable_)) parent?.add(t as Disposable_);
   return result;
 }
 

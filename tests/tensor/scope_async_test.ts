@@ -115,3 +115,15 @@ Deno.test("tidyAsync() with releaseTape frees what the tape saved on branches ba
   w.grad!.dispose();
   w.dispose();
 });
+
+Deno.test("tidyAsync() refuses to start inside a synchronous tidy()", async () => {
+  let started: Promise<number> | null = null;
+  T.tidy(() => {
+    started = T.tidyAsync(async () => {
+      await tick();
+      return 1;
+    });
+  });
+  await assertRejects(() => started!, Error, "inside a synchronous tidy()");
+  assert(!T.inAsyncScope());
+});

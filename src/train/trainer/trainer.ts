@@ -512,8 +512,8 @@ export class Trainer<B> {
       if (o instanceof Promise) {
         o.catch(() => {});
         throw new TypeError(
-          "TrainTask.step returned a Promise: set `async: true` on the task (an async step " +
-            "frees its own intermediate tensors)",
+          "TrainTask.step returned a Promise: set `async: true` on the task (the trainer " +
+            "then scopes the step with tidyAsync instead of tidy)",
         );
       }
       return { loss: o.loss, terms: o.terms ?? {} };

@@ -34,7 +34,8 @@ Deno.test("a SAM2Train training step leaves no GPU memory behind and its peak is
         let first: BatchedVideoDatapoint | null = null;
         task.step = (b: BatchedVideoDatapoint) => {
           first ??= structuredClone(b);
-          // The previous step is done (backward, clip, AdamW): measure what it left.
+          // The previous step is done (backward, clip, AdamW) and this one has only dropped
+          // the previous gradients (zeroGrad): measure what the previous step left.
           const s = pool.stats();
           live.push(s.liveBytes);
           peak.push(s.peakBytes);
@@ -54,7 +55,7 @@ Deno.test("a SAM2Train training step leaves no GPU memory behind and its peak is
   const mib = (b: number) => (b / 2 ** 20).toFixed(2);
   const shown = live.map((l, i) => `after ${i}: live ${mib(l)} MiB, peak ${mib(peak[i])} MiB`);
   // live[i] / peak[i] were read after i steps; step 1 created the AdamW state. The last entry
-  // was read after the run (a checkpoint was written), so only its peak is a step's.
+  // was read after the run, gradients still held, so only its peak is compared.
   const steady = live.slice(2, 6);
   assert(steady.every((l) => l === steady[0]), `live bytes grow:\n${shown.join("\n")}`);
   assert(steady[0] > live[0], "the optimizer state is part of the live bytes");
