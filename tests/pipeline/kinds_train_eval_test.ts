@@ -110,3 +110,19 @@ Deno.test("train fails naming a missing init checkpoint", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("train fails with the config's file:line:col when it is not a trainer config", async () => {
+  const dir = await tempProject({
+    "pipeline.yaml":
+      "stages:\n  t:\n    uses: train\n    with:\n      config: c.yaml\n    outs:\n      dir: out/t\n",
+    "c.yaml": "x: 1\n",
+  });
+  try {
+    const s = await run(dir, { registry: builtinRegistry(), storeDir: `${dir}/.sam2` });
+    assertEquals(statuses(s), { t: "failed" });
+    assertStringIncludes(s.results[0].reasons[0], "c.yaml:1:1");
+    assertStringIncludes(s.results[0].reasons[0], 'No "trainer:" section');
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
