@@ -167,7 +167,7 @@ Deno.test("parsePipeline() parses the demo pipeline", async () => {
     checkInputs: false,
     root: "/nonexistent",
   });
-  assertEquals(p.groups.map((g) => g.name), ["synth", "frames", "dataset"]);
+  assertEquals(p.groups.map((g) => g.name), ["synth", "frames", "dataset", "train", "eval"]);
   assertEquals(p.groups[1].instances, null); // expanded after synth ran
   assertEquals(p.groups[2].upstream.map((u) => u.name).sort(), ["frames", "synth"]);
 });
