@@ -24,7 +24,7 @@ for await (const chunk of child.stdout) {
   await Deno.stdout.write(chunk);
   tail = (tail + decoder.decode(chunk, { stream: true })).slice(-4096);
 }
-const { code } = await child.status;
+const { code, signal } = await child.status;
 
 // Deno ends with e.g. "ok | 12 passed (3 steps) | 0 failed (2s)".
 // deno-lint-ignore no-control-regex
@@ -32,6 +32,17 @@ const plain = tail.replace(/\x1b\[[0-9;]*m/g, "");
 const match = [...plain.matchAll(/(\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed/g)].at(-1);
 const passed = match ? Number(match[1]) : 0;
 let failed = match ? Number(match[2]) : 0;
-if (code !== 0 && failed === 0) failed = 1; // a crash or type error before any test ran
+// Deno + wgpu on lavapipe rarely abort in native teardown after the last test finished
+// ("corrupted size vs. prev_size"), killing the process by a signal. When Deno had already
+// printed its own all-passed summary ("ok | N passed | 0 failed") that is not a test failure:
+// say so loudly and keep the result. Any other non-zero exit counts as a failure.
+const allPassed = match !== undefined && failed === 0 && /(^|\n)ok \| \d+ passed/.test(plain);
+const crashedAfterSummary = code !== 0 && (signal !== null || code >= 128) && allPassed;
+if (crashedAfterSummary) {
+  console.error(
+    `warning: deno exited by ${signal ?? `code ${code}`} after all tests passed ` +
+      "(a native crash at teardown, not a test failure)",
+  );
+} else if (code !== 0 && failed === 0) failed = 1; // a crash or type error before the summary
 console.log(`${passed} passed, ${failed} failed`);
-Deno.exit(code === 0 ? 0 : 1);
+Deno.exit(code === 0 || crashedAfterSummary ? 0 : 1);
