@@ -1,6 +1,6 @@
 /**
  * `deno task bench model [--json] [--sizes t,s,b+,l] [--res 256,512,1024] [--quick]
- * [--budget S] [--train mini,t]`: whole-model figures on this machine.
+ * [--budget S] [--train mini,t] [--act-ckpt]`: whole-model figures on this machine.
  *
  * - Image encoder (Hiera trunk + FPN neck) forward, eval mode, batch 1, random weights: time
  *   after a warm-up (completion forced by reading the output back) and the pool's peak bytes
@@ -30,6 +30,8 @@ function opt(name: string, fallback: string): string {
 const sizes = opt("--sizes", quick ? "t" : "t,s,b+,l").split(",").filter(Boolean);
 const resList = opt("--res", quick ? "256" : "256,512,1024").split(",").map(Number);
 const budgetS = Number(opt("--budget", quick ? "20" : "60"));
+/** Also time each train model with `Hiera.actCheckpoint` on (name suffixed "+ckpt"). */
+const actCkpt = args.includes("--act-ckpt");
 const trainModels = opt("--train", quick ? "mini" : "mini,t").split(",").filter(Boolean);
 for (const r of resList) {
   if (!Number.isInteger(r) || r <= 0 || r % 32 !== 0) {
@@ -249,16 +251,18 @@ async function trainStep(model: SAM2Train, batch: GpuVideoBatch, loss: MultiStep
   return { forwardMs: t1 - t0, backwardMs: t2 - t1, coreLoss };
 }
 
-for (const name of trainModels) {
+const trainRuns = trainModels.flatMap((m) => actCkpt ? [m, `${m}+ckpt`] : [m]);
+for (const run of trainRuns) {
+  const name = run.replace(/\+ckpt$/, ""), ckpt = run !== name;
   const c: TrainCase = {
-    model: name,
+    model: run,
     res: TRAIN_RES,
     frames: FRAMES,
     objects: OBJECTS,
     status: "ok",
   };
   trainCases.push(c);
-  const miniCase = trainCases.find((x) => x.model === "mini" && x.ms);
+  const miniCase = trainCases.find((x) => x.model.startsWith("mini") && x.ms);
   const enc = encoderCases.find((x) => x.size === name && x.res === TRAIN_RES && x.ms);
   if (name !== "mini" && miniCase?.ms && enc?.ms) {
     // Forward + backward of the encoder ~ 3 forwards per frame, plus the rest as in mini.
@@ -271,6 +275,7 @@ for (const name of trainModels) {
   }
   const cfg = await loadModelConfig(CONFIGS[name]);
   const model = new SAM2Train(atResolution(cfg.model, TRAIN_RES), mini.trainerModelExtra!);
+  model.image_encoder.trunk.actCheckpoint = ckpt;
   model.train();
   const loss = new MultiStepMultiMasksAndIous(mini.loss!);
   const batch = syntheticBatch(FRAMES, OBJECTS, TRAIN_RES);
