@@ -16,6 +16,12 @@ import { register as registerEval } from "./commands/eval.ts";
 import { register as registerConvert } from "./commands/convert.ts";
 import { register as registerParity } from "./commands/parity.ts";
 
+/** Lets in-flight GPU work finish before the process exits (only if a command used the GPU). */
+async function settle(): Promise<void> {
+  const { settleGpu } = await import("../gpu/runtime.ts");
+  await settleGpu();
+}
+
 export function buildProgram(): Command {
   const program = new Command("sam2")
     .description("Train and fine-tune SAM 2 with declarative, cached pipelines on WebGPU")
@@ -37,7 +43,9 @@ export function buildProgram(): Command {
 if (import.meta.main) {
   try {
     await buildProgram().parseAsync(Deno.args, { from: "user" });
+    await settle();
   } catch (e) {
+    await settle().catch(() => {});
     if (e instanceof CommanderError) Deno.exit(e.exitCode);
     console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
     Deno.exit(1);

@@ -513,3 +513,16 @@ export function gpu(): GpuRuntime {
 export function setGpuDebug(on: boolean): void {
   gpu().debug = on;
 }
+
+/**
+ * Waits until every submitted GPU command has finished (no-op when the GPU was never
+ * initialised). Call before a process exits: wgpu's teardown waits only briefly for in-flight
+ * work and panics ("timed out while waiting on the last successful submission") when a slow
+ * adapter such as lavapipe is still busy.
+ */
+export async function settleGpu(): Promise<void> {
+  const r = runtime;
+  if (!r) return;
+  r.flush();
+  await r.device.queue.onSubmittedWorkDone();
+}
