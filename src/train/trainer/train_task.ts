@@ -26,10 +26,10 @@ export interface TrainTask<B> {
   /** The module whose parameters are trained and saved (`checkpoint["model"]`). */
   model: Module;
   /**
-   * Forward and loss for one batch. A synchronous step runs inside `tidy`, so the trainer frees
-   * every tensor it made. An asynchronous step (`async: true`; SAM2Train's forward reads masks
-   * back to sample correction clicks) cannot be scoped across awaits: it frees its own
-   * intermediates, and the trainer frees only the returned loss and terms.
+   * Forward and loss for one batch. The trainer runs each step (forward, backward, optimizer)
+   * inside `tidyAsync`, so every tensor the step made is freed when it ends, for synchronous
+   * and asynchronous steps alike (`async: true`; SAM2Train's forward reads masks back to sample
+   * correction clicks).
    */
   step(batch: B): StepOutput | Promise<StepOutput>;
   /** `step` returns a Promise. @default false */
