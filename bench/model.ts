@@ -274,6 +274,7 @@ for (const run of trainRuns) {
     }
   }
   const cfg = await loadModelConfig(CONFIGS[name]);
+  manualSeed(0); // the same initial weights for every variant of a model
   const model = new SAM2Train(atResolution(cfg.model, TRAIN_RES), mini.trainerModelExtra!);
   model.image_encoder.trunk.actCheckpoint = ckpt;
   model.train();
