@@ -4,44 +4,15 @@
  * GEMM shape (O x C*KH*KW x OH*OW) timed in the same run, and against numpy doing the same conv
  * as im2col + matmul (when python3 + numpy exist).
  */
-import { gpu } from "../../src/gpu/mod.ts";
 import type { ConvShape } from "../../src/kernels/conv.ts";
-import { matmulRaw, type Tensor, tensor, tidy } from "../../src/tensor/mod.ts";
+import { matmulRaw, type Tensor, tensor } from "../../src/tensor/mod.ts";
 import {
   convForwardRaw,
   convInputGradRaw,
   convWeightGradRaw,
 } from "../../src/tensor/ops/_conv_launch.ts";
+import { rand, timeAll } from "./_timing.ts";
 import { benchCase, type BenchContext } from "./_registry.ts";
-
-function rand(n: number, seed: number): Float32Array {
-  const a = new Float32Array(n);
-  let s = seed;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1103515245 + 12345) >>> 0;
-    a[i] = (s >>> 8) / 2 ** 24 - 0.5;
-  }
-  return a;
-}
-
-/**
- * Seconds per launch of each function: trials run round-robin (so a burst of load from other
- * processes hits all of them alike), one submit per launch, minimum over trials after a warm-up.
- */
-async function timeAll(fns: (() => void)[], trials: number): Promise<number[]> {
-  for (const f of fns) tidy(f);
-  await gpu().sync();
-  const best = fns.map(() => Infinity);
-  for (let t = 0; t < trials; t++) {
-    for (const [i, f] of fns.entries()) {
-      const t0 = performance.now();
-      tidy(f);
-      await gpu().sync();
-      best[i] = Math.min(best[i], (performance.now() - t0) / 1000);
-    }
-  }
-  return best;
-}
 
 /** numpy seconds for the same conv (im2col with stride tricks + matmul / batched matmul). */
 function numpyConv(s: ConvShape, trials: number): number | null {

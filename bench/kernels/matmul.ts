@@ -16,6 +16,7 @@ import {
   zeros,
 } from "../../src/tensor/mod.ts";
 import { runElementwise } from "../../src/tensor/mod.ts";
+import { rand } from "./_timing.ts";
 import { benchCase, type BenchContext, median } from "./_registry.ts";
 
 /** The baseline: classic 16x16 shared-memory tiles, one output per thread, row-major A and B. */
@@ -50,16 +51,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation
     bindings: ["write", "read", "read", "uniform"],
     workgroupSize: [16, 16, 1],
   };
-}
-
-function rand(n: number): Float32Array {
-  const a = new Float32Array(n);
-  let s = 1;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1103515245 + 12345) >>> 0;
-    a[i] = (s >>> 8) / 2 ** 24 - 0.5;
-  }
-  return a;
 }
 
 /**
@@ -122,11 +113,11 @@ async function matmulCase(
 ): Promise<Record<string, number | string>> {
   const flop = 2 * m * n * k;
   const trials = ctx.quick ? 1 : 2;
-  const a = tensor(rand(m * k), [m, k]);
-  const b = tensor(rand(k * n), [k, n]);
-  const bt = tensor(rand(k * n), [n, k]); // Linear weight layout [out, in]
+  const a = tensor(rand(m * k, 1), [m, k]);
+  const b = tensor(rand(k * n, 1), [k, n]);
+  const bt = tensor(rand(k * n, 1), [n, k]); // Linear weight layout [out, in]
   const c = zeros([m, n]);
-  const small = [tensor(rand(256), [16, 16]), tensor(rand(256), [16, 16]), zeros([16, 16])];
+  const small = [tensor(rand(256, 1), [16, 16]), tensor(rand(256, 1), [16, 16]), zeros([16, 16])];
   const base = baselineKernel();
   const runBase = (x: Tensor, y: Tensor, z: Tensor, mm: number, kk: number, nn: number) =>
     gpu().launch(base, {

@@ -5,7 +5,6 @@
  * GB/s of its compulsory traffic (inputs read once, outputs written once) and the ratio to a
  * plain contiguous copy of the same bytes timed in the same run (round-robin trials, minimum).
  */
-import { gpu } from "../../src/gpu/mod.ts";
 import {
   backward,
   convTranspose2d,
@@ -17,34 +16,9 @@ import {
   noGrad,
   type Tensor,
   tensor,
-  tidy,
 } from "../../src/tensor/mod.ts";
+import { rand, timeAll } from "./_timing.ts";
 import { benchCase, type BenchResult } from "./_registry.ts";
-
-function rand(n: number, seed: number): Float32Array {
-  const a = new Float32Array(n);
-  let s = seed;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1103515245 + 12345) >>> 0;
-    a[i] = (s >>> 8) / 2 ** 24 - 0.5;
-  }
-  return a;
-}
-
-async function timeAll(fns: (() => void)[], trials: number): Promise<number[]> {
-  for (const f of fns) tidy(f);
-  await gpu().sync();
-  const best = fns.map(() => Infinity);
-  for (let t = 0; t < trials; t++) {
-    for (const [i, f] of fns.entries()) {
-      const t0 = performance.now();
-      tidy(f);
-      await gpu().sync();
-      best[i] = Math.min(best[i], (performance.now() - t0) / 1000);
-    }
-  }
-  return best;
-}
 
 interface Case {
   name: string;
