@@ -210,7 +210,18 @@ Deno.test("decodeMaskPng() unpacks low bit depths and refuses colour images", as
   } catch (e) {
     msg = (e as Error).message;
   }
-  assertStringIncludes(msg, "x.png has 3 channels");
+  assertStringIncludes(msg, '"x.png"');
+  assertStringIncludes(msg, "has 3 channels");
+  const gray16 = encode({
+    width: 2,
+    height: 1,
+    data: new Uint16Array([7, 300]),
+    depth: 16,
+    channels: 1,
+  });
+  const wide = decodeMaskPng(gray16);
+  assert(wide.data instanceof Uint16Array, "16-bit gray keeps its values");
+  assertEquals(Array.from(wide.data), [7, 300]);
 });
 
 Deno.test("pyFixed1() rounds like Python's format(x, '.1f')", () => {

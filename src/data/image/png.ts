@@ -1,19 +1,23 @@
 /**
  * PNG masks: palette PNGs decoded to their palette indices (DAVIS-style object ids, which a
- * colour conversion would destroy), and palette PNG encoding for the masks we write.
+ * colour conversion would destroy), and palette PNG encoding for the masks we write. Both the
+ * dataset loaders and the evaluator (src/eval/png_mask.ts) use these, so there is one decoder.
  *
  * @module
  */
 import { decode, encode } from "fast-png";
 import { ImageDecodeError } from "./errors.ts";
 
-/** A single-channel image of indices (palette PNG) or gray levels (grayscale PNG). */
-export interface IndexedImage {
+/**
+ * A single-channel image of indices (palette PNG) or gray levels (grayscale PNG). The data is a
+ * Uint16Array only for 16-bit grayscale PNGs decoded with `gray16: "keep"`.
+ */
+export interface IndexedImage<D extends Uint8Array | Uint16Array = Uint8Array> {
   width: number;
   height: number;
-  /** One byte per pixel, row-major. */
-  data: Uint8Array;
-  /** RGB palette when the PNG had one. */
+  /** One value per pixel, row-major. */
+  data: D;
+  /** The PNG's palette when it had one: RGB per index (RGBA when it had a tRNS chunk). */
   palette?: number[][];
 }
 
@@ -37,27 +41,51 @@ export interface DecodeIndexedPngOptions {
   /** Name used in errors. @default "<bytes>" */
   name?: string;
   /**
-   * What to do with RGB(A) or 16-bit PNGs: "error" (palette loaders need indices), or
-   * "nonzero" to give 1 where any colour channel is non-zero (binary object masks).
+   * What to do with RGB(A), gray+alpha or (unless `gray16` keeps them) 16-bit PNGs: "error"
+   * (palette loaders need indices), or "nonzero" to give 1 where any colour channel is non-zero
+   * (binary object masks).
    * @default "error"
    */
   color?: "error" | "nonzero";
+  /**
+   * What to do with 16-bit grayscale PNGs: "error", or "keep" to return their values in a
+   * Uint16Array, as PIL's `np.array(Image.open(path))` does (the J&F evaluator compares them
+   * as object ids).
+   * @default "error"
+   */
+  gray16?: "error" | "keep";
+  /**
+   * Verify chunk CRCs. The evaluator turns this off to accept what PIL accepts (PIL skips the
+   * CRC of image data chunks).
+   * @default true
+   */
+  checkCrc?: boolean;
 }
 
 /**
- * Decodes a PNG keeping palette indices (PIL `convert("P")` on a palette or 8-bit gray PNG).
+ * Decodes a mask PNG keeping palette indices (PIL `convert("P")` on a palette or 8-bit gray
+ * PNG; 1/2/4-bit rows are unpacked to one value a pixel). The one PNG mask decoder: the dataset
+ * loaders and the J&F evaluator both read masks through it.
  *
  * @throws {ImageDecodeError} naming the file for broken PNGs or unsupported colour types.
  */
 export function decodeIndexedPng(
   bytes: Uint8Array,
+  opts: DecodeIndexedPngOptions & { gray16: "keep" },
+): IndexedImage<Uint8Array | Uint16Array>;
+export function decodeIndexedPng(
+  bytes: Uint8Array,
+  opts?: DecodeIndexedPngOptions,
+): IndexedImage;
+export function decodeIndexedPng(
+  bytes: Uint8Array,
   opts: DecodeIndexedPngOptions = {},
-): IndexedImage {
+): IndexedImage<Uint8Array | Uint16Array> {
   const name = opts.name ?? "<bytes>";
   // deno-lint-ignore no-explicit-any
   let png: any;
   try {
-    png = decode(bytes, { checkCrc: true });
+    png = decode(bytes, { checkCrc: opts.checkCrc ?? true });
   } catch (e) {
     throw new ImageDecodeError(name, `not a valid PNG (${(e as Error).message})`);
   }
@@ -70,32 +98,39 @@ export function decodeIndexedPng(
       `pixel data is truncated (${png.data?.length ?? 0} < ${need})`,
     );
   }
-  let data: Uint8Array;
+  let data: Uint8Array | Uint16Array;
   if (channels === 1 && depth <= 8) {
     data = depth < 8
       ? unpackBits(png.data, w, h, depth)
       : new Uint8Array(png.data.subarray(0, w * h));
+  } else if (channels === 1 && depth === 16 && opts.gray16 === "keep") {
+    data = new Uint16Array(png.data.subarray(0, w * h));
   } else if (opts.color === "nonzero") {
-    data = new Uint8Array(w * h);
+    const bin = new Uint8Array(w * h);
     const colorCh = channels === 4 || channels === 2 ? channels - 1 : channels;
     const src = depth < 8 ? unpackBits(png.data, w * channels, h, depth) : png.data;
     for (let i = 0; i < w * h; i++) {
       let v = 0;
       for (let c = 0; c < colorCh; c++) v |= src[i * channels + c];
-      data[i] = v ? 1 : 0;
+      bin[i] = v ? 1 : 0;
     }
+    data = bin;
   } else {
     throw new ImageDecodeError(
       name,
-      `expected a palette or 8-bit grayscale mask PNG, got ${channels} channel(s) at ${depth} bits`,
+      `the PNG has ${channels} channel${
+        channels === 1 ? "" : "s"
+      } at ${depth} bits: expected a palette or ` +
+        `${opts.gray16 === "keep" ? "" : "8-bit "}grayscale mask PNG whose pixel values are ` +
+        "object ids",
     );
   }
   return { width: w, height: h, data, palette: png.palette };
 }
 
 /** The DAVIS / PASCAL VOC colour map: index i gets the bit-interleaved colour of i. */
-export function davisPalette(): number[][] {
-  const pal: number[][] = [];
+export function davisPalette(): [number, number, number][] {
+  const pal: [number, number, number][] = [];
   for (let i = 0; i < 256; i++) {
     let r = 0, g = 0, b = 0, c = i;
     for (let j = 0; j < 8; j++) {

@@ -96,3 +96,27 @@ Deno.test("decodeIndexedPng() fuzzed with mutated bytes throws ImageDecodeError 
   }
   assert(bad > 50, `${bad}`);
 });
+
+Deno.test("decodeIndexedPng() refuses 16-bit gray unless kept, and binarizes colour on request", async () => {
+  const { encode } = await import("fast-png");
+  const gray16 = encode({
+    width: 2,
+    height: 1,
+    data: new Uint16Array([0, 300]),
+    depth: 16,
+    channels: 1,
+  });
+  assertThrows(() => decodeIndexedPng(gray16, { name: "g.png" }), ImageDecodeError, "16 bits");
+  const kept = decodeIndexedPng(gray16, { gray16: "keep" });
+  assert(kept.data instanceof Uint16Array);
+  assertEquals(Array.from(kept.data), [0, 300]);
+  assertEquals(Array.from(decodeIndexedPng(gray16, { color: "nonzero" }).data), [0, 1]);
+  const rgba = encode({
+    width: 3,
+    height: 1,
+    data: new Uint8Array([0, 0, 0, 255, 0, 9, 0, 255, 0, 0, 0, 0]),
+    channels: 4,
+  });
+  assertThrows(() => decodeIndexedPng(rgba, { name: "c.png" }), ImageDecodeError, "4 channels");
+  assertEquals(Array.from(decodeIndexedPng(rgba, { color: "nonzero" }).data), [0, 1, 0]);
+});
