@@ -7,6 +7,7 @@
  */
 export * from "./train_random.ts";
 export * from "./prompt_sampling.ts";
+export * from "./distance_transform.ts";
 export * from "./seeded_train_random.ts";
 export * from "./replay_train_random.ts";
 export * from "./recording_train_random.ts";

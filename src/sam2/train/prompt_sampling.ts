@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { distanceTransformL2 } from "./distance_transform.ts";
 import type { HostPoints, MaskBatch } from "./train_random.ts";
 
 /**
@@ -52,6 +53,85 @@ export function sampleRandomPointsFromErrors(
     coords[2 * b + 1] = Math.floor(pix / w);
   }
   return { coords, labels, numObjects: o, numPoints: 1 };
+}
+
+/** Options for {@linkcode sampleOnePointFromErrorCenter}. */
+export interface ErrorCenterOptions {
+  /**
+   * Surround each error map with a 1-pixel background border before the distance transform,
+   * so that the image edge counts as a region boundary (the reference's `padding=True`).
+   * @default true
+   */
+  padding?: boolean;
+}
+
+/**
+ * `sample_one_point_from_error_center` (the RITM click): per object, the pixel of the false
+ * negative (GT on, prediction off) or false positive (GT off, prediction on) region farthest
+ * from that region's boundary, by the exact Euclidean distance transform (OpenCV's
+ * `distanceTransform(DIST_L2, 0)`). The click is positive when the FN maximum is strictly larger
+ * than the FP maximum; within a map the first pixel in row-major order wins a tie (numpy's
+ * `argmax`). With no error at all both maxima are 0 and the click is pixel (0, 0), negative.
+ * It uses no randomness. `pred` null means an empty prediction ("from GT only").
+ *
+ * @example
+ * ```ts
+ * const gt = { data: Uint8Array.from([0, 1, 1, 1, 0]), numObjects: 1, height: 1, width: 5 };
+ * const p = sampleOnePointFromErrorCenter(gt, null);
+ * // p.coords = [2, 0] (x, y), p.labels = [1]
+ * ```
+ * @param gt Ground truth [O, H, W].
+ * @param pred Current prediction [O, H, W] as 0/1, or null.
+ * @returns One click per object: coords [O, 1, 2] (x, y), labels [O, 1].
+ * @throws {RangeError} When `pred` does not hold O·H·W values.
+ */
+export function sampleOnePointFromErrorCenter(
+  gt: MaskBatch,
+  pred: Uint8Array | null,
+  options: ErrorCenterOptions = {},
+): HostPoints {
+  const { numObjects: o, height: h, width: w } = gt;
+  const pad = (options.padding ?? true) ? 1 : 0;
+  const hw = h * w;
+  if (hw === 0) throw new RangeError(`sampleOnePointFromErrorCenter(): empty ${h}x${w} masks`);
+  if (pred && pred.length !== o * hw) {
+    throw new RangeError(
+      `sampleOnePointFromErrorCenter(): pred has ${pred.length} values, expected ${o}x${h}x${w}`,
+    );
+  }
+  const ph = h + 2 * pad, pw = w + 2 * pad;
+  const fn = new Uint8Array(ph * pw), fp = new Uint8Array(ph * pw);
+  const coords = new Float32Array(o * 2), labels = new Int32Array(o);
+  for (let b = 0; b < o; b++) {
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const g = gt.data[b * hw + y * w + x] > 0, p = (pred?.[b * hw + y * w + x] ?? 0) > 0;
+        const j = (y + pad) * pw + x + pad;
+        fn[j] = g && !p ? 1 : 0;
+        fp[j] = !g && p ? 1 : 0;
+      }
+    }
+    const fnMax = argmaxInside(distanceTransformL2({ data: fn, height: ph, width: pw }));
+    const fpMax = argmaxInside(distanceTransformL2({ data: fp, height: ph, width: pw }));
+    const positive = fnMax.value > fpMax.value;
+    const pix = positive ? fnMax.index : fpMax.index;
+    coords[2 * b] = pix % w;
+    coords[2 * b + 1] = Math.floor(pix / w);
+    labels[b] = positive ? 1 : 0;
+  }
+  return { coords, labels, numObjects: o, numPoints: 1 };
+
+  /** First maximum of the unpadded part, as an index into the [H, W] map. */
+  function argmaxInside(d: Float32Array): { index: number; value: number } {
+    let index = 0, value = -Infinity;
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const v = d[(y + pad) * pw + x + pad];
+        if (v > value) value = v, index = y * w + x;
+      }
+    }
+    return { index, value };
+  }
 }
 
 /**

@@ -50,7 +50,7 @@ export class RecordingTrainRandom implements TrainRandom {
     this.recording.sampler_calls.push({
       ...sampled("get_next_point", req.frame, req.phase, p),
       from_gt_only: req.pred === null,
-      method: "uniform",
+      method: req.method ?? "uniform",
     });
     return p;
   }

@@ -121,6 +121,13 @@ export class ReplayTrainRandom implements TrainRandom {
 
   samplePoints(req: PointRequest): Promise<HostPoints> {
     const rec = this.#nextSampler("get_next_point", req.frame, req.phase, req.pred === null);
+    const method = req.method ?? "uniform";
+    if (rec.method !== undefined && rec.method !== method) {
+      throw new ReplayMismatchError(
+        `Replay: sampler call #${this.#sampler - 1} is get_next_point(method="${method}") but ` +
+          `the recording has method="${rec.method}"`,
+      );
+    }
     return Promise.resolve(toHost(rec, req.gt.numObjects, this.#sampler - 1));
   }
 

@@ -8,7 +8,7 @@ import {
   type SamHeadsOutput,
 } from "../sam2_base.ts";
 import type { PointPrompt } from "../sam/prompt_encoder.ts";
-import type { HostPoints, MaskBatch, TrainRandom } from "./train_random.ts";
+import type { HostPoints, MaskBatch, PointSamplingMethod, TrainRandom } from "./train_random.ts";
 
 /**
  * A batch of clips as the training data loader delivers it (training/utils/data_utils.py
@@ -190,7 +190,6 @@ export class SAM2Train extends SAM2Base {
         );
       } else {
         // One click from the GT only; more come as corrections.
-        this.#checkUniform();
         pointInputsPerFrame.set(
           f,
           await rand.samplePoints({
@@ -198,6 +197,7 @@ export class SAM2Train extends SAM2Base {
             phase: "prepare_prompt_inputs",
             gt: gtF,
             pred: null,
+            method: this.#pointSamplingMethod(),
           }),
         );
       }
@@ -224,13 +224,9 @@ export class SAM2Train extends SAM2Base {
     };
   }
 
-  #checkUniform(): void {
-    if (!this.training && this.trainOptions.pt_sampling_for_eval !== "uniform") {
-      throw new Error(
-        `SAM2Train: pt_sampling_for_eval "${this.trainOptions.pt_sampling_for_eval}" (error-center ` +
-          `clicks in eval mode) is not implemented; use "uniform"`,
-      );
-    }
+  /** `"uniform" if self.training else self.pt_sampling_for_eval`, as the reference chooses. */
+  #pointSamplingMethod(): PointSamplingMethod {
+    return this.training ? "uniform" : this.trainOptions.pt_sampling_for_eval;
   }
 
   /**
@@ -327,7 +323,6 @@ export class SAM2Train extends SAM2Base {
     if (args.correct) {
       const o = this.trainOptions;
       const prob = o.prob_to_sample_from_gt_for_train;
-      this.#checkUniform();
       for (let k = 0; k < o.num_correction_pt_per_frame; k++) {
         const fromGt = this.training && prob > 0 ? args.rand.random() < prob : false;
         const current = heads.highResMasks;
@@ -345,6 +340,7 @@ export class SAM2Train extends SAM2Base {
           phase: "correction",
           gt: args.gt,
           pred,
+          method: this.#pointSamplingMethod(),
         });
         points = concatHostPoints(points, add);
         const stepPoints = points, prev = heads;

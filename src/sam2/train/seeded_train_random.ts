@@ -1,4 +1,8 @@
-import { sampleBoxPoints, sampleRandomPointsFromErrors } from "./prompt_sampling.ts";
+import {
+  sampleBoxPoints,
+  sampleOnePointFromErrorCenter,
+  sampleRandomPointsFromErrors,
+} from "./prompt_sampling.ts";
 import type { BoxRequest, HostPoints, PointRequest, TrainRandom } from "./train_random.ts";
 
 /**
@@ -57,6 +61,8 @@ export class SeededTrainRandom implements TrainRandom {
 
   async samplePoints(req: PointRequest): Promise<HostPoints> {
     const pred = req.pred ? await req.pred() : null;
+    // The error-center click draws nothing, like the reference's.
+    if (req.method === "center") return sampleOnePointFromErrorCenter(req.gt, pred);
     return sampleRandomPointsFromErrors(req.gt, pred, () => this.random());
   }
 

@@ -18,11 +18,20 @@ export interface MaskBatch {
   width: number;
 }
 
-/** A request for one new click per object (`get_next_point(..., method="uniform")`). */
+/**
+ * How a new click is chosen (`get_next_point`'s `method`): "uniform" draws at random from the
+ * error region (training), "center" takes the point farthest inside it (the reference's default
+ * in eval mode, `pt_sampling_for_eval`).
+ */
+export type PointSamplingMethod = "uniform" | "center";
+
+/** A request for one new click per object (`get_next_point(gt, pred, method)`). */
 export interface PointRequest {
   frame: number;
   phase: SamplerPhase;
   gt: MaskBatch;
+  /** @default "uniform" */
+  method?: PointSamplingMethod;
   /**
    * The current prediction `high_res_masks > 0` as [O, H, W] 0/1, read lazily (a GPU
    * read-back); null samples "from GT only" (the reference passes `pred_masks=None`).
