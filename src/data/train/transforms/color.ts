@@ -1,7 +1,9 @@
 /**
- * Photometric augmentations with PIL's uint8 semantics (`ImageEnhance` blends, ITU-R 601-2
- * luma for grayscale): `ColorJitter` (factors U[1-x, 1+x], random order, consistent across
- * the clip or per frame) and `RandomGrayscale`.
+ * Photometric augmentations with PIL's uint8 semantics (the reference jitters PIL images):
+ * `ImageEnhance` blends `in1 + alpha * (in2 - in1)` in float32 (PIL's `ImagingBlend` takes a
+ * C float), truncated to uint8; ITU-R 601-2 luma in 16-bit fixed point for grayscale; hue
+ * through PIL's 8-bit HSV. `ColorJitter` (factors U[1-x, 1+x], random order, consistent
+ * across the clip or per frame) and `RandomGrayscale`.
  *
  * @module
  */
@@ -11,19 +13,40 @@ import type { VideoDatapoint } from "../datapoint.ts";
 import type { Transform } from "./transform.ts";
 
 /** PIL "L" conversion of one RGB pixel. */
-function luma(r: number, g: number, b: number): number {
+export function luma(r: number, g: number, b: number): number {
   return (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16;
 }
 
-function clip8(v: number): number {
-  return v <= 0 ? 0 : v < 256 ? v | 0 : 255;
+const f32 = Math.fround;
+
+/**
+ * PIL `ImagingBlend` of one byte: `(float)in1 + alpha * (in2 - in1)` with a float32 alpha,
+ * clipped to [0, 255] and truncated.
+ */
+export function blend8(in1: number, in2: number, alpha: number): number {
+  const v = f32(in1 + f32(f32(alpha) * (in2 - in1)));
+  return v <= 0 ? 0 : v >= 255 ? 255 : Math.trunc(v);
 }
 
-/** 256-entry table of `clip8(base + f * (v - base))` (a PIL blend with a constant). */
-function blendLut(base: number, f: number): Uint8Array {
+/** 256-entry table of a PIL blend of every byte with the constant `base`. */
+export function blendLut(base: number, f: number): Uint8Array {
   const lut = new Uint8Array(256);
-  for (let v = 0; v < 256; v++) lut[v] = clip8(base + f * (v - base));
+  for (let v = 0; v < 256; v++) lut[v] = blend8(base, v, f);
   return lut;
+}
+
+/** 65536-entry table [luma << 8 | v] of the saturation blend (`ImageEnhance.Color`). */
+export function saturationLut(f: number): Uint8Array {
+  const sat = new Uint8Array(65536);
+  for (let l = 0; l < 256; l++) {
+    for (let v = 0; v < 256; v++) sat[(l << 8) | v] = blend8(l, v, f);
+  }
+  return sat;
+}
+
+/** PIL's contrast degenerate value: the mean "L" of the image, rounded (`ImageStat`). */
+export function contrastMean(lumaSum: number, pixels: number): number {
+  return Math.trunc(lumaSum / pixels + 0.5);
 }
 
 /** `F.adjust_brightness` on PIL: blend with black. */
@@ -37,18 +60,14 @@ export function adjustContrast(img: RgbImage, f: number): void {
   const d = img.data;
   let sum = 0;
   for (let i = 0; i < d.length; i += 3) sum += luma(d[i], d[i + 1], d[i + 2]);
-  const mean = Math.trunc(sum / (d.length / 3) + 0.5);
-  const lut = blendLut(mean, f);
+  const lut = blendLut(contrastMean(sum, d.length / 3), f);
   for (let i = 0; i < d.length; i++) d[i] = lut[d[i]];
 }
 
 /** `F.adjust_saturation` on PIL: blend with the pixel's luma (a 256x256 table). */
 export function adjustSaturation(img: RgbImage, f: number): void {
   const d = img.data;
-  const lut = new Uint8Array(65536);
-  for (let l = 0; l < 256; l++) {
-    for (let v = 0; v < 256; v++) lut[(l << 8) | v] = clip8(l + f * (v - l));
-  }
+  const lut = saturationLut(f);
   for (let i = 0; i < d.length; i += 3) {
     const r = d[i], g = d[i + 1], b = d[i + 2];
     const l = ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16) << 8;
@@ -58,27 +77,45 @@ export function adjustSaturation(img: RgbImage, f: number): void {
   }
 }
 
-/** `F.adjust_hue`: shifts hue by `h` turns (in [-0.5, 0.5]) in HSV space. */
+/**
+ * `F.adjust_hue` on PIL: to 8-bit HSV (`rgb2hsv`, float32 steps), hue byte plus
+ * `uint8(h * 255)` modulo 256, back to RGB (`hsv2rgb`).
+ */
 export function adjustHue(img: RgbImage, hShift: number): void {
   const d = img.data;
+  const shift = ((Math.trunc(hShift * 255) % 256) + 256) % 256;
   for (let i = 0; i < d.length; i += 3) {
-    const r = d[i] / 255, g = d[i + 1] / 255, b = d[i + 2] / 255;
-    const mx = Math.max(r, g, b), mn = Math.min(r, g, b), c = mx - mn;
-    let h = 0;
-    if (c > 0) {
-      if (mx === r) h = ((g - b) / c) % 6;
-      else if (mx === g) h = (b - r) / c + 2;
-      else h = (r - g) / c + 4;
-      h /= 6;
+    const r = d[i], g = d[i + 1], b = d[i + 2];
+    const mx = Math.max(r, g, b), mn = Math.min(r, g, b);
+    if (mx === mn) continue; // s = 0: grey stays grey whatever the hue
+    const cr = f32(mx - mn);
+    const s = f32(cr / mx);
+    const rc = f32((mx - r) / cr), gc = f32((mx - g) / cr), bc = f32((mx - b) / cr);
+    let h = r === mx ? f32(bc - gc) : g === mx ? f32(2 + rc - bc) : f32(4 + gc - rc);
+    h = f32((h / 6 + 1) % 1);
+    const uh = (Math.max(0, Math.min(255, Math.trunc(h * 255))) + shift) & 255;
+    const us = Math.max(0, Math.min(255, Math.trunc(s * 255)));
+    if (us === 0) {
+      d[i] = d[i + 1] = d[i + 2] = mx;
+      continue;
     }
-    h = (((h + hShift) % 1) + 1) % 1;
-    const s = mx === 0 ? 0 : c / mx, v = mx;
-    const k = (n: number) => (n + h * 6) % 6;
-    const f = (n: number) => v - v * s * Math.max(0, Math.min(k(n), 4 - k(n), 1));
-    d[i] = Math.round(f(5) * 255);
-    d[i + 1] = Math.round(f(3) * 255);
-    d[i + 2] = Math.round(f(1) * 255);
+    const hi = Math.floor((uh * 6) / 255);
+    const fr = f32((uh * 6) / 255 - hi);
+    const fs = f32(us / 255);
+    const c8 = (v: number) => Math.max(0, Math.min(255, roundHalfAway(v)));
+    const p = c8(mx * (1 - fs));
+    const q = c8(mx * (1 - f32(fs * fr)));
+    const t = c8(mx * (1 - fs * (1 - fr)));
+    const v = mx;
+    const rgb = [[v, t, p], [q, v, p], [p, v, t], [p, q, v], [t, p, v], [v, p, q]][hi % 6];
+    d[i] = rgb[0];
+    d[i + 1] = rgb[1];
+    d[i + 2] = rgb[2];
   }
+}
+
+function roundHalfAway(v: number): number {
+  return v < 0 ? -Math.round(-v) : Math.round(v);
 }
 
 /** `T.Grayscale(3)`: luma replicated on the three channels. */
@@ -179,12 +216,9 @@ export function applyJitter(img: RgbImage, ops: [number, number][]): void {
         const l: Uint8Array = lut;
         for (let i = 0; i < d.length; i += 3) sum += luma(l[d[i]], l[d[i + 1]], l[d[i + 2]]);
       } else for (let i = 0; i < d.length; i += 3) sum += luma(d[i], d[i + 1], d[i + 2]);
-      compose(blendLut(Math.trunc(sum / (d.length / 3) + 0.5), f));
+      compose(blendLut(contrastMean(sum, d.length / 3), f));
     } else if (fn === 2) {
-      const sat = new Uint8Array(65536);
-      for (let l = 0; l < 256; l++) {
-        for (let v = 0; v < 256; v++) sat[(l << 8) | v] = clip8(l + f * (v - l));
-      }
+      const sat = saturationLut(f);
       const pre: Uint8Array = lut ?? identityLut;
       for (let i = 0; i < d.length; i += 3) {
         const r = pre[d[i]], g = pre[d[i + 1]], b = pre[d[i + 2]];

@@ -9,29 +9,28 @@ import type { Rng } from "../../rng.ts";
 import type { DatapointFrame, VideoDatapoint } from "../datapoint.ts";
 import type { Transform } from "./transform.ts";
 import { hostBufferPool } from "../buffer_pool.ts";
-import { affineMask, affineRgb, inverseAffineMatrix, resizeBytes } from "./resample.ts";
+import { affineMask, affineRgb, inverseAffineMatrix, resizeBytes, resizeMask } from "./resample.ts";
 
-/** Mirrors a frame's image and masks left-right (new mask arrays; loaders may share them). */
-export function hflipFrame(f: DatapointFrame): void {
-  const { width: w, height: h, data } = f.image;
-  const img = hostBufferPool.u8(data.length);
+/** `F.hflip` of an interleaved image of `c` channels (or a mask, c = 1), into a new array. */
+export function hflipBytes(data: Uint8Array, w: number, h: number, c: number): Uint8Array {
+  const out = hostBufferPool.u8(data.length);
   for (let y = 0; y < h; y++) {
-    const r = y * w * 3;
+    const r = y * w * c;
     for (let x = 0; x < w; x++) {
-      const s = r + x * 3, d = r + (w - 1 - x) * 3;
-      img[d] = data[s];
-      img[d + 1] = data[s + 1];
-      img[d + 2] = data[s + 2];
+      const s = r + x * c, d = r + (w - 1 - x) * c;
+      for (let k = 0; k < c; k++) out[d + k] = data[s + k];
     }
   }
+  return out;
+}
+
+/** Mirrors a frame's image and masks left-right (new arrays; loaders may share the old). */
+export function hflipFrame(f: DatapointFrame): void {
+  const { width: w, height: h, data } = f.image;
+  f.image = { width: w, height: h, data: hflipBytes(data, w, h, 3) };
   hostBufferPool.release(data);
-  f.image = { width: w, height: h, data: img };
   for (const o of f.objects) {
-    const m = hostBufferPool.u8(o.segment.length);
-    for (let y = 0; y < h; y++) {
-      const r = y * w;
-      for (let x = 0; x < w; x++) m[r + w - 1 - x] = o.segment[r + x];
-    }
+    const m = hflipBytes(o.segment, w, h, 1);
     hostBufferPool.release(o.segment);
     o.segment = m;
   }
@@ -189,23 +188,23 @@ export class RandomAffine implements Transform {
   }
 }
 
-/** Resizes a frame and its masks to `ow` x `oh` (image rounded like PIL, masks to 0/1). */
+/** Resizes a frame's masks to `ow` x `oh` (torch's float32 antialiased bilinear, rounded). */
+export function resizeFrameMasks(f: DatapointFrame, w: number, h: number, ow: number, oh: number) {
+  for (const o of f.objects) {
+    const r = resizeMask(o.segment, w, h, ow, oh);
+    hostBufferPool.release(o.segment);
+    o.segment = r;
+  }
+}
+
+/** Resizes a frame and its masks to `ow` x `oh` (image as PIL, masks as torch tensors). */
 export function resizeFrame(f: DatapointFrame, ow: number, oh: number): void {
   const { width: w, height: h } = f.image;
   if (w === ow && h === oh) return;
   const old = f.image.data;
   f.image = { width: ow, height: oh, data: resizeBytes(old, w, h, 3, ow, oh) };
   hostBufferPool.release(old);
-  for (const o of f.objects) {
-    // 0/1 masks scaled to 0/255 keep the filter's fraction; >= half rounds to 1 like torch.
-    const m255 = hostBufferPool.u8(o.segment.length);
-    for (let i = 0; i < m255.length; i++) m255[i] = o.segment[i] ? 255 : 0;
-    const r = resizeBytes(m255, w, h, 1, ow, oh);
-    hostBufferPool.release(m255);
-    for (let i = 0; i < r.length; i++) r[i] = r[i] >= 128 ? 1 : 0;
-    hostBufferPool.release(o.segment);
-    o.segment = r;
-  }
+  resizeFrameMasks(f, w, h, ow, oh);
 }
 
 /** Size for `size` as the shorter side, capped by `maxSize` (reference `get_size_with_aspect_ratio`). */

@@ -8,7 +8,7 @@
 import type { Rng } from "../../rng.ts";
 import type { VideoDatapoint } from "../datapoint.ts";
 import { hostBufferPool } from "../buffer_pool.ts";
-import { resizeBytes } from "./resample.ts";
+import { resizeBytes, resizeMask } from "./resample.ts";
 import type { Transform } from "./transform.ts";
 
 /** Options for {@linkcode RandomMosaicVideoAPI}. */
@@ -103,11 +103,7 @@ export class RandomMosaicVideoAPI implements Transform {
       f.image = { width: W, height: H, data: out };
       const t = cell(ty, tx);
       for (const o of f.objects) {
-        const m255 = hostBufferPool.u8(W * H);
-        for (let i = 0; i < m255.length; i++) m255[i] = o.segment[i] ? 255 : 0;
-        const small = resizeBytes(m255, W, H, 1, t.w, t.h);
-        hostBufferPool.release(m255);
-        for (let i = 0; i < small.length; i++) small[i] = small[i] >= 128 ? 1 : 0;
+        const small = resizeMask(o.segment, W, H, t.w, t.h);
         if (flip[ty * gw + tx]) flipInPlace(small, t.w, t.h, 1);
         const seg = hostBufferPool.u8(W * H);
         seg.fill(0);

@@ -7,6 +7,40 @@ import { hostBufferPool } from "../buffer_pool.ts";
 import type { VideoDatapoint } from "../datapoint.ts";
 import type { Transform } from "./transform.ts";
 
+/**
+ * Per-channel tables of `F.normalize(F.to_tensor(x))` for every byte value, in torch's float32
+ * steps (`x / 255`, then `(x - mean) / std`); without mean/std, only `x / 255`.
+ */
+export function toTensorLuts(mean?: number[], std?: number[]): Float32Array[] {
+  return [0, 1, 2].map((c) => {
+    const lut = new Float32Array(256);
+    for (let v = 0; v < 256; v++) {
+      const x = Math.fround(v / 255);
+      lut[v] = mean && std
+        ? Math.fround(Math.fround(x - Math.fround(mean[c])) / Math.fround(std[c]))
+        : x;
+    }
+    return lut;
+  });
+}
+
+/** An RGB uint8 HWC image to a [3, H, W] float32 tensor through {@linkcode toTensorLuts}. */
+export function toTensorNormalize(
+  img: { width: number; height: number; data: Uint8Array },
+  luts: Float32Array[],
+  out?: Float32Array,
+): Float32Array {
+  const n = img.width * img.height, d = img.data;
+  const t = out ?? hostBufferPool.f32(3 * n);
+  const [l0, l1, l2] = luts;
+  for (let i = 0, j = 0; i < n; i++, j += 3) {
+    t[i] = l0[d[j]];
+    t[n + i] = l1[d[j + 1]];
+    t[2 * n + i] = l2[d[j + 2]];
+  }
+  return t;
+}
+
 /** Converts each frame's image to a [3, H, W] float32 tensor in [0, 1]. */
 export class ToTensorAPI implements Transform {
   apply(dp: VideoDatapoint): VideoDatapoint {
@@ -31,25 +65,10 @@ export class ToTensorAPI implements Transform {
 export class ToTensorNormalize implements Transform {
   readonly luts: Float32Array[];
   constructor(opts: { mean: number[]; std: number[] }) {
-    this.luts = [0, 1, 2].map((c) => {
-      const lut = new Float32Array(256);
-      const m = Math.fround(opts.mean[c]), s = Math.fround(opts.std[c]);
-      for (let v = 0; v < 256; v++) lut[v] = Math.fround(Math.fround(Math.fround(v / 255) - m) / s);
-      return lut;
-    });
+    this.luts = toTensorLuts(opts.mean, opts.std);
   }
   apply(dp: VideoDatapoint): VideoDatapoint {
-    const [l0, l1, l2] = this.luts;
-    for (const f of dp.frames) {
-      const { width: w, height: h, data } = f.image;
-      const n = w * h, t = hostBufferPool.f32(3 * n);
-      for (let i = 0, j = 0; i < n; i++, j += 3) {
-        t[i] = l0[data[j]];
-        t[n + i] = l1[data[j + 1]];
-        t[2 * n + i] = l2[data[j + 2]];
-      }
-      f.tensor = t;
-    }
+    for (const f of dp.frames) f.tensor = toTensorNormalize(f.image, this.luts);
     return dp;
   }
 }
