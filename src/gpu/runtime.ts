@@ -10,6 +10,8 @@ export interface BufferArg {
   offset?: number;
   /** Byte size. @default the rest of the buffer */
   size?: number;
+  /** What the range holds (e.g. "Tensor [4, 96] f32"), named when it is over the binding limit. */
+  what?: string;
 }
 
 /** One kernel launch. */
@@ -81,6 +83,7 @@ export class GpuRuntime {
   #bindGroups = new Map<string, GPUBindGroup>();
   #bufferIds = new WeakMap<GPUBuffer, number>();
   #nextBufferId = 1;
+  #maxBindingOverride: number | null = null;
 
   constructor(adapter: GPUAdapter, device: GPUDevice, opts: InitGpuOptions = {}) {
     this.device = device;
@@ -98,9 +101,33 @@ export class GpuRuntime {
     });
   }
 
-  /** Largest storage binding in bytes (128 MiB on lavapipe). */
+  /**
+   * Largest storage binding in bytes (128 MiB on lavapipe), or the smaller pretend limit set by
+   * `setMaxBindingOverride`.
+   */
   get maxBinding(): number {
-    return this.device.limits.maxStorageBufferBindingSize;
+    const max = this.device.limits.maxStorageBufferBindingSize;
+    return this.#maxBindingOverride === null ? max : Math.min(max, this.#maxBindingOverride);
+  }
+
+  /** Alignment in bytes of a storage binding's offset (minStorageBufferOffsetAlignment). */
+  get bindingAlignment(): number {
+    return this.device.limits.minStorageBufferOffsetAlignment;
+  }
+
+  /**
+   * Pretends the device binds at most `bytes` per storage binding (null restores the device's
+   * limit). Tests use a small pretend limit so that split launches run on small tensors; every
+   * launch is then checked against it, so an unsplit binding over it fails like on the device.
+   */
+  setMaxBindingOverride(bytes: number | null): void {
+    if (bytes !== null && (!Number.isInteger(bytes) || bytes < 4 * this.bindingAlignment)) {
+      throw new RangeError(
+        `setMaxBindingOverride(${bytes}): need an integer of at least 4 binding alignments ` +
+          `(${4 * this.bindingAlignment} bytes)`,
+      );
+    }
+    this.#maxBindingOverride = bytes;
   }
 
   /** Compiled pipeline for a kernel, from the cache when the same source was compiled before. */
@@ -224,9 +251,11 @@ export class GpuRuntime {
         const offset = r.offset ?? 0;
         const size = r.size ?? r.buffer.size - offset;
         if (size > this.maxBinding) {
+          const what = "buffer" in b && b.what ? `${b.what}, ` : "";
           throw new RangeError(
-            `Kernel ${kernel.label}: binding #${bi - 1} of ${size} bytes exceeds the device's ` +
-              `maxStorageBufferBindingSize ${this.maxBinding}`,
+            `Kernel ${kernel.label}: binding #${bi - 1} (${what}${size} bytes) exceeds the ` +
+              `device's maxStorageBufferBindingSize ${this.maxBinding}, and this op does not ` +
+              "split its launch over sub-ranges: use smaller inputs (batch, resolution)",
           );
         }
         entries.push({ binding: i, resource: { buffer: r.buffer, offset, size } });

@@ -20,7 +20,7 @@ export interface ElementwiseSpec {
   /**
    * WGSL expression of the result. It sees `x0..x{n-1}` (inputs loaded in their compute type:
    * f32 for f32/f16, i32, u32), `s0..s3` (f32 scalars from the uniforms), `idx` (u32 flat output
-   * index) and any `helpers` (`erf_`, `tanh_`, `sigmoid_`, `softplus_`).
+   * index over the whole output, also in split launches) and any `helpers` (`erf_`, `tanh_`, `sigmoid_`, `softplus_`).
    */
   expr: string;
   /** Inputs, bound in order after the output. */
@@ -39,11 +39,14 @@ export function elementwiseUniformBytes(nIn: number): number {
 }
 
 /**
- * Packs the uniforms of an elementwise launch: element count, rank, scalars, output shape, output
- * strides, input strides and element offsets (output first).
+ * Packs the uniforms of an elementwise launch: element count, rank, flat index of the first
+ * element, scalars, output shape, output strides, input strides and element offsets (output
+ * first).
  */
 export function elementwiseUniforms(args: {
   n: number;
+  /** Flat output index of element 0 of this launch (`idx` = base + i; split launches). */
+  base?: number;
   shape: readonly number[];
   outStrides: readonly number[];
   outOffset: number;
@@ -57,6 +60,7 @@ export function elementwiseUniforms(args: {
   const f = new Float32Array(buf);
   u[0] = args.n;
   u[1] = args.shape.length;
+  u[2] = args.base ?? 0;
   (args.scalars ?? []).forEach((s, i) => f[4 + i] = s);
   args.shape.forEach((s, i) => u[8 + i] = s);
   args.outStrides.forEach((s, i) => u[16 + i] = s);
@@ -72,7 +76,9 @@ export function elementwiseUniforms(args: {
  * of at most 65535 workgroups; each thread walks the flat output index with a grid-size stride.
  * Strided operands turn the flat index into coordinates with one div/mod per dimension (a loop
  * over the uniform rank, not unrolled, so one kernel serves every rank); contiguous ones read
- * `offset + i` directly. Broadcast dimensions have stride 0.
+ * `offset + i` directly. Broadcast dimensions have stride 0. A launch may cover a block of a
+ * larger output (split over the binding limit): offsets are then relative to the bound ranges and
+ * `idx` adds the block's first flat index (`base`).
  */
 export function elementwiseKernel(spec: ElementwiseSpec): KernelSource {
   return memoKernel(
@@ -101,7 +107,7 @@ function buildElementwiseKernel(spec: ElementwiseSpec): KernelSource {
   ).join("\n    ");
   const code = `${enableF16(dts)}
 struct U {
-  n: u32, rank: u32, p0: u32, p1: u32,
+  n: u32, rank: u32, base: u32, p1: u32,
   scal: vec4<f32>,
   shape: array<vec4<u32>, 2>,
   ostr: array<vec4<u32>, 2>,
@@ -117,7 +123,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let s0 = u.scal.x; let s1 = u.scal.y; let s2 = u.scal.z; let s3 = u.scal.w;
   let total = nwg.x * 64u;
   for (var i = gid.x; i < u.n; i += total) {
-    let idx = i;
+    let idx = u.base + i;
     var oo = 0u;${spec.inputs.map((_, k) => ` var o${k} = 0u;`).join("")}
     ${
     anyStrided

@@ -69,10 +69,13 @@ export class Tensor {
       if (!Number.isInteger(d) || d < 0) throw new RangeError(`Invalid shape ${fmtShape(shape)}`);
     }
     const bytes = numel(shape) * dtypeBytes(dtype);
-    if (bytes > gpu().maxBinding) {
+    // Tensors above the storage binding limit are allowed: elementwise ops, matmul, layer norm,
+    // softmax and sums split their launches over sub-ranges; other kernels name the limit.
+    const maxBuffer = gpu().device.limits.maxBufferSize;
+    if (bytes > maxBuffer) {
       throw new RangeError(
         `Tensor ${fmtShape(shape)} ${dtype} needs ${bytes} bytes, above the device's ` +
-          `maxStorageBufferBindingSize ${gpu().maxBinding} that every kernel binds: split it`,
+          `maxBufferSize ${maxBuffer}: use smaller inputs (batch, resolution)`,
       );
     }
     return new Tensor(new Storage(bytes, `tensor${fmtShape(shape)}`), shape, dtype);

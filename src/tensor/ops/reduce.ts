@@ -6,7 +6,7 @@ import {
   reduceWorkgroups,
 } from "../../kernels/reduce.ts";
 import { apply, registerTapeOps } from "../autograd.ts";
-import { bindingOf } from "../launch.ts";
+import { bindingOf, planChunks } from "../launch.ts";
 import type { OpDef } from "../op.ts";
 import { contiguousStrides, fmtShape, normAxis, numel } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
@@ -63,7 +63,10 @@ export function reduceRaw(x: Tensor, axes: readonly number[], op: ReduceOp, mean
       ? Math.min(256, Math.ceil(R / 4096))
       : 1;
     const k = reduceKernel({ op, dtype: cur.dtype, outDtype: out.dtype, layout });
-    if (chunks > 1) {
+    const limit = gpu().maxBinding;
+    if (cur.storage.bytes > limit || out.storage.bytes > limit) {
+      reduceSplit(cur, out, [A, R, B], { op, mean, layout });
+    } else if (chunks > 1) {
       const part = Tensor.empty([A, chunks], out.dtype);
       gpu().launch(k, {
         buffers: [bindingOf(part), bindingOf(cur)],
@@ -89,6 +92,59 @@ export function reduceRaw(x: Tensor, axes: readonly number[], op: ReduceOp, mean
     shape = outShape;
   }
   return cur;
+}
+
+/**
+ * One [A, R, B] reduction whose input or output is above the binding limit: launches over blocks
+ * of rows A (whole reductions), or, when one row is too long, over runs of R into partial
+ * results [A, runs, B] that a second launch reduces (sum, max, min; mean scales at the end).
+ */
+function reduceSplit(
+  cur: Tensor,
+  out: Tensor,
+  [A, R, B]: [number, number, number],
+  { op, mean, layout }: { op: ReduceOp; mean: boolean; layout: "row" | "col" },
+): void {
+  const k = reduceKernel({ op, dtype: cur.dtype, outDtype: out.dtype, layout });
+  const plan = planChunks(op, [A, R], [
+    { tensor: cur, offset: cur.offset, strides: [R * B, B], inner: B },
+    { tensor: out, offset: out.offset, strides: [B, 0], inner: B },
+  ]);
+  if (plan.every((c) => c.shape[1] === R)) {
+    for (const c of plan) {
+      gpu().launch(k, {
+        buffers: [c.bindings[1], c.bindings[0]],
+        uniforms: reduceUniforms(c.shape[0], R, B, c.offsets[0], c.offsets[1], mean ? 1 / R : 1),
+        workgroups: reduceWorkgroups(layout, c.shape[0], B),
+      });
+    }
+    return;
+  }
+  if (op === "argmax" || op === "argmin") {
+    throw new RangeError(
+      `${op}: one reduced row of ${fmtShape(cur.shape)} ${cur.dtype} (${R * B} elements) is ` +
+        `above the device's maxStorageBufferBindingSize ${gpu().maxBinding}: use smaller inputs`,
+    );
+  }
+  const run = plan[0].shape[1];
+  const runs = Math.ceil(R / run);
+  const part = Tensor.empty([A, runs, B], out.dtype);
+  const partBinding = bindingOf(part);
+  for (const c of plan) {
+    const at = (c.start[0] * runs + c.start[1] / run) * B;
+    gpu().launch(k, {
+      buffers: [partBinding, c.bindings[0]],
+      uniforms: reduceUniforms(1, c.shape[1], B, c.offsets[0], at, 1),
+      workgroups: reduceWorkgroups(layout, 1, B),
+    });
+  }
+  const k2 = reduceKernel({ op, dtype: out.dtype, outDtype: out.dtype, layout });
+  gpu().launch(k2, {
+    buffers: [bindingOf(out), partBinding],
+    uniforms: reduceUniforms(A, runs, B, 0, out.offset, mean ? 1 / R : 1),
+    workgroups: reduceWorkgroups(layout, A, B),
+  });
+  part.dispose();
 }
 
 interface ReduceAttrs {

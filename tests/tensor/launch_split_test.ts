@@ -1,0 +1,113 @@
+import { assert, assertEquals, assertThrows } from "../assert.ts";
+import { gpu, initGpu } from "../../src/gpu/mod.ts";
+import * as T from "../../src/tensor/mod.ts";
+import { randomArray } from "./_util.ts";
+import { assertSplitEqual, withBindingLimit } from "./_split.ts";
+
+await initGpu();
+
+// A pretend limit of 64 KiB: tensors of 20k-100k f32 elements are split in 2-7 launches.
+const LIM = 64 * 1024;
+const t = (shape: number[], seed: number, grad = false) =>
+  T.tensor(randomArray(shape.reduce((a, b) => a * b, 1), seed), shape, { requiresGrad: grad });
+
+Deno.test("planChunks() splits an over-limit tensor into aligned windows within the limit", () => {
+  withBindingLimit(LIM, () => {
+    const x = T.zeros([100, 300]); // 120000 bytes
+    const align = gpu().bindingAlignment;
+    const chunks = T.planChunks("test", x.shape, [{ tensor: x, offset: 0, strides: x.strides }]);
+    assert(chunks.length >= 2, `${chunks.length} chunks`);
+    let covered = 0;
+    for (const c of chunks) {
+      const b = c.bindings[0];
+      assert((b.offset ?? 0) % align === 0, `offset ${b.offset}`);
+      assert((b.size ?? 0) <= LIM, `size ${b.size}`);
+      assertEquals(c.flatStart, covered);
+      assertEquals(c.offsets[0], c.flatStart - (b.offset ?? 0) / 4);
+      covered += c.shape.reduce((a, d) => a * d, 1);
+    }
+    assertEquals(covered, x.size);
+    x.dispose();
+  });
+});
+
+Deno.test("planChunks() binds whole buffers in one chunk when everything fits", () => {
+  const x = T.zeros([10, 3]);
+  const chunks = T.planChunks("test", x.shape, [{ tensor: x, offset: 0, strides: x.strides }]);
+  assertEquals(chunks.length, 1);
+  assertEquals(chunks[0].bindings[0].offset, undefined);
+  x.dispose();
+});
+
+Deno.test("split elementwise ops (add, mul, gelu, cast, broadcast, strided) equal the unsplit launch", async () => {
+  await assertSplitEqual("add/mul/gelu", LIM, () => {
+    const a = t([50000], 1), b = t([50000], 2);
+    return [T.add(a, b), T.mul(a, b), T.gelu(a), T.sub(T.exp(a), 1)];
+  });
+  await assertSplitEqual("broadcast add [200, 130] + [130] and + [200, 1]", LIM, () => {
+    const a = t([200, 130], 3), b = t([130], 4), c = t([200, 1], 5);
+    return [T.add(a, b), T.mul(c, a), T.add(b, T.zeros([3, 200, 130]))];
+  });
+  await assertSplitEqual("cast f32 -> i32 and back", LIM, () => {
+    const a = T.mul(t([40000], 6), 1000);
+    return [T.cast(T.cast(a, "i32"), "f32")];
+  });
+  await assertSplitEqual("transposed copy, slices, pad, cat, arange", LIM, () => {
+    const a = t([170, 230], 7);
+    const at = T.contiguous(T.transpose(a));
+    const s = T.contiguous(T.slice(a, 1, 3, 200, 2));
+    return [at, s, T.pad(a, [2, 3, 1, 1], -1), T.cat([a, a], 0), T.arange(70000)];
+  });
+  if (gpu().hasF16) {
+    await assertSplitEqual("cast f32 -> f16 -> f32", LIM, () => {
+      const a = t([70000], 8);
+      return [T.cast(T.cast(a, "f16"), "f32")];
+    });
+  }
+});
+
+Deno.test("split elementwise backward (broadcast grads summed down) equals the unsplit one", async () => {
+  await assertSplitEqual("grad of gelu(a * b + c)", LIM, () => {
+    const a = t([120, 200], 11, true), b = t([200], 12, true), c = t([120, 1], 13, true);
+    const y = T.gelu(T.add(T.mul(a, b), c));
+    T.sum(y).backward();
+    return [y, a.grad!, c.grad!];
+  });
+  // b's gradient sums 120 rows: split into partial sums, so the order of additions differs.
+  await assertSplitEqual("grad of b in gelu(a * b + c)", LIM, () => {
+    const a = t([120, 200], 11, true), b = t([200], 12, true), c = t([120, 1], 13, true);
+    T.sum(T.gelu(T.add(T.mul(a, b), c))).backward();
+    return [b.grad!];
+  }, { rtol: 1e-5, atol: 1e-5 });
+});
+
+Deno.test("split sum/mean/max over rows, columns and all equal the unsplit ones", async () => {
+  await assertSplitEqual("sum/mean/max", LIM, () => {
+    const a = t([90, 7, 50], 21);
+    return [T.sum(a, 0), T.mean(a, [0, 1]), T.sum(a), T.max(a, 1), T.min(a, 0), T.sum(a, 2)];
+  }, { rtol: 1e-5, atol: 1e-5 });
+  await assertSplitEqual("argmax over blocks of rows", 4096, () => {
+    const a = t([40, 300], 22);
+    return [T.cast(T.argmax(a, 1), "f32")];
+  });
+  // argmax cannot combine partial results: a row above the limit is an error.
+  withBindingLimit(4096, () => {
+    const a = T.zeros([2, 3000]);
+    assertThrows(() => T.argmax(a, 1), RangeError, "maxStorageBufferBindingSize 4096");
+    a.dispose();
+  });
+});
+
+Deno.test("an op that does not split names the kernel, the tensor and the limit", () => {
+  withBindingLimit(LIM, () => {
+    const x = T.zeros([1, 4, 100, 100]);
+    const e = assertThrows(
+      () => T.maxPool2d(x, { kernelSize: [2, 2] }),
+      RangeError,
+      `maxStorageBufferBindingSize ${LIM}`,
+    );
+    const msg = (e as Error).message;
+    assert(/\[1, 4, 100, 100\]/.test(msg) && /pool/.test(msg), msg);
+    x.dispose();
+  });
+});
