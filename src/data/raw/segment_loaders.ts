@@ -6,6 +6,7 @@
  */
 import { join } from "node:path";
 import { type BinaryMask, type CocoRle, decodeRle, rleArea, RleError } from "../rle/rle.ts";
+import { polygonsToRle } from "../rle/polygon.ts";
 import { decodeIndexedPng, type IndexedImage } from "../image/png.ts";
 import { ImageDecodeError } from "../image/errors.ts";
 import { DatasetError, type FrameSegments, type SegmentLoader } from "./types.ts";
@@ -375,11 +376,19 @@ export interface Sa1bSegmentLoaderOptions {
   maskAreaFracThresh?: number;
   /** Drop annotations whose `uncertain_iou` (stability score) is below this. @default -1 */
   uncertainIou?: number;
-  /** Image size, needed when `maskAreaFracThresh <= 1`. */
+  /**
+   * Image size, needed when `maskAreaFracThresh <= 1`; polygon segmentations are rasterised at
+   * this size when the json has no `image: {height, width}`.
+   */
   imageSize?: { width: number; height: number };
 }
 
-/** SA-1B image json: kept annotations decode lazily, keyed 0..n-1 in kept order. */
+/**
+ * SA-1B image json: kept annotations decode lazily, keyed 0..n-1 in kept order. A
+ * `segmentation` is an RLE `{size, counts}` (SA-1B) or, as in COCO-style json, a list of
+ * polygons `[[x0, y0, x1, y1, ...], ...]`, turned into an RLE like pycocotools' `annToRLE`
+ * (at the json's `image.height` x `image.width`, else at `imageSize`).
+ */
 export class Sa1bSegmentLoader implements SegmentLoader {
   readonly path: string;
   readonly segments: CocoRle[];
@@ -414,6 +423,18 @@ export class Sa1bSegmentLoader implements SegmentLoader {
       imageArea = opts.imageSize.width * opts.imageSize.height;
     }
     const kept: CocoRle[] = [];
+    const polygonSize = () => {
+      const img = (data as { image?: { height?: unknown; width?: unknown } })?.image;
+      if (img && Number.isInteger(img.height) && Number.isInteger(img.width)) {
+        return { height: img.height as number, width: img.width as number };
+      }
+      if (opts.imageSize) return opts.imageSize;
+      throw new DatasetError(
+        path,
+        `polygon segmentations need the image size: the json has no "image": {"height", ` +
+          `"width"} and no imageSize was given`,
+      );
+    };
     anns.forEach((a, i) => {
       if (!a || typeof a !== "object") {
         throw new DatasetError(path, `annotations[${i}] is not an object`);
@@ -425,8 +446,22 @@ export class Sa1bSegmentLoader implements SegmentLoader {
       if ("uncertain_iou" in a && a.uncertain_iou < unc) return;
       if (thresh <= 1.0 && a.area / imageArea >= thresh) return;
       const s = a.segmentation;
+      if (Array.isArray(s)) {
+        try {
+          kept.push(
+            polygonsToRle(s, { ...polygonSize(), where: `annotations[${i}].segmentation` }),
+          );
+        } catch (e) {
+          if (e instanceof RleError) throw new DatasetError(path, e.message);
+          throw e;
+        }
+        return;
+      }
       if (!s || typeof s !== "object" || !Array.isArray(s.size) || s.counts === undefined) {
-        throw new DatasetError(path, `annotations[${i}].segmentation is not an RLE {size, counts}`);
+        throw new DatasetError(
+          path,
+          `annotations[${i}].segmentation is neither an RLE {size, counts} nor a list of polygons`,
+        );
       }
       kept.push(s);
     });

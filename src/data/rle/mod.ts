@@ -1,2 +1,3 @@
 /** @module COCO run-length encoding (pycocotools-compatible). */
 export * from "./rle.ts";
+export * from "./polygon.ts";
