@@ -12,16 +12,9 @@
  */
 import process from "node:process";
 import { initGpu } from "../src/gpu/mod.ts";
-import {
-  add,
-  layerNorm,
-  matmul,
-  scaledDotProductAttention,
-  type Tensor,
-  tensor,
-  tidy,
-} from "../src/tensor/mod.ts";
+import { add, layerNorm, matmul, scaledDotProductAttention, tidy } from "../src/tensor/mod.ts";
 import { AdamW } from "../src/train/optim/adamw.ts";
+import { randTensor } from "./kernels/_attention_inputs.ts";
 
 const args = Deno.args;
 const json = args.includes("--json");
@@ -36,17 +29,6 @@ const block = opt("--block") ? Number(opt("--block")) : undefined;
 
 const rt = await initGpu();
 const cores = Math.min(2, navigator.hardwareConcurrency);
-
-function rand(shape: number[], seed: number, scale = 1): Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const a = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = ((s >>> 8) / 16777216 - 0.5) * scale;
-  }
-  return tensor(a, shape);
-}
 
 /** Process CPU time in ms (lavapipe runs in our threads: robust to other processes' load). */
 function cpuMs(): number {
@@ -86,18 +68,20 @@ const want = (n: string) => !only || only.some((o) => n.startsWith(o));
 
 // Baselines: our matmul (compute) and elementwise add (bandwidth), same device, same run.
 const mmN = 1024;
-const ma = rand([mmN, mmN], 1), mb = rand([mmN, mmN], 2);
+const ma = randTensor([mmN, mmN], 1), mb = randTensor([mmN, mmN], 2);
 const mmMs = await time(() => tidy(() => void matmul(ma, mb)));
 const mmRate = (2 * mmN ** 3) / mmMs / 1e6;
 const addN = 1 << 22;
-const aa = rand([addN], 3), ab = rand([addN], 4);
+const aa = randTensor([addN], 3), ab = randTensor([addN], 4);
 const addMs = await time(() => tidy(() => void add(aa, ab)));
 const addRate = (12 * addN) / addMs / 1e6;
 
 async function attention(name: string, bh: number, lq: number, lk: number, d: number) {
   if (!want(name)) return;
-  const q = rand([1, bh, lq, d], 5), k = rand([1, bh, lk, d], 6), v = rand([1, bh, lk, d], 7);
-  const g = rand([1, bh, lq, d], 8);
+  const q = randTensor([1, bh, lq, d], 5),
+    k = randTensor([1, bh, lk, d], 6),
+    v = randTensor([1, bh, lk, d], 7);
+  const g = randTensor([1, bh, lq, d], 8);
   const tiling = rows || block ? { rows, block } : undefined;
   const flops = 4 * bh * lq * lk * d;
   const fwd = await time(() => tidy(() => void scaledDotProductAttention(q, k, v, { tiling })), 1);
@@ -138,7 +122,7 @@ else await attention("memory-attn 512x3584 d256 (reduced 1/64)", 1, 512, 3584, 2
 await attention("hiera windows 256x64 d96", 256, 64, 64, 96);
 
 if (want("layer norm")) {
-  const x = rand([32768, 256], 9), w = rand([256], 10), b = rand([256], 11);
+  const x = randTensor([32768, 256], 9), w = randTensor([256], 10), b = randTensor([256], 11);
   const ms = await time(() => tidy(() => void layerNorm(x, w, b, { eps: 1e-6 })));
   const gbs = (8 * x.size) / ms / 1e6;
   rowsOut.push({
@@ -153,8 +137,8 @@ if (want("layer norm")) {
 
 if (want("adamw")) {
   const params = Array.from({ length: 40 }, (_, i) => {
-    const p = rand([250_000], 20 + i);
-    p.grad = rand([250_000], 100 + i, 0.01);
+    const p = randTensor([250_000], 20 + i);
+    p.grad = randTensor([250_000], 100 + i, 0.01);
     return p;
   });
   const opt = new AdamW([{ params, lr: 1e-4, weightDecay: 0.1 }]);

@@ -8,27 +8,10 @@
  */
 import process from "node:process";
 import { gpu } from "../../src/gpu/mod.ts";
-import {
-  add,
-  matmul,
-  scaledDotProductAttention,
-  type Tensor,
-  tensor,
-  tidy,
-} from "../../src/tensor/mod.ts";
+import { add, matmul, scaledDotProductAttention, tidy } from "../../src/tensor/mod.ts";
 import { AdamW } from "../../src/train/optim/adamw.ts";
 import { benchCase, median } from "./_registry.ts";
-
-function rand(shape: number[], seed: number, scale = 1): Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const a = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = ((s >>> 8) / 16777216 - 0.5) * scale;
-  }
-  return tensor(a, shape);
-}
+import { randTensor } from "./_attention_inputs.ts";
 
 /** Median ms of `fn` after a warm-up; CPU time / 2 on a CPU adapter, else wall time. */
 async function time(fn: () => void, reps: number): Promise<number> {
@@ -49,7 +32,7 @@ async function time(fn: () => void, reps: number): Promise<number> {
 }
 
 async function matmulRate(): Promise<number> {
-  const a = rand([512, 512], 1), b = rand([512, 512], 2);
+  const a = randTensor([512, 512], 1), b = randTensor([512, 512], 2);
   const ms = await time(() => tidy(() => void matmul(a, b)), 3);
   a.dispose();
   b.dispose();
@@ -67,8 +50,8 @@ for (
     name,
     async run({ quick, log }) {
       const s = quick ? 4 : 1;
-      const q = rand([1, 1, lq / s, d], 5), k = rand([1, 1, lk / s, d], 6);
-      const v = rand([1, 1, lk / s, d], 7), g = rand([1, 1, lq / s, d], 8);
+      const q = randTensor([1, 1, lq / s, d], 5), k = randTensor([1, 1, lk / s, d], 6);
+      const v = randTensor([1, 1, lk / s, d], 7), g = randTensor([1, 1, lq / s, d], 8);
       const mm = await matmulRate();
       log(`matmul ${mm.toFixed(2)} GFLOP/s`);
       const flops = (4 * lq * lk * d) / (s * s);
@@ -107,14 +90,14 @@ benchCase({
   async run({ quick }) {
     const per = quick ? 25_000 : 250_000;
     const params = Array.from({ length: 40 }, (_, i) => {
-      const p = rand([per], 20 + i);
-      p.grad = rand([per], 100 + i, 0.01);
+      const p = randTensor([per], 20 + i);
+      p.grad = randTensor([per], 100 + i, 0.01);
       return p;
     });
     const opt = new AdamW([{ params, lr: 1e-4, weightDecay: 0.1 }]);
     const ms = await time(() => opt.step(), 3);
     const n = 40 * per;
-    const a = rand([1 << 22], 3), b = rand([1 << 22], 4);
+    const a = randTensor([1 << 22], 3), b = randTensor([1 << 22], 4);
     const addMs = await time(() => tidy(() => void add(a, b)), 3);
     const gbs = (28 * n) / ms / 1e6, addGbs = (12 * (1 << 22)) / addMs / 1e6;
     for (const p of params) {

@@ -3,22 +3,33 @@
  *
  * Layout: q [BH, Lq, d], k [BH, Lk, d], v [BH, Lk, dv], out [BH, Lq, dv], all row-major f32;
  * ml [BH, Lq, 2] = (row max m, row sum l) of the softmax, saved by the forward; the backward
- * uses logsumexp = m + log l. Optional additive mask [Lq, Lk] (broadcast over BH,
- * `maskStride` 0) or [BH, Lq, Lk] (`maskStride` Lq·Lk). Optional dropout on the probabilities:
- * keep (i, j) of head bh when `dropoutKeep(seed, bh, i, j) >= threshold` (a counter-based PCG
- * hash), kept values scaled by 1/(1-p); the backward recomputes the same decision, so no mask
- * is stored.
+ * uses logsumexp = m + log l and delta_i = dO_i·O_i (written by the dQ kernel, read by the
+ * dK/dV kernel). Optional additive mask [Lq, Lk] (broadcast over BH, `maskStride` 0) or
+ * [BH, Lq, Lk] (`maskStride` Lq·Lk). Optional dropout on the probabilities: keep (i, j) of head
+ * bh when `dropoutKeep(seed, bh, i, j) >= threshold` (a counter-based PCG hash), kept values
+ * scaled by 1/(1-p); the backward recomputes the same decision, so no mask is stored.
  *
- * Tiling (all three kernels): a workgroup is `wg` invocations along x; each invocation owns
- * `rows` consecutive rows (queries for forward and dQ, keys for dK/dV) whose tiles (q row,
- * accumulator, ...) live in workgroup memory (`tiles: "workgroup"`, lavapipe: dynamically
- * indexed private arrays compile for minutes there) or private arrays (`"private"`, GPUs). It
- * streams the other side one row at a time and loads each k/v (q/dO) vector once for all its
- * rows. The score matrix never exists: the forward keeps an online softmax (running m and l per
- * row, rescaling the accumulator once per block of `block` keys); the backward recomputes
- * p = exp(s - lse). Workgroup (x, y) covers rows [x·wg·rows, (x+1)·wg·rows) of head
- * y + 65535·z; rows past the end are clamped for loads and not stored. Vectors are vec4 when d
- * and dv are multiples of 4, scalars otherwise.
+ * Tiling (all three kernels): each invocation owns `rows` consecutive rows (queries for the
+ * forward and dQ, keys for dK/dV) and streams the other side in blocks of `block`. Per block it
+ * forms a rows x block tile of scores (and of dO·v for the backward) in registers: a loop over
+ * the head dim loads one vector of each of its rows and of each streamed row and does
+ * rows·block dot products, so every buffer load feeds `rows` or `block` of them. The tile is
+ * then folded into the owned rows' output (out, dq, or dk and dv) by a second loop over the head
+ * dim that reads, updates and writes those rows in place (the online-softmax rescale rides on
+ * that read), so nothing of head-dim size stays in registers and the generated code is one
+ * tile's worth of straight-line statements inside short loops. The score matrix never exists.
+ *
+ * Why this shape: on lavapipe (llvmpipe) every buffer load is a per-lane scalar loop, so loads,
+ * not FMAs, bound the rate; and a private array indexed by a loop variable that LLVM does not
+ * unroll lives in memory with per-lane addressing (the earlier kernels spent most of their time
+ * there). Here every register is a named scalar or vector (indices are fixed when the WGSL is
+ * generated), and loops run over the head dim or the stream only. Measured on lavapipe (L 1024,
+ * d 64 forward): 8 x 8 tiles ~3.5x the rate of our matmul; compile time grows with rows·block.
+ * Real GPUs get the same kernels with smaller tiles in wider workgroups (set by the op).
+ *
+ * Workgroup (x, y, z) covers rows [x·wg·rows, (x+1)·wg·rows) of head y + 65535·z; rows past the
+ * end are clamped for loads and not stored, streamed rows past the chunk end get score -inf.
+ * Vectors are vec4 when d and dv are multiples of 4, scalars otherwise.
  *
  * Chunks: the streamed range is [start, end) from the uniforms; with `first` false a kernel
  * resumes from the state the previous chunk left in its outputs (unnormalised out and ml; dq;
@@ -33,25 +44,19 @@ export interface AttentionSpec {
   d: number;
   /** Head dimension of v and the output. @default d */
   dv?: number;
-  /** Rows per invocation (register tile). @default chosen from d */
+  /** Owned rows per invocation (register tile height). @default 8 */
   rows?: number;
+  /** Streamed rows per block (register tile width). @default 8 */
+  block?: number;
   /** Invocations per workgroup. @default 8 */
   wg?: number;
-  /** Keys per online-softmax block (forward only). @default 8 */
-  block?: number;
   /** Whether an additive mask buffer is bound. @default false */
   mask?: boolean;
   /** Whether dropout is applied. @default false */
   dropout?: boolean;
-  /** Loop bounds as constants (unrollable) or uniforms. @default "dynamic" */
-  loops?: "static" | "dynamic";
-  /** Where the per-invocation row tiles live. @default "workgroup" */
-  tiles?: "private" | "workgroup";
-  /** Workgroup memory the tiles may use; rows shrink to fit. @default 32768 */
-  maxWorkgroupBytes?: number;
 }
 
-/** Uniform block shared by the three kernels (8 words; see `attentionUniforms`). */
+/** Uniform block shared by the three kernels (16 words; see `attentionUniforms`). */
 export interface AttentionUniforms {
   lq: number;
   lk: number;
@@ -75,8 +80,10 @@ export interface AttentionUniforms {
 
 /** A generated attention kernel plus the tiling facts the host needs for uniforms and dispatch. */
 export interface AttentionKernel extends KernelSource {
-  /** Rows each invocation owns (after fitting the tiles into workgroup memory). */
+  /** Rows each invocation owns. */
   rows: number;
+  /** Streamed rows per block. */
+  block: number;
   /** Vector elements per q/k row and per v/out row. */
   vq: number;
   vv: number;
@@ -85,40 +92,41 @@ export interface AttentionKernel extends KernelSource {
   /** Which kernel: the forward, dQ or dK/dV. */
   kind: "fwd" | "q" | "kv";
   /**
-   * Upper bound of loop iterations per invocation for each key (query for dK/dV) streamed,
-   * and for the fixed part; `attentionChunks` splits the stream so that lavapipe's limit of
-   * 65535 loop iterations per invocation (LP_MAX_TGSI_LOOP_ITERATIONS, shared by every loop
+   * Loop iterations per invocation for each block of streamed rows (keys, or queries for
+   * dK/dV), and for the fixed part; `attentionChunks` splits the stream so that lavapipe's limit
+   * of 65535 loop iterations per invocation (LP_MAX_TGSI_LOOP_ITERATIONS, shared by every loop
    * of a shader: past it loops silently stop) is never reached.
    */
-  loopsPerStep: number;
+  loopsPerBlock: number;
   loopsFixed: number;
 }
 
 /**
  * Loop iterations per invocation that one dispatch may plan for on lavapipe: its hard limit is
- * 65535, but our per-step estimates (`loopsPerStep`) came out up to ~2x low against measured
- * failures (600x700 keys, d 64: wrong at a 60000 budget, right at 30000), hence 3x margin.
+ * 65535; the margin is for loops the estimate might miss (an earlier kernel's estimate came
+ * out ~2x low against measured failures).
  */
 export const LAVAPIPE_LOOP_BUDGET = 20000;
 
 /**
- * Chunks [start, end) of the streamed dimension (n keys, or queries for dK/dV) so that one
- * dispatch stays within `budget` loop iterations per invocation (Infinity: one chunk, for
- * real GPUs).
+ * Chunks [start, end) of the streamed dimension (n keys, or queries for dK/dV), whole blocks
+ * each, so that one dispatch stays within `budget` loop iterations per invocation (Infinity:
+ * one chunk, for real GPUs).
  */
 export function attentionChunks(
   kernel: AttentionKernel,
   n: number,
   budget: number,
 ): [number, number][] {
-  const per = Math.max(1, Math.floor((budget - kernel.loopsFixed) / kernel.loopsPerStep));
+  const blocks = Math.max(1, Math.floor((budget - kernel.loopsFixed) / kernel.loopsPerBlock));
+  const per = blocks * kernel.block;
   if (!Number.isFinite(budget) || n <= per) return [[0, n]];
   const out: [number, number][] = [];
   for (let s = 0; s < n; s += per) out.push([s, Math.min(n, s + per)]);
   return out;
 }
 
-/** Packs `AttentionUniforms` in the WGSL struct's order (plus the kernel's loop bounds). */
+/** Packs `AttentionUniforms` in the WGSL struct's order. */
 export function attentionUniforms(kernel: AttentionKernel, u: AttentionUniforms): ArrayBuffer {
   const b = new ArrayBuffer(64);
   const w = new Uint32Array(b), f = new Float32Array(b);
@@ -130,32 +138,24 @@ export function attentionUniforms(kernel: AttentionKernel, u: AttentionUniforms)
   f[5] = u.keepScale;
   w[6] = u.seed >>> 0;
   w[7] = u.threshold >>> 0;
-  w[8] = kernel.rows;
-  w[9] = kernel.vq;
-  w[10] = kernel.vv;
-  w[11] = u.first === false ? 0 : 1;
-  w[12] = u.start ?? 0;
-  w[13] = u.end ?? (kernel.kind === "kv" ? u.lq : u.lk);
-  w[14] = u.last === false ? 0 : 1;
+  w[8] = u.first === false ? 0 : 1;
+  w[9] = u.start ?? 0;
+  w[10] = u.end ?? (kernel.kind === "kv" ? u.lq : u.lk);
+  w[11] = u.last === false ? 0 : 1;
   return b;
 }
 
 /** Resolved spec: every default filled in and clamped to a legal value. */
 export function resolveAttentionSpec(s: AttentionSpec): Required<AttentionSpec> {
   const d = Math.max(1, Math.floor(s.d)), dv = Math.max(1, Math.floor(s.dv ?? d));
-  const width = Math.max(d, dv);
-  const rows = s.rows ?? Math.max(1, Math.min(8, Math.floor(512 / width)));
   return {
     d,
     dv,
-    rows: Math.max(1, Math.min(16, Math.floor(rows))),
+    rows: Math.max(1, Math.min(16, Math.floor(s.rows ?? 8))),
+    block: Math.max(1, Math.min(16, Math.floor(s.block ?? 8))),
     wg: Math.max(1, Math.min(256, Math.floor(s.wg ?? 8))),
-    block: Math.max(1, Math.min(32, Math.floor(s.block ?? 8))),
     mask: s.mask ?? false,
     dropout: s.dropout ?? false,
-    loops: s.loops ?? "dynamic",
-    tiles: s.tiles ?? "workgroup",
-    maxWorkgroupBytes: s.maxWorkgroupBytes ?? 32768,
   };
 }
 
@@ -166,24 +166,6 @@ export function attentionWorkgroups(
   bh: number,
 ): [number, number, number] {
   return [Math.ceil(n / (kernel.wg * kernel.rows)), Math.min(bh, 65535), Math.ceil(bh / 65535)];
-}
-
-/**
- * Fits the tiles (`floatsPerRow` floats per row) into `maxWorkgroupBytes`: rows shrink first,
- * then the workgroup narrows (down to one invocation) when even one row per invocation is too
- * much (head dim 256 backward). Updates `r.rows` and `r.wg`.
- */
-function fitTiles(r: Required<AttentionSpec>, floatsPerRow: number): void {
-  if (r.tiles === "private") return;
-  while (r.wg > 1 && 4 * floatsPerRow * r.wg > r.maxWorkgroupBytes) r.wg = Math.ceil(r.wg / 2);
-  const fit = Math.floor(r.maxWorkgroupBytes / (4 * floatsPerRow * r.wg));
-  if (fit < 1) {
-    throw new RangeError(
-      `Attention tiles of ${floatsPerRow} floats per row do not fit ${r.maxWorkgroupBytes} ` +
-        `bytes of workgroup memory: use tiles "private"`,
-    );
-  }
-  r.rows = Math.min(r.rows, fit);
 }
 
 function vecOf(r: Required<AttentionSpec>) {
@@ -197,13 +179,13 @@ function vecOf(r: Required<AttentionSpec>) {
   };
 }
 
-/** WGSL shared by the three kernels: uniforms, head index, dot and the dropout hash. */
+/** WGSL shared by the three kernels: uniforms, dot and the dropout hash. */
 function common(r: Required<AttentionSpec>): string {
   const { V, dotv } = vecOf(r);
   return `
 struct U {
   lq: u32, lk: u32, bh: u32, maskStride: u32, scale: f32, keepScale: f32, seed: u32, thresh: u32,
-  rows: u32, dq: u32, dv: u32, first: u32, start: u32, end: u32, last: u32, pad: u32,
+  first: u32, start: u32, end: u32, last: u32, p0: u32, p1: u32, p2: u32, p3: u32,
 }
 alias V = ${V};
 fn dotv(a: V, b: V) -> f32 { return ${dotv}; }
@@ -220,32 +202,88 @@ fn keep(bh: u32, i: u32, j: u32) -> f32 {
 `;
 }
 
+/** `f(a, b)` for every cell of an a x b tile, one line each (register names are fixed here). */
+function each(a: number, b: number, f: (x: number, y: number) => string): string {
+  const out: string[] = [];
+  for (let x = 0; x < a; x++) for (let y = 0; y < b; y++) out.push(f(x, y));
+  return out.join("\n");
+}
+
+/** One line per index. */
+function lines(n: number, f: (x: number) => string): string {
+  return Array.from({ length: n }, (_, x) => f(x)).join("\n");
+}
+
+/** Entry point header: head index, first owned row, early exit past the rows. */
+function entry(r: Required<AttentionSpec>, n: string): string {
+  return `@compute @workgroup_size(${r.wg})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let bh = wid.y + wid.z * 65535u;
+  if (bh >= u.bh) { return; }
+  let row0 = (wid.x * ${r.wg}u + lid.x) * ${r.rows}u;
+  if (row0 >= ${n}) { return; }
+  let ninf = bitcast<f32>(0xff800000u);
+  var fresh = u.first == 1u;`;
+}
+
 /**
- * Moves the function-scope tile arrays of \`code\` to workgroup memory, one slice per invocation
- * (lavapipe lowers dynamically indexed private arrays slowly; workgroup arrays are plain memory).
+ * Register tile t{x}_{y} += dot(A[x], B[y]) over the head dim: per step, one vector of each owned
+ * row (`aRow(x)`) and each streamed row (`bRow(y)`) is loaded and used rows (block) times.
  */
-function placeTiles(code: string, r: Required<AttentionSpec>): string {
-  if (r.tiles === "private") return code;
-  const decls: string[] = [];
-  const re = /^ {2}var (\w+): array<(\w+(?:<f32>)?), (\d+)>;\n/gm;
-  const found = [...code.matchAll(re)];
-  for (const [line, name, type, n] of found) {
-    code = code.replace(line, "");
-    decls.push(`var<workgroup> ${name}: array<${type}, ${r.wg * Number(n)}>;`);
-    code = code.replace(new RegExp(`\\b${name}\\[`, "g"), `${name}[lid.x * ${n}u + `);
+function dotTile(
+  t: string,
+  n: number,
+  rows: number,
+  block: number,
+  load: { a: (x: number) => string; b: (y: number) => string },
+): string {
+  return `${each(rows, block, (x, y) => `    var ${t}${x}_${y} = 0.0;`)}
+    for (var c = 0u; c < ${n}u; c++) {
+${lines(rows, (x) => `      let a${x} = ${load.a(x)};`)}
+${lines(block, (y) => `      let b${y} = ${load.b(y)};`)}
+${each(rows, block, (x, y) => `      ${t}${x}_${y} += dotv(a${x}, b${y});`)}
+    }`;
+}
+
+/**
+ * Folds a tile into the owned rows' vectors in buffer `buf` (row index `row(x)`, `n` vectors per
+ * row): buf[x] = buf[x]·scale(x) + Σ_y w{x}_{y}·B[y], starting from 0 on the first block.
+ */
+function foldTile(
+  buf: string,
+  n: number,
+  rows: number,
+  block: number,
+  o: {
+    row: (x: number) => string;
+    valid: (x: number) => string;
+    b: (y: number) => string;
+    w: (x: number, y: number) => string;
+    scale?: (x: number) => string;
+  },
+): string {
+  return `    for (var c = 0u; c < ${n}u; c++) {
+${
+    lines(rows, (x) =>
+      `      var o${x} = select(${buf}[${o.row(x)} + c]${
+        o.scale ? ` * ${o.scale(x)}` : ""
+      }, V(0.0), fresh);`)
   }
-  return code.replace("@compute", `${decls.join("\n")}\n@compute`);
+${lines(block, (y) => `      let b${y} = ${o.b(y)};`)}
+${each(rows, block, (x, y) => `      o${x} += ${o.w(x, y)} * b${y};`)}
+${lines(rows, (x) => `      if (${o.valid(x)}) { ${buf}[${o.row(x)} + c] = o${x}; }`)}
+    }`;
 }
 
 function label(name: string, r: Required<AttentionSpec>): string {
-  return `${name}(d=${r.d},dv=${r.dv},rows=${r.rows},wg=${r.wg},block=${r.block},` +
-    `mask=${r.mask},dropout=${r.dropout},loops=${r.loops},tiles=${r.tiles})`;
+  return `${name}(d=${r.d},dv=${r.dv},rows=${r.rows},block=${r.block},wg=${r.wg},` +
+    `mask=${r.mask},dropout=${r.dropout})`;
 }
 
 /**
- * Forward. Bindings: q, k, v, [mask], out, lse, uniforms. Each invocation keeps `rows` query
- * rows and their accumulators; per block of `block` keys it forms the scores, rescales once by
- * exp(m_old - m_new), then adds p·v_j (p scaled by the dropout keep factor, which l ignores).
+ * Forward. Bindings: q, k, v, [mask], out, ml, uniforms. Per block of keys: the score tile, the
+ * online-softmax step per row (new max, rescale factor, p = exp(s - m)), then out = out·corr +
+ * p·v (p times the dropout keep factor, which l ignores).
  */
 export function attentionForwardKernel(spec: AttentionSpec): AttentionKernel {
   return memoAttention("attentionForwardKernel", spec, buildAttentionForwardKernel);
@@ -254,11 +292,13 @@ export function attentionForwardKernel(spec: AttentionSpec): AttentionKernel {
 function buildAttentionForwardKernel(spec: AttentionSpec): AttentionKernel {
   const r = resolveAttentionSpec(spec);
   const { DQ, DV } = vecOf(r);
-  const B = r.block;
-  fitTiles(r, r.d + r.dv + B + 2);
-  const R = r.rows;
+  const R = r.rows, B = r.block;
   const mb = r.mask ? 1 : 0;
-  let code = `${common(r)}
+  const mask = (x: number, y: number) =>
+    r.mask ? ` + mask[bh * u.maskStride + ri${x} * u.lk + cj${y}]` : "";
+  const p = (x: number, y: number) =>
+    r.dropout ? `(s${x}_${y} * keep(bh, row0 + ${x}u, j0 + ${y}u))` : `s${x}_${y}`;
+  const code = `${common(r)}
 @group(0) @binding(0) var<storage, read> q: array<V>;
 @group(0) @binding(1) var<storage, read> k: array<V>;
 @group(0) @binding(2) var<storage, read> v: array<V>;
@@ -267,97 +307,67 @@ ${r.mask ? "@group(0) @binding(3) var<storage, read> mask: array<f32>;" : ""}
 @group(0) @binding(${4 + mb}) var<storage, read_write> ml: array<f32>;
 @group(0) @binding(${5 + mb}) var<uniform> u: U;
 
-@compute @workgroup_size(${r.wg})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let bh = wid.y + wid.z * 65535u;
-  if (bh >= u.bh) { return; }
-  // Loop bounds from the uniforms stop LLVM (lavapipe) from unrolling: compile time.
-  let NR = ${r.loops === "static" ? `${r.rows}u` : "u.rows"};
-  let NQ = ${r.loops === "static" ? `${DQ}u` : "u.dq"};
-  let NV = ${r.loops === "static" ? `${DV}u` : "u.dv"};
-  let row0 = (wid.x * ${r.wg}u + lid.x) * ${R}u;
-  var qr: array<V, ${R * DQ}>;
-  var acc: array<V, ${R * DV}>;
-  var m: array<f32, ${R}>;
-  var l: array<f32, ${R}>;
-  var s: array<f32, ${R * B}>;
-  for (var r = 0u; r < NR; r++) {
-    let i = min(row0 + r, u.lq - 1u);
-    let rb = bh * u.lq + i;
-    for (var c = 0u; c < NQ; c++) { qr[r * ${DQ}u + c] = q[rb * ${DQ}u + c]; }
-    if (u.first == 1u) {
-      for (var c = 0u; c < NV; c++) { acc[r * ${DV}u + c] = V(0.0); }
-      m[r] = -3.0e38;
-      l[r] = 0.0;
-    } else {
-      // Running state of the previous key chunk: unnormalised output, max and sum.
-      for (var c = 0u; c < NV; c++) { acc[r * ${DV}u + c] = out[rb * ${DV}u + c]; }
-      m[r] = ml[rb * 2u];
-      l[r] = ml[rb * 2u + 1u];
-    }
+${entry(r, "u.lq")}
+${
+    lines(R, (x) =>
+      `  let ri${x} = min(row0 + ${x}u, u.lq - 1u);
+  let i${x} = bh * u.lq + ri${x};
+  var m${x} = select(ml[i${x} * 2u], -3.0e38, fresh);
+  var l${x} = select(ml[i${x} * 2u + 1u], 0.0, fresh);`)
   }
   for (var j0 = u.start; j0 < u.end; j0 += ${B}u) {
-    let nb = min(${B}u, u.end - j0);
-    for (var jj = 0u; jj < nb; jj++) {
-      let kb = (bh * u.lk + j0 + jj) * ${DQ}u;
-      for (var r = 0u; r < NR; r++) { s[r * ${B}u + jj] = 0.0; }
-      // Each k vector is loaded once and used for every row (loads are the cost on lavapipe).
-      for (var c = 0u; c < NQ; c++) {
-        let kv = k[kb + c];
-        for (var r = 0u; r < NR; r++) { s[r * ${B}u + jj] += dotv(qr[r * ${DQ}u + c], kv); }
-      }
-      for (var r = 0u; r < NR; r++) {
-        var a = s[r * ${B}u + jj] * u.scale;${
-    r.mask
-      ? `
-        let i = min(row0 + r, u.lq - 1u);
-        a += mask[bh * u.maskStride + i * u.lk + j0 + jj];`
-      : ""
+${
+    lines(B, (y) =>
+      `    let cj${y} = min(j0 + ${y}u, u.end - 1u);
+    let kj${y} = bh * u.lk + cj${y};`)
   }
-        s[r * ${B}u + jj] = a;
+${dotTile("s", DQ, R, B, { a: (x) => `q[i${x} * ${DQ}u + c]`, b: (y) => `k[kj${y} * ${DQ}u + c]` })}
+${
+    lines(R, (x) =>
+      `${
+        lines(B, (y) =>
+          `    s${x}_${y} = select(ninf, s${x}_${y} * u.scale${mask(x, y)}, j0 + ${y}u < u.end);`)
       }
-    }
-    for (var r = 0u; r < NR; r++) {
-      var mx = m[r];
-      for (var jj = 0u; jj < nb; jj++) { mx = max(mx, s[r * ${B}u + jj]); }
-      let corr = exp(m[r] - mx);
-      var sum = 0.0;
-      for (var jj = 0u; jj < nb; jj++) {
-        let p = exp(s[r * ${B}u + jj] - mx);
-        sum += p;
-        s[r * ${B}u + jj] = p;
+    var mx${x} = m${x};
+${
+        lines(B, (y) => `    mx${x} = max(mx${x}, s${x}_${y});`)
       }
-      l[r] = l[r] * corr + sum;
-      m[r] = mx;
-      for (var c = 0u; c < NV; c++) { acc[r * ${DV}u + c] *= corr; }
-    }
-    for (var jj = 0u; jj < nb; jj++) {
-      let vb = (bh * u.lk + j0 + jj) * ${DV}u;
-      for (var c = 0u; c < NV; c++) {
-        let vv = v[vb + c];
-        for (var r = 0u; r < NR; r++) {
-          ${
-    r.dropout
-      ? `let p = s[r * ${B}u + jj] * keep(bh, row0 + r, j0 + jj);`
-      : `let p = s[r * ${B}u + jj];`
+    let corr${x} = exp(m${x} - mx${x});
+    var sum${x} = 0.0;
+${
+        lines(B, (y) => `    s${x}_${y} = exp(s${x}_${y} - mx${x});\n    sum${x} += s${x}_${y};`)
+      }
+    l${x} = l${x} * corr${x} + sum${x};
+    m${x} = mx${x};`)
   }
-          acc[r * ${DV}u + c] += p * vv;
-        }
-      }
-    }
+${
+    foldTile("out", DV, R, B, {
+      row: (x) => `i${x} * ${DV}u`,
+      valid: (x) => `row0 + ${x}u < u.lq`,
+      b: (y) => `v[kj${y} * ${DV}u + c]`,
+      w: p,
+      scale: (x) => `corr${x}`,
+    })
   }
-  for (var r = 0u; r < NR; r++) {
-    let i = row0 + r;
-    if (i >= u.lq) { break; }
-    var inv = 1.0;
-    if (u.last == 1u) { inv = select(0.0, 1.0 / l[r], l[r] > 0.0); }
-    for (var c = 0u; c < NV; c++) { out[(bh * u.lq + i) * ${DV}u + c] = acc[r * ${DV}u + c] * inv; }
-    ml[(bh * u.lq + i) * 2u] = m[r];
-    ml[(bh * u.lq + i) * 2u + 1u] = l[r];
+    fresh = false;
+  }
+${
+    lines(R, (x) =>
+      `  let inv${x} = select(1.0, select(0.0, 1.0 / l${x}, l${x} > 0.0), u.last == 1u);
+  if (row0 + ${x}u < u.lq) { ml[i${x} * 2u] = m${x}; ml[i${x} * 2u + 1u] = l${x}; }`)
+  }
+  if (u.last == 1u) {
+    for (var c = 0u; c < ${DV}u; c++) {
+${
+    lines(R, (x) =>
+      `      if (row0 + ${x}u < u.lq) {
+        out[i${x} * ${DV}u + c] = select(out[i${x} * ${DV}u + c] * inv${x}, V(0.0), fresh);
+      }`)
+  }
+    }
   }
 }
 `;
-  code = placeTiles(code, r);
   return {
     label: label("attention_fwd", r),
     code,
@@ -372,9 +382,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     ],
     workgroupSize: [r.wg, 1, 1],
     rows: R,
+    block: B,
     kind: "fwd",
-    loopsPerStep: 3 + 2 * R + (DQ + DV) * (1 + R) + Math.ceil((R * (2 * B + DV + 1)) / B),
-    loopsFixed: 2 * R * (DQ + DV + 2) + 16,
+    loopsPerBlock: DQ + DV + 1,
+    loopsFixed: DV + 1,
     vq: DQ,
     vv: DV,
     wg: r.wg,
@@ -383,8 +394,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 
 /**
  * Backward for dQ, also writing delta_i = dO_i·O_i (needed by the dK/dV kernel). Bindings: q, k,
- * v, [mask], out, dout, lse, dq, delta, uniforms. Per key j: p = exp(s - lse_i),
- * dS = p·(z·dO_i·v_j - delta_i), dq_i += scale·dS·k_j, where z is the dropout keep factor.
+ * v, [mask], out, dout, ml, dq, delta, uniforms. Per block of keys: tiles s = q·k and t = dO·v,
+ * p = exp(s·scale + mask - lse_i), dS = p·(z·t - delta_i)·scale (z: the dropout keep factor),
+ * then dq_i += Σ_j dS·k_j.
  */
 export function attentionBackwardQKernel(spec: AttentionSpec): AttentionKernel {
   return memoAttention("attentionBackwardQKernel", spec, buildAttentionBackwardQKernel);
@@ -393,10 +405,12 @@ export function attentionBackwardQKernel(spec: AttentionSpec): AttentionKernel {
 function buildAttentionBackwardQKernel(spec: AttentionSpec): AttentionKernel {
   const r = resolveAttentionSpec(spec);
   const { DQ, DV } = vecOf(r);
-  fitTiles(r, 2 * r.d + r.dv + 4);
-  const R = r.rows;
+  const R = r.rows, B = r.block;
   const mb = r.mask ? 1 : 0;
-  let code = `${common(r)}
+  const mask = (x: number, y: number) =>
+    r.mask ? ` + mask[bh * u.maskStride + ri${x} * u.lk + cj${y}]` : "";
+  const z = (x: number, y: number) => r.dropout ? ` * keep(bh, row0 + ${x}u, j0 + ${y}u)` : "";
+  const code = `${common(r)}
 @group(0) @binding(0) var<storage, read> q: array<V>;
 @group(0) @binding(1) var<storage, read> k: array<V>;
 @group(0) @binding(2) var<storage, read> v: array<V>;
@@ -408,77 +422,50 @@ ${r.mask ? "@group(0) @binding(3) var<storage, read> mask: array<f32>;" : ""}
 @group(0) @binding(${7 + mb}) var<storage, read_write> delta: array<f32>;
 @group(0) @binding(${8 + mb}) var<uniform> u: U;
 
-@compute @workgroup_size(${r.wg})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let bh = wid.y + wid.z * 65535u;
-  if (bh >= u.bh) { return; }
-  // Loop bounds from the uniforms stop LLVM (lavapipe) from unrolling: compile time.
-  let NR = ${r.loops === "static" ? `${r.rows}u` : "u.rows"};
-  let NQ = ${r.loops === "static" ? `${DQ}u` : "u.dq"};
-  let NV = ${r.loops === "static" ? `${DV}u` : "u.dv"};
-  let row0 = (wid.x * ${r.wg}u + lid.x) * ${R}u;
-  var qr: array<V, ${R * DQ}>;
-  var gr: array<V, ${R * DV}>;
-  var acc: array<V, ${R * DQ}>;
-  var ls: array<f32, ${R}>;
-  var dl: array<f32, ${R}>;
-  var sa: array<f32, ${R}>;
-  var sb: array<f32, ${R}>;
-  for (var r = 0u; r < NR; r++) {
-    let i = min(row0 + r, u.lq - 1u);
-    let rb = bh * u.lq + i;
-    for (var c = 0u; c < NQ; c++) {
-      qr[r * ${DQ}u + c] = q[rb * ${DQ}u + c];
-      acc[r * ${DQ}u + c] = select(dq[rb * ${DQ}u + c], V(0.0), u.first == 1u);
-    }
-    var dd = 0.0;
-    for (var c = 0u; c < NV; c++) {
-      let g = dout[rb * ${DV}u + c];
-      gr[r * ${DV}u + c] = g;
-      dd += dotv(g, o[rb * ${DV}u + c]);
-    }
-    dl[r] = dd;
-    ls[r] = ml[rb * 2u] + log(ml[rb * 2u + 1u]);
+${entry(r, "u.lq")}
+${
+    lines(R, (x) =>
+      `  let ri${x} = min(row0 + ${x}u, u.lq - 1u);
+  let i${x} = bh * u.lq + ri${x};
+  let ls${x} = ml[i${x} * 2u] + log(ml[i${x} * 2u + 1u]);
+  var dl${x} = 0.0;`)
   }
-  for (var j = u.start; j < u.end; j++) {
-    let kb = (bh * u.lk + j) * ${DQ}u;
-    let vb = (bh * u.lk + j) * ${DV}u;
-    for (var r = 0u; r < NR; r++) { sa[r] = 0.0; sb[r] = 0.0; }
-    // k and v vectors are loaded once per key and used for every row.
-    for (var c = 0u; c < NQ; c++) {
-      let kv = k[kb + c];
-      for (var r = 0u; r < NR; r++) { sa[r] += dotv(qr[r * ${DQ}u + c], kv); }
-    }
-    for (var c = 0u; c < NV; c++) {
-      let vv = v[vb + c];
-      for (var r = 0u; r < NR; r++) { sb[r] += dotv(gr[r * ${DV}u + c], vv); }
-    }
-    for (var r = 0u; r < NR; r++) {
-      var a = sa[r] * u.scale;${
-    r.mask
-      ? `
-      a += mask[bh * u.maskStride + min(row0 + r, u.lq - 1u) * u.lk + j];`
-      : ""
+  for (var c = 0u; c < ${DV}u; c++) {
+${lines(R, (x) => `    dl${x} += dotv(dout[i${x} * ${DV}u + c], o[i${x} * ${DV}u + c]);`)}
   }
-      let p = exp(a - ls[r]);
-      var dp = sb[r];
-      ${r.dropout ? "dp *= keep(bh, row0 + r, j);" : ""}
-      sa[r] = p * (dp - dl[r]) * u.scale;
-    }
-    for (var c = 0u; c < NQ; c++) {
-      let kv = k[kb + c];
-      for (var r = 0u; r < NR; r++) { acc[r * ${DQ}u + c] += sa[r] * kv; }
-    }
+${lines(R, (x) => `  if (row0 + ${x}u < u.lq) { delta[i${x}] = dl${x}; }`)}
+  for (var j0 = u.start; j0 < u.end; j0 += ${B}u) {
+${
+    lines(B, (y) =>
+      `    let cj${y} = min(j0 + ${y}u, u.end - 1u);
+    let kj${y} = bh * u.lk + cj${y};`)
   }
-  for (var r = 0u; r < NR; r++) {
-    let i = row0 + r;
-    if (i >= u.lq) { break; }
-    for (var c = 0u; c < NQ; c++) { dq[(bh * u.lq + i) * ${DQ}u + c] = acc[r * ${DQ}u + c]; }
-    delta[bh * u.lq + i] = dl[r];
+${dotTile("s", DQ, R, B, { a: (x) => `q[i${x} * ${DQ}u + c]`, b: (y) => `k[kj${y} * ${DQ}u + c]` })}
+${
+    dotTile("t", DV, R, B, {
+      a: (x) => `dout[i${x} * ${DV}u + c]`,
+      b: (y) => `v[kj${y} * ${DV}u + c]`,
+    })
+  }
+${
+    each(R, B, (x, y) =>
+      `    s${x}_${y} = exp(select(ninf, s${x}_${y} * u.scale${
+        mask(x, y)
+      }, j0 + ${y}u < u.end) - ls${x})
+      * (t${x}_${y}${z(x, y)} - dl${x}) * u.scale;`)
+  }
+${
+    foldTile("dq", DQ, R, B, {
+      row: (x) => `i${x} * ${DQ}u`,
+      valid: (x) => `row0 + ${x}u < u.lq`,
+      b: (y) => `k[kj${y} * ${DQ}u + c]`,
+      w: (x, y) => `s${x}_${y}`,
+    })
+  }
+    fresh = false;
   }
 }
 `;
-  code = placeTiles(code, r);
   return {
     label: label("attention_bwd_q", r),
     code,
@@ -496,9 +483,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     ],
     workgroupSize: [r.wg, 1, 1],
     rows: R,
+    block: B,
     kind: "q",
-    loopsPerStep: 2 + 3 * R + (2 * DQ + DV) * (1 + R),
-    loopsFixed: R * (2 * DQ + 2 * DV + 2) + 16,
+    loopsPerBlock: 2 * DQ + DV + 1,
+    loopsFixed: DV + 1,
     vq: DQ,
     vv: DV,
     wg: r.wg,
@@ -506,9 +494,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 }
 
 /**
- * Backward for dK and dV. Bindings: q, k, v, [mask], dout, lse, delta, dk, dv, uniforms. Each
- * invocation owns `rows` keys and streams the queries: p = exp(s - lse_i), dv_j += z·p·dO_i,
- * dk_j += scale·p·(z·dO_i·v_j - delta_i)·q_i.
+ * Backward for dK and dV. Bindings: q, k, v, [mask], dout, ml, delta, dk, dv, uniforms. Each
+ * invocation owns `rows` keys and streams the queries in blocks: tiles s = k·q and t = v·dO,
+ * p = exp(s·scale + mask - lse_i), dv_j += z·p·dO_i, dk_j += scale·p·(z·t - delta_i)·q_i.
  */
 export function attentionBackwardKVKernel(spec: AttentionSpec): AttentionKernel {
   return memoAttention("attentionBackwardKVKernel", spec, buildAttentionBackwardKVKernel);
@@ -517,10 +505,11 @@ export function attentionBackwardKVKernel(spec: AttentionSpec): AttentionKernel 
 function buildAttentionBackwardKVKernel(spec: AttentionSpec): AttentionKernel {
   const r = resolveAttentionSpec(spec);
   const { DQ, DV } = vecOf(r);
-  fitTiles(r, 2 * r.d + 2 * r.dv + 2);
-  const R = r.rows;
+  const R = r.rows, B = r.block;
   const mb = r.mask ? 1 : 0;
-  let code = `${common(r)}
+  const mask = (x: number, y: number) =>
+    r.mask ? ` + mask[bh * u.maskStride + ci${y} * u.lk + rj${x}]` : "";
+  const code = `${common(r)}
 @group(0) @binding(0) var<storage, read> q: array<V>;
 @group(0) @binding(1) var<storage, read> k: array<V>;
 @group(0) @binding(2) var<storage, read> v: array<V>;
@@ -532,78 +521,56 @@ ${r.mask ? "@group(0) @binding(3) var<storage, read> mask: array<f32>;" : ""}
 @group(0) @binding(${7 + mb}) var<storage, read_write> dvo: array<V>;
 @group(0) @binding(${8 + mb}) var<uniform> u: U;
 
-@compute @workgroup_size(${r.wg})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let bh = wid.y + wid.z * 65535u;
-  if (bh >= u.bh) { return; }
-  // Loop bounds from the uniforms stop LLVM (lavapipe) from unrolling: compile time.
-  let NR = ${r.loops === "static" ? `${r.rows}u` : "u.rows"};
-  let NQ = ${r.loops === "static" ? `${DQ}u` : "u.dq"};
-  let NV = ${r.loops === "static" ? `${DV}u` : "u.dv"};
-  let row0 = (wid.x * ${r.wg}u + lid.x) * ${R}u;
-  var kr: array<V, ${R * DQ}>;
-  var vr: array<V, ${R * DV}>;
-  var ak: array<V, ${R * DQ}>;
-  var av: array<V, ${R * DV}>;
-  var sa: array<f32, ${R}>;
-  var sb: array<f32, ${R}>;
-  for (var r = 0u; r < NR; r++) {
-    let j = min(row0 + r, u.lk - 1u);
-    let rb = bh * u.lk + j;
-    for (var c = 0u; c < NQ; c++) {
-      kr[r * ${DQ}u + c] = k[rb * ${DQ}u + c];
-      ak[r * ${DQ}u + c] = select(dk[rb * ${DQ}u + c], V(0.0), u.first == 1u);
-    }
-    for (var c = 0u; c < NV; c++) {
-      vr[r * ${DV}u + c] = v[rb * ${DV}u + c];
-      av[r * ${DV}u + c] = select(dvo[rb * ${DV}u + c], V(0.0), u.first == 1u);
-    }
+${entry(r, "u.lk")}
+${
+    lines(R, (x) =>
+      `  let rj${x} = min(row0 + ${x}u, u.lk - 1u);
+  let j${x} = bh * u.lk + rj${x};`)
   }
-  for (var i = u.start; i < u.end; i++) {
-    let qb = (bh * u.lq + i) * ${DQ}u;
-    let gb = (bh * u.lq + i) * ${DV}u;
-    let li = ml[(bh * u.lq + i) * 2u] + log(ml[(bh * u.lq + i) * 2u + 1u]);
-    let di = delta[bh * u.lq + i];
-    for (var r = 0u; r < NR; r++) { sa[r] = 0.0; sb[r] = 0.0; }
-    // q and dO vectors are loaded once per query and used for every key row.
-    for (var c = 0u; c < NQ; c++) {
-      let qv = q[qb + c];
-      for (var r = 0u; r < NR; r++) { sa[r] += dotv(qv, kr[r * ${DQ}u + c]); }
-    }
-    for (var c = 0u; c < NV; c++) {
-      let gv = dout[gb + c];
-      for (var r = 0u; r < NR; r++) { sb[r] += dotv(gv, vr[r * ${DV}u + c]); }
-    }
-    for (var r = 0u; r < NR; r++) {
-      var a = sa[r] * u.scale;${
-    r.mask
-      ? `
-      a += mask[bh * u.maskStride + i * u.lk + min(row0 + r, u.lk - 1u)];`
-      : ""
+  for (var i0 = u.start; i0 < u.end; i0 += ${B}u) {
+${
+    lines(B, (y) =>
+      `    let ci${y} = min(i0 + ${y}u, u.end - 1u);
+    let qi${y} = bh * u.lq + ci${y};
+    let ls${y} = ml[qi${y} * 2u] + log(ml[qi${y} * 2u + 1u]);
+    let dl${y} = delta[qi${y}];`)
   }
-      let p = exp(a - li);
-      ${r.dropout ? "let z = keep(bh, i, row0 + r);" : "let z = 1.0;"}
-      sa[r] = p * (sb[r] * z - di) * u.scale;
-      sb[r] = p * z;
-    }
-    for (var c = 0u; c < NV; c++) {
-      let gv = dout[gb + c];
-      for (var r = 0u; r < NR; r++) { av[r * ${DV}u + c] += sb[r] * gv; }
-    }
-    for (var c = 0u; c < NQ; c++) {
-      let qv = q[qb + c];
-      for (var r = 0u; r < NR; r++) { ak[r * ${DQ}u + c] += sa[r] * qv; }
-    }
+${dotTile("s", DQ, R, B, { a: (x) => `k[j${x} * ${DQ}u + c]`, b: (y) => `q[qi${y} * ${DQ}u + c]` })}
+${
+    dotTile("t", DV, R, B, {
+      a: (x) => `v[j${x} * ${DV}u + c]`,
+      b: (y) => `dout[qi${y} * ${DV}u + c]`,
+    })
   }
-  for (var r = 0u; r < NR; r++) {
-    let j = row0 + r;
-    if (j >= u.lk) { break; }
-    for (var c = 0u; c < NQ; c++) { dk[(bh * u.lk + j) * ${DQ}u + c] = ak[r * ${DQ}u + c]; }
-    for (var c = 0u; c < NV; c++) { dvo[(bh * u.lk + j) * ${DV}u + c] = av[r * ${DV}u + c]; }
+${
+    each(R, B, (x, y) =>
+      `    let p${x}_${y} = exp(select(ninf, s${x}_${y} * u.scale${
+        mask(x, y)
+      }, i0 + ${y}u < u.end) - ls${y});
+    let z${x}_${y} = ${r.dropout ? `keep(bh, i0 + ${y}u, row0 + ${x}u)` : "1.0"};
+    s${x}_${y} = p${x}_${y} * (t${x}_${y} * z${x}_${y} - dl${y}) * u.scale;
+    t${x}_${y} = p${x}_${y} * z${x}_${y};`)
+  }
+${
+    foldTile("dvo", DV, R, B, {
+      row: (x) => `j${x} * ${DV}u`,
+      valid: (x) => `row0 + ${x}u < u.lk`,
+      b: (y) => `dout[qi${y} * ${DV}u + c]`,
+      w: (x, y) => `t${x}_${y}`,
+    })
+  }
+${
+    foldTile("dk", DQ, R, B, {
+      row: (x) => `j${x} * ${DQ}u`,
+      valid: (x) => `row0 + ${x}u < u.lk`,
+      b: (y) => `q[qi${y} * ${DQ}u + c]`,
+      w: (x, y) => `s${x}_${y}`,
+    })
+  }
+    fresh = false;
   }
 }
 `;
-  code = placeTiles(code, r);
   return {
     label: label("attention_bwd_kv", r),
     code,
@@ -621,9 +588,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     ],
     workgroupSize: [r.wg, 1, 1],
     rows: R,
+    block: B,
     kind: "kv",
-    loopsPerStep: 2 + 3 * R + 2 * (DQ + DV) * (1 + R),
-    loopsFixed: 2 * R * (DQ + DV + 1) + 16,
+    loopsPerBlock: 2 * DQ + 2 * DV + 1,
+    loopsFixed: 1,
     vq: DQ,
     vv: DV,
     wg: r.wg,

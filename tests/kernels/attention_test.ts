@@ -107,14 +107,17 @@ const cases: { name: string; s: Shape; mask?: "shared" | "head"; opts?: SdpaOpti
   { name: "d32 odd", s: { b: 1, h: 2, lq: 19, lk: 71, d: 32 } },
   { name: "d64 odd", s: { b: 1, h: 1, lq: 37, lk: 45, d: 64 }, mask: "shared" },
   { name: "d256 (tiles narrow the workgroup)", s: { b: 1, h: 1, lq: 5, lk: 7, d: 256 } },
-  // Long enough that lavapipe's 65535-loop-iteration limit forces several dispatches per pass.
-  { name: "d16 long keys (chunked dispatches)", s: { b: 1, h: 1, lq: 150, lk: 900, d: 16 } },
+  { name: "d16 150x900 (8x8 tiles, partial blocks)", s: { b: 1, h: 1, lq: 150, lk: 900, d: 16 } },
+  // Long enough that lavapipe's 65535-loop-iteration limit forces several dispatches per pass
+  // (keys for the forward and dQ, queries for dK/dV).
+  { name: "d64 10000 keys (chunked dispatches)", s: { b: 1, h: 1, lq: 5, lk: 10000, d: 64 } },
+  { name: "d64 10000 queries (chunked dispatches)", s: { b: 1, h: 1, lq: 10000, lk: 5, d: 64 } },
   { name: "d12 non-pow2", s: { b: 1, h: 3, lq: 23, lk: 17, d: 12 } },
   { name: "d6 scalar path", s: { b: 1, h: 2, lq: 11, lk: 13, d: 6 }, opts: { scale: 0.3 } },
   {
-    name: "d16 rows=3 tiles private",
+    name: "d16 rows=3 block=5 wg=4",
     s: { b: 1, h: 2, lq: 26, lk: 31, d: 16 },
-    opts: { tiling: { rows: 3, tiles: "private", block: 5 } },
+    opts: { tiling: { rows: 3, block: 5, wg: 4 } },
   },
 ];
 
@@ -237,12 +240,15 @@ Deno.test("attentionChunks() keeps every lavapipe dispatch within the loop budge
     for (
       const make of [attentionForwardKernel, attentionBackwardQKernel, attentionBackwardKVKernel]
     ) {
-      const k = make({ d, rows: 8, wg: 8 });
+      const k = make({ d, rows: 8, block: 8, wg: 8 });
       const chunks = attentionChunks(k, 28672, LAVAPIPE_LOOP_BUDGET);
+      if (d >= 64) assert(chunks.length > 1, `d ${d}: 28672 rows fit one dispatch`);
       let next = 0;
       for (const [s, e] of chunks) {
         assert(s === next && e > s, `gap or empty chunk at ${s}`);
-        assert(k.loopsFixed + (e - s) * k.loopsPerStep <= LAVAPIPE_LOOP_BUDGET, `chunk too long`);
+        assert(s % k.block === 0, `chunk start ${s} splits a block`);
+        const loops = k.loopsFixed + Math.ceil((e - s) / k.block) * k.loopsPerBlock;
+        assert(loops <= LAVAPIPE_LOOP_BUDGET, `chunk of ${loops} loop iterations`);
         next = e;
       }
       assert(next === 28672, `chunks end at ${next}`);

@@ -36,7 +36,7 @@ export interface SdpaOptions {
    */
   rope?: Omit<Rope2dOptions, "repeat" | "numExclude"> & { kRepeat?: boolean; numKExclude?: number };
   /** Kernel tiling overrides (tests, benchmarks). @default chosen for the adapter */
-  tiling?: Pick<AttentionSpec, "rows" | "wg" | "block" | "tiles">;
+  tiling?: Pick<AttentionSpec, "rows" | "wg" | "block">;
 }
 
 interface Attrs {
@@ -52,20 +52,30 @@ function dense(t: Tensor): Tensor {
   return t.isContiguous && t.offset === 0 ? t : copyContiguous(t);
 }
 
-function specOf(d: number, dv: number, a: Attrs): AttentionSpec {
-  const rt = gpu();
-  const cpu = rt.isCpuAdapter;
+/**
+ * Kernel configuration per adapter kind. Lavapipe: 8 invocations (one SIMD-8 batch) owning 8
+ * rows each, streaming blocks of 8 (16 once the stream is 1024 rows or more: ~1.5x faster
+ * backward at L 4096, but a longer compile that only long streams repay), 4 when a side is
+ * short (less waste at the edges, faster compiles). Real GPUs: 32 invocations of 2-row tiles
+ * (registers are cheap there, parallelism matters; not measured on a real GPU yet).
+ */
+function specOf(
+  d: number,
+  dv: number,
+  a: Attrs,
+  owned: number,
+  streamed: number,
+): AttentionSpec {
+  const cpu = gpu().isCpuAdapter;
+  const t = a.tiling;
   return {
     d,
     dv,
     mask: a.hasMask,
     dropout: a.dropoutP > 0,
-    tiles: a.tiling?.tiles ?? (cpu ? "workgroup" : "private"),
-    // lavapipe: 8 invocations x 8 rows measured fastest (L 1024-2048, d 64 and 256).
-    wg: a.tiling?.wg ?? (cpu ? 8 : 64),
-    rows: a.tiling?.rows ?? (cpu ? 8 : 2),
-    block: a.tiling?.block,
-    maxWorkgroupBytes: rt.device.limits.maxComputeWorkgroupStorageSize,
+    wg: t?.wg ?? (cpu ? 8 : 32),
+    rows: t?.rows ?? (cpu ? (owned >= 64 ? 8 : 4) : 2),
+    block: t?.block ?? (streamed >= 1024 && cpu ? 16 : streamed >= 64 ? 8 : 4),
   };
 }
 
@@ -161,7 +171,7 @@ const sdpaOp: OpDef<Attrs> = {
     // Row max and sum pairs [BH·Lq, 2] (logsumexp = m + log l), kept for the backward.
     const lse = Tensor.empty([bh * lq * 2], "f32");
     if (out.size > 0) {
-      const kernel = attentionForwardKernel(specOf(d, dv, a));
+      const kernel = attentionForwardKernel(specOf(d, dv, a, lq, lk));
       const bufs = [q, k, v, ...(mask ? [mask] : []), out, lse];
       launchChunked(kernel, bufs, { n: lk, rows: lq }, [q, k, v], a, mask);
     }
@@ -175,17 +185,16 @@ const sdpaOp: OpDef<Attrs> = {
     const [q, k, v, out, lse, mask] = ctx.saved;
     const g = dense(g0);
     const { lq, lk, d, dv, bh } = geometry(q, k, v);
-    const spec = specOf(d, dv, a);
     const dq = Tensor.empty(q.shape, "f32");
     const dk = Tensor.empty(k.shape, "f32");
     const dvv = Tensor.empty(v.shape, "f32");
     const delta = Tensor.empty([bh * lq], "f32");
     const m = mask ? [mask] : [];
     if (lq > 0 && lk > 0) {
-      const kq = attentionBackwardQKernel(spec);
+      const kq = attentionBackwardQKernel(specOf(d, dv, a, lq, lk));
       const bq = [q, k, v, ...m, out, g, lse, dq, delta];
       launchChunked(kq, bq, { n: lk, rows: lq }, [q, k, v], a, mask);
-      const kk = attentionBackwardKVKernel(spec);
+      const kk = attentionBackwardKVKernel(specOf(d, dv, a, lk, lq));
       const bk = [q, k, v, ...m, g, lse, delta, dk, dvv];
       launchChunked(kk, bk, { n: lq, rows: lk }, [q, k, v], a, mask);
     }
