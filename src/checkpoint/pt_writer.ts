@@ -3,7 +3,7 @@
  * one `data/<n>` record per storage and `version` = 3, all STORED and 64-byte aligned, so
  * `torch.load` and the reference's `build_sam2` read what the trainer saves.
  */
-import { atomicWrite, writeAll } from "./atomic_write.ts";
+import { atomicWrite, writeAll } from "../util/atomic_write.ts";
 import { CheckpointError } from "./errors.ts";
 import { DTYPE_SIZE, numel } from "./host_tensor.ts";
 import { pickle } from "./pickler.ts";

@@ -4,7 +4,7 @@
  * spaces to a multiple of 8, then raw little-endian data. Reading takes the header first and
  * each tensor on demand by offset; writing streams one tensor at a time.
  */
-import { atomicWrite, writeAll } from "./atomic_write.ts";
+import { atomicWrite, writeAll } from "../util/atomic_write.ts";
 import { type ByteSource, FileSource, MemorySource } from "./byte_source.ts";
 import { CheckpointError } from "./errors.ts";
 import {

@@ -5,20 +5,15 @@
  * @module
  */
 import { dirname } from "node:path";
+import { atomicWrite } from "../util/atomic_write.ts";
 
-/** Writes `data` to `path` through a temporary sibling file and a rename. */
+/**
+ * Writes `data` to `path` through a temporary sibling file, fsync and a rename
+ * ({@linkcode atomicWrite}), creating the parent folder first.
+ */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const dir = dirname(path);
-  await Deno.mkdir(dir, { recursive: true });
-  const tmp = `${path}.tmp-${Deno.pid}-${Math.floor(performance.now() * 1000)}`;
-  try {
-    if (typeof data === "string") await Deno.writeTextFile(tmp, data);
-    else await Deno.writeFile(tmp, data);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
+  await Deno.mkdir(dirname(path), { recursive: true });
+  await atomicWrite(path, data);
 }
 
 /** Options for {@linkcode withStagedDir}. */

@@ -9,6 +9,7 @@
  * evaluation workers do not load the JPEG codec.
  */
 import { davisPalette, decodeIndexedPng, encodePalettePng } from "../data/image/png.ts";
+import { atomicWrite } from "../util/atomic_write.ts";
 
 /** A single-channel mask: one value per pixel, row-major. */
 export interface MaskImage {
@@ -63,13 +64,11 @@ export function encodeMaskPng(
   return encodePalettePng({ width: mask.width, height: mask.height, data: mask.data, palette });
 }
 
-/** Writes a palette PNG atomically (temporary file, then rename). */
+/** Writes a palette PNG atomically (temporary file, fsync, rename; see {@link atomicWrite}). */
 export async function writeMaskPng(
   path: string,
   mask: { width: number; height: number; data: Uint8Array },
   palette?: [number, number, number][],
 ): Promise<void> {
-  const tmp = `${path}.tmp-${crypto.randomUUID()}`;
-  await Deno.writeFile(tmp, encodeMaskPng(mask, palette));
-  await Deno.rename(tmp, path);
+  await atomicWrite(path, encodeMaskPng(mask, palette));
 }

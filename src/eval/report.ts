@@ -5,6 +5,7 @@
  * half-written report.
  */
 import type { JFResult } from "./evaluate.ts";
+import { atomicWrite } from "../util/atomic_write.ts";
 
 /** Python's `format(x, ".1f")`: exact decimal of the double, ties to even. */
 export function pyFixed1(x: number): string {
@@ -189,12 +190,6 @@ export interface ReportFiles {
   svg: string;
 }
 
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp-${crypto.randomUUID()}`;
-  await Deno.writeTextFile(tmp, text);
-  await Deno.rename(tmp, path);
-}
-
 /**
  * Writes `results.csv` (reference layout), `jf.csv`, `jf.json`, `report.md`, `report.html`
  * and `jf.svg` into `outDir` (created if needed).
@@ -213,11 +208,11 @@ export async function writeJFReport(
     html: `${outDir}/report.html`,
     svg: `${outDir}/jf.svg`,
   };
-  await writeAtomic(files.referenceCsv, formatReferenceCsv(result));
-  await writeAtomic(files.videoCsv, formatVideoCsv(result));
-  await writeAtomic(files.json, JSON.stringify(result, null, 2) + "\n");
-  await writeAtomic(files.svg, jfBarChartSvg(result));
-  await writeAtomic(files.markdown, formatMarkdownReport(result, options.title));
-  await writeAtomic(files.html, formatHtmlReport(result, options.title));
+  await atomicWrite(files.referenceCsv, formatReferenceCsv(result));
+  await atomicWrite(files.videoCsv, formatVideoCsv(result));
+  await atomicWrite(files.json, JSON.stringify(result, null, 2) + "\n");
+  await atomicWrite(files.svg, jfBarChartSvg(result));
+  await atomicWrite(files.markdown, formatMarkdownReport(result, options.title));
+  await atomicWrite(files.html, formatHtmlReport(result, options.title));
   return files;
 }
