@@ -8,11 +8,21 @@ export interface LayerNormSpec {
   affine: boolean;
 }
 
-/** Uniforms: rows, cols, eps. */
-export function layerNormUniforms(rows: number, cols: number, eps: number): ArrayBuffer {
-  const b = new ArrayBuffer(16);
-  new Uint32Array(b).set([rows, cols]);
+/**
+ * Uniforms: rows, cols, eps, then one element offset per storage binding (in binding order: where
+ * row 0 of that array starts in what is bound; split launches bind windows).
+ */
+export function layerNormUniforms(
+  rows: number,
+  cols: number,
+  eps: number,
+  offsets: readonly number[] = [],
+): ArrayBuffer {
+  const b = new ArrayBuffer(48);
+  const u = new Uint32Array(b);
+  u.set([rows, cols]);
   new Float32Array(b)[2] = eps;
+  u.set(offsets, 4);
   return b;
 }
 
@@ -23,6 +33,8 @@ export function layerNormUniforms(rows: number, cols: number, eps: number): Arra
  * row. Backward: dx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat)) with gw = g * w; weight
  * and bias gradients are column sums done by the caller.
  * Forward bindings: y, mean, rstd, x, [w, b], uniforms. Backward: dx, g, x, mean, rstd, [w], uniforms.
+ * Every binding is read from its own element offset (uniforms), so a launch over a block of rows
+ * may bind windows of arrays above the binding limit.
  */
 export function layerNormKernel(spec: LayerNormSpec): KernelSource {
   return memoKernel(`layerNormKernel:${JSON.stringify(spec)}`, () => buildLayerNormKernel(spec));
@@ -52,33 +64,37 @@ ${aff ? "@group(0) @binding(5) var<storage, read> w: array<f32>;" : ""}
   const body = fwd
     ? `
   var s = 0.0;
-  for (var i = lid; i < u.cols; i += 64u) { s += x[base + i]; }
+  for (var i = lid; i < u.cols; i += 64u) { s += x[oX + base + i]; }
   let mu = wgSum(s, lid) / f32(u.cols);
   var q = 0.0;
-  for (var i = lid; i < u.cols; i += 64u) { let d = x[base + i] - mu; q += d * d; }
+  for (var i = lid; i < u.cols; i += 64u) { let d = x[oX + base + i] - mu; q += d * d; }
   let r = inverseSqrt(wgSum(q, lid) / f32(u.cols) + u.eps);
   for (var i = lid; i < u.cols; i += 64u) {
-    y[base + i] = (x[base + i] - mu) * r${aff ? " * w[i] + bias[i]" : ""};
+    y[oY + base + i] = (x[oX + base + i] - mu) * r${aff ? " * w[oW + i] + bias[oB + i]" : ""};
   }
-  if (lid == 0u) { mean[row] = mu; rstd[row] = r; }`
+  if (lid == 0u) { mean[oM + row] = mu; rstd[oR + row] = r; }`
     : `
-  let mu = mean[row];
-  let r = rstd[row];
+  let mu = mean[oM + row];
+  let r = rstd[oR + row];
   var s1 = 0.0;
   var s2 = 0.0;
   for (var i = lid; i < u.cols; i += 64u) {
-    let gw = g[base + i]${aff ? " * w[i]" : ""};
+    let gw = g[oG + base + i]${aff ? " * w[oW + i]" : ""};
     s1 += gw;
-    s2 += gw * (x[base + i] - mu) * r;
+    s2 += gw * (x[oX + base + i] - mu) * r;
   }
   let m1 = wgSum(s1, lid) / f32(u.cols);
   let m2 = wgSum(s2, lid) / f32(u.cols);
   for (var i = lid; i < u.cols; i += 64u) {
-    let gw = g[base + i]${aff ? " * w[i]" : ""};
-    dx[base + i] = r * (gw - m1 - (x[base + i] - mu) * r * m2);
+    let gw = g[oG + base + i]${aff ? " * w[oW + i]" : ""};
+    dx[oD + base + i] = r * (gw - m1 - (x[oX + base + i] - mu) * r * m2);
   }`;
+  // Element offset of each binding (uniform `o`, in binding order).
+  const names = fwd ? ["oY", "oM", "oR", "oX", "oW", "oB"] : ["oD", "oG", "oX", "oM", "oR", "oW"];
+  const offs = names.slice(0, fwd ? (aff ? 6 : 4) : (aff ? 6 : 5))
+    .map((v, k) => `let ${v} = u.o[${k >> 2}][${k & 3}];`).join(" ");
   const code = `
-struct U { rows: u32, cols: u32, eps: f32, p0: u32 };
+struct U { rows: u32, cols: u32, eps: f32, p0: u32, o: array<vec4<u32>, 2> };
 ${decl}
 var<workgroup> red: array<f32, 64>;
 fn wgSum(v: f32, lid: u32) -> f32 {
@@ -97,6 +113,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let row = wid.x + wid.y * 65535u;
   if (row >= u.rows) { return; }
   let base = row * u.cols;
+  ${offs}
   ${body}
 }
 `;

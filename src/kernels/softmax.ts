@@ -8,9 +8,18 @@ export interface SoftmaxSpec {
   pass: "forward" | "backward";
 }
 
-/** Uniforms: rows, cols. */
-export function softmaxUniforms(rows: number, cols: number): ArrayBuffer {
-  return new Uint32Array([rows, cols, 0, 0]).buffer;
+/**
+ * Uniforms: rows, cols, then the element offset of row 0 in each storage binding (out, a[, b]);
+ * split launches bind windows of arrays above the binding limit.
+ */
+export function softmaxUniforms(
+  rows: number,
+  cols: number,
+  offsets: readonly number[] = [],
+): ArrayBuffer {
+  const u = new Uint32Array(8);
+  u.set([rows, cols, ...offsets]);
+  return u.buffer;
 }
 
 /**
@@ -18,7 +27,7 @@ export function softmaxUniforms(rows: number, cols: number): ArrayBuffer {
  * (grid (min(rows, 65535), ceil(rows / 65535))); threads stride over the columns and combine
  * in workgroup memory. Forward: max, then sum of exp(x - max), then writes (three passes over
  * the row). Backward (from y): softmax dx = y (g - sum(g y)); log-softmax dx = g - exp(y) sum(g).
- * Bindings: out, then x (forward) or g, y (backward).
+ * Bindings: out, then x (forward) or g, y (backward), each read from its own element offset.
  */
 export function softmaxKernel(spec: SoftmaxSpec): KernelSource {
   return memoKernel(`softmaxKernel:${JSON.stringify(spec)}`, () => buildSoftmaxKernel(spec));
@@ -29,31 +38,31 @@ function buildSoftmaxKernel(spec: SoftmaxSpec): KernelSource {
   const body = fwd
     ? `
   var m = -3.4028235e38;
-  for (var i = lid; i < u.cols; i += 64u) { m = max(m, a[base + i]); }
+  for (var i = lid; i < u.cols; i += 64u) { m = max(m, a[u.oA + base + i]); }
   let rowMax = wgReduce(m, lid, true);
   var s = 0.0;
-  for (var i = lid; i < u.cols; i += 64u) { s += exp(a[base + i] - rowMax); }
+  for (var i = lid; i < u.cols; i += 64u) { s += exp(a[u.oA + base + i] - rowMax); }
   let total = wgReduce(s, lid, false);
   ${
       spec.kind === "softmax"
-        ? "let inv = 1.0 / total;\n  for (var i = lid; i < u.cols; i += 64u) { out[base + i] = exp(a[base + i] - rowMax) * inv; }"
-        : "let lse = rowMax + log(total);\n  for (var i = lid; i < u.cols; i += 64u) { out[base + i] = a[base + i] - lse; }"
+        ? "let inv = 1.0 / total;\n  for (var i = lid; i < u.cols; i += 64u) { out[u.oO + base + i] = exp(a[u.oA + base + i] - rowMax) * inv; }"
+        : "let lse = rowMax + log(total);\n  for (var i = lid; i < u.cols; i += 64u) { out[u.oO + base + i] = a[u.oA + base + i] - lse; }"
     }`
     : `
   var s = 0.0;
   for (var i = lid; i < u.cols; i += 64u) { s += ${
-      spec.kind === "softmax" ? "a[base + i] * b[base + i]" : "a[base + i]"
+      spec.kind === "softmax" ? "a[u.oA + base + i] * b[u.oB + base + i]" : "a[u.oA + base + i]"
     }; }
   let total = wgReduce(s, lid, false);
   for (var i = lid; i < u.cols; i += 64u) {
-    out[base + i] = ${
+    out[u.oO + base + i] = ${
       spec.kind === "softmax"
-        ? "b[base + i] * (a[base + i] - total)"
-        : "a[base + i] - exp(b[base + i]) * total"
+        ? "b[u.oB + base + i] * (a[u.oA + base + i] - total)"
+        : "a[u.oA + base + i] - exp(b[u.oB + base + i]) * total"
     };
   }`;
   const code = `
-struct U { rows: u32, cols: u32, p0: u32, p1: u32 };
+struct U { rows: u32, cols: u32, oO: u32, oA: u32, oB: u32, p0: u32, p1: u32, p2: u32 };
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 ${fwd ? "" : "@group(0) @binding(2) var<storage, read> b: array<f32>;"}

@@ -153,6 +153,16 @@ export interface LaunchChunk {
 const MAX_CHUNKS = 1 << 20;
 
 /**
+ * Elements of `dtype` that one window of a split launch may span: a window's start is aligned
+ * down (wasting under minStorageBufferOffsetAlignment bytes) and its size rounded up to 16 bytes
+ * (kernels that read vec4<f32> see only whole vec4s of a binding).
+ */
+export function windowBudget(dtype: DType): number {
+  const rt = gpu();
+  return Math.floor((rt.maxBinding - rt.bindingAlignment - 16) / dtypeBytes(dtype));
+}
+
+/**
  * Splits a launch so that no storage binding exceeds the device's maxStorageBufferBindingSize.
  * Operands whose whole storage fits are bound whole (as `bindingOf` does) and never constrain
  * the split; the others are bound as windows (offset aligned down to
@@ -188,9 +198,7 @@ export function planChunks(
     }];
   }
   const align = rt.bindingAlignment;
-  // Elements a window may span: the aligned-down start wastes < align bytes, and the size is
-  // rounded up to 4 bytes.
-  const budget = operands.map((o) => Math.floor((limit - align - 4) / dtypeBytes(o.tensor.dtype)));
+  const budget = operands.map((o) => windowBudget(o.tensor.dtype));
   // span(k, j): elements spanned by one index of dim j (dims after j whole, plus `inner`).
   const span = (k: number, j: number) => {
     const o = operands[k];
@@ -258,7 +266,7 @@ export function planChunks(
         const b = dtypeBytes(o.tensor.dtype);
         const buffer = o.tensor.storage.buffer;
         const byteStart = Math.floor((lo * b) / align) * align;
-        const byteEnd = Math.min(Math.ceil((hi * b) / 4) * 4, buffer.size);
+        const byteEnd = Math.min(Math.ceil((hi * b) / 16) * 16, buffer.size);
         bindings.push({ buffer, offset: byteStart, size: byteEnd - byteStart });
         offsets.push(lo - byteStart / b);
       });

@@ -111,3 +111,64 @@ Deno.test("an op that does not split names the kernel, the tensor and the limit"
     x.dispose();
   });
 });
+
+Deno.test("split matmul (rows of A and C, batches, broadcast B, bias) equals the unsplit one", async () => {
+  await assertSplitEqual("rows", LIM, () => [T.matmul(t([300, 64], 31), t([64, 48], 32))]);
+  await assertSplitEqual("batches, shared B", LIM, () => [
+    T.matmul(t([6, 50, 64], 33), t([64, 40], 34)),
+  ]);
+  await assertSplitEqual("batches, batched B", LIM, () => [
+    T.matmul(t([2, 3, 50, 64], 35), t([2, 3, 64, 40], 36)),
+  ]);
+  await assertSplitEqual("strided A (a slice), linear with bias", LIM, () => {
+    const x = t([2, 150, 70], 37);
+    const xs = T.slice(x, 2, 3, 67);
+    return [T.linear(xs, t([20, 64], 38), t([20], 39)), T.matmul(xs, t([64, 36], 40))];
+  });
+});
+
+Deno.test("split linear backward equals the unsplit one (K split where a row spans too much)", async () => {
+  // dx and the output are split over rows only: bitwise equal. The weight gradient reduces over
+  // the 400 rows of a transposed view, so it is split along K into partial products.
+  const run = () => {
+    const x = t([4, 100, 64], 41, true), w = t([48, 64], 42, true), b = t([48], 43, true);
+    const y = T.gelu(T.linear(x, w, b));
+    T.sum(y).backward();
+    return { y, x, w, b };
+  };
+  await assertSplitEqual("forward and dx", LIM, () => {
+    const r = run();
+    return [r.y, r.x.grad!];
+  });
+  await assertSplitEqual("dw, db", LIM, () => {
+    const r = run();
+    return [r.w.grad!, r.b.grad!];
+  }, { rtol: 1e-5, atol: 1e-5 });
+});
+
+Deno.test("split layerNorm and softmax (forward and backward) equal the unsplit ones", async () => {
+  const run = () => {
+    const x = t([3, 70, 96], 51, true), w = t([96], 52, true), b = t([96], 53, true);
+    const z = t([130, 150], 54, true);
+    const y = T.layerNorm(x, w, b);
+    const s = T.softmax(z);
+    const ls = T.logSoftmax(T.slice(z, 0, 2));
+    const loss = T.add(T.add(T.sum(T.mul(y, y)), T.sum(T.mul(s, z))), T.sum(T.mul(ls, 0.5)));
+    loss.backward();
+    return { y, s, ls, x, w, b, z };
+  };
+  await assertSplitEqual("forward, dx, dz", LIM, () => {
+    const r = run();
+    return [r.y, r.s, r.ls, r.x.grad!, r.z.grad!];
+  });
+  // Weight and bias gradients sum over the 210 rows: split into partial sums.
+  await assertSplitEqual("dw, db", LIM, () => {
+    const r = run();
+    return [r.w.grad!, r.b.grad!];
+  }, { rtol: 1e-5, atol: 1e-5 });
+  // Rows equal to cols (statistics and weights have the same length).
+  await assertSplitEqual("square", LIM, () => {
+    const x = t([130, 130], 55);
+    return [T.layerNorm(x, t([130], 56), t([130], 57)), T.layerNorm(x, null, null)];
+  });
+});

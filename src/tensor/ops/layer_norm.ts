@@ -2,7 +2,8 @@ import { gpu } from "../../gpu/runtime.ts";
 import { layerNormKernel, layerNormUniforms } from "../../kernels/layer_norm.ts";
 import { rowWorkgroups } from "../../kernels/softmax.ts";
 import { apply } from "../autograd.ts";
-import { bindingOf } from "../launch.ts";
+import { planChunks } from "../launch.ts";
+import type { KernelSource } from "../../gpu/kernel_source.ts";
 import type { OpDef } from "../op.ts";
 import { fmtShape } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
@@ -12,6 +13,38 @@ import { reduceRaw } from "./reduce.ts";
 
 function dense(t: Tensor): Tensor {
   return t.isContiguous && t.offset === 0 ? t : copyContiguous(t);
+}
+
+/** How a layer-norm binding is laid out: [rows, cols], [rows] statistics, or [cols] weights. */
+type Part = "row" | "stat" | "col";
+
+/**
+ * Launches a layer-norm kernel over blocks of rows; arrays above the binding limit are bound as
+ * windows (each binding's offset goes through the uniforms).
+ */
+function launchRows(
+  op: string,
+  kernel: KernelSource,
+  [rows, cols, eps]: [number, number, number],
+  parts: readonly [Tensor, Part][],
+): void {
+  const chunks = planChunks(
+    op,
+    [rows],
+    parts.map(([t, p]) => ({
+      tensor: t,
+      offset: t.offset,
+      strides: [p === "row" ? cols : p === "stat" ? 1 : 0],
+      inner: p === "stat" ? 1 : cols,
+    })),
+  );
+  for (const c of chunks) {
+    gpu().launch(kernel, {
+      buffers: c.bindings,
+      uniforms: layerNormUniforms(c.shape[0], cols, eps, c.offsets),
+      workgroups: rowWorkgroups(c.shape[0]),
+    });
+  }
 }
 
 const layerNormOp: OpDef<{ eps: number }> = {
@@ -24,11 +57,13 @@ const layerNormOp: OpDef<{ eps: number }> = {
     const mean = Tensor.empty([rows], "f32");
     const rstd = Tensor.empty([rows], "f32");
     const affine = w !== undefined;
-    gpu().launch(layerNormKernel({ pass: "forward", affine }), {
-      buffers: [y, mean, rstd, x, ...(affine ? [w, b] : [])].map(bindingOf),
-      uniforms: layerNormUniforms(rows, cols, eps),
-      workgroups: rowWorkgroups(rows),
-    });
+    launchRows("layer_norm", layerNormKernel({ pass: "forward", affine }), [rows, cols, eps], [
+      [y, "row"],
+      [mean, "stat"],
+      [rstd, "stat"],
+      [x, "row"],
+      ...(affine ? [[w, "col"], [b, "col"]] as [Tensor, Part][] : []),
+    ]);
     ctx.save(x, mean, rstd, ...(affine ? [w] : []));
     mean.dispose();
     rstd.dispose();
@@ -44,11 +79,19 @@ const layerNormOp: OpDef<{ eps: number }> = {
     let dx: Tensor | null = null;
     if (ctx.needsGrad[0]) {
       dx = Tensor.empty(x.shape, "f32");
-      gpu().launch(layerNormKernel({ pass: "backward", affine }), {
-        buffers: [dx, g, x, mean, rstd, ...(affine ? [w] : [])].map(bindingOf),
-        uniforms: layerNormUniforms(rows, cols, eps),
-        workgroups: rowWorkgroups(rows),
-      });
+      launchRows(
+        "layer_norm_backward",
+        layerNormKernel({ pass: "backward", affine }),
+        [rows, cols, eps],
+        [
+          [dx, "row"],
+          [g, "row"],
+          [x, "row"],
+          [mean, "stat"],
+          [rstd, "stat"],
+          ...(affine ? [[w, "col"]] as [Tensor, Part][] : []),
+        ],
+      );
     }
     if (!affine) return [dx];
     let dw: Tensor | null = null, db: Tensor | null = null;

@@ -7,9 +7,9 @@ import {
   matmulWorkgroups,
 } from "../../kernels/matmul.ts";
 import { apply } from "../autograd.ts";
-import { bindingOf, broadcastStrides, runElementwise } from "../launch.ts";
+import { broadcastStrides, planChunks, runElementwise, windowBudget } from "../launch.ts";
 import type { OpDef } from "../op.ts";
-import { broadcastShapes, fmtShape, numel } from "../shape.ts";
+import { broadcastShapes, contiguousStrides, fmtShape, numel } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
 import { copyContiguous, reshape, transpose } from "./layout.ts";
 import { sum } from "./reduce.ts";
@@ -87,13 +87,30 @@ export function chooseMatmulLayout(a: {
  */
 const LAVAPIPE_MAX_K = 512;
 
+/**
+ * Longest K run whose slices of A and B fit one binding window, for operands above the binding
+ * limit (a row of a transposed A spans (K-1)·sAk elements): K is split to it first, then rows.
+ */
+function bindingMaxK(a: Tensor, b: Tensor, n: number): number {
+  const limit = gpu().maxBinding;
+  let kMax = Infinity;
+  const sAk = a.strides[a.rank - 1], sBk = b.strides[b.rank - 2], sBn = b.strides[b.rank - 1];
+  if (a.storage.bytes > limit && sAk > 0) {
+    kMax = Math.min(kMax, Math.floor((windowBudget("f32") - 1) / sAk) + 1);
+  }
+  if (b.storage.bytes > limit && sBk > 0) {
+    kMax = Math.min(kMax, Math.floor((windowBudget("f32") - 1 - (n - 1) * sBn) / sBk) + 1);
+  }
+  return Math.max(1, kMax);
+}
+
 /** C = sum over K chunks of A[..., :, k0:k1] @ B[..., k0:k1, :] (+ bias once), no autograd. */
-function matmulSplitK(a: Tensor, b: Tensor, bias?: Tensor): Tensor {
+function matmulSplitK(a: Tensor, b: Tensor, bias: Tensor | undefined, chunk: number): Tensor {
   const k = a.shape[a.rank - 1];
   const sAk = a.strides[a.rank - 1], sBk = b.strides[b.rank - 2];
   let acc: Tensor | null = null;
-  for (let k0 = 0; k0 < k; k0 += LAVAPIPE_MAX_K) {
-    const kc = Math.min(LAVAPIPE_MAX_K, k - k0);
+  for (let k0 = 0; k0 < k; k0 += chunk) {
+    const kc = Math.min(chunk, k - k0);
     const aShape = [...a.shape.slice(0, -1), kc],
       bShape = [...b.shape.slice(0, -2), kc, b.shape[b.rank - 1]];
     const av = a.view(aShape, a.strides, a.offset + k0 * sAk);
@@ -130,7 +147,8 @@ export function matmulRaw(a: Tensor, b: Tensor, bias?: Tensor): Tensor {
       `matmul(): inner dims differ: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)} (${k} vs ${k2})`,
     );
   }
-  if (k > LAVAPIPE_MAX_K && gpu().isCpuAdapter) return matmulSplitK(a, b, bias);
+  const kMax = Math.min(bindingMaxK(a, b, n), gpu().isCpuAdapter ? LAVAPIPE_MAX_K : Infinity);
+  if (k > kMax) return matmulSplitK(a, b, bias, kMax);
   let batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2));
   let aB = broadcastStrides(a.view(a.shape.slice(0, -2), a.strides.slice(0, -2), 0), batch);
   let bB = broadcastStrides(b.view(b.shape.slice(0, -2), b.strides.slice(0, -2), 0), batch);
@@ -194,24 +212,39 @@ export function matmulRaw(a: Tensor, b: Tensor, bias?: Tensor): Tensor {
   const spec: MatmulSpec = { ...tile, ...layout, bias: !!bias };
   if (nb > 65535) throw new RangeError(`matmul(): batch ${nb} above 65535`);
   const biasT = bias ? (bias.isContiguous ? bias : copyContiguous(bias)) : undefined;
-  gpu().launch(matmulKernel(spec), {
-    buffers: [c, a, b, ...(biasT ? [biasT] : [])].map(bindingOf),
-    uniforms: matmulUniforms({
-      m,
-      n,
-      k,
-      aOffset: a.offset,
-      bOffset: b.offset,
-      cOffset: 0,
-      biasOffset: biasT?.offset ?? 0,
-      aStrides: [sAm, sAk],
-      bStrides: [sBk, sBn],
-      batchShape: batch,
-      aBatchStrides: aB,
-      bBatchStrides: bB,
-    }),
-    workgroups: matmulWorkgroups(spec, m, n, nb),
-  });
+  // Operands above the binding limit are bound as windows over blocks of batch items or of rows
+  // of A and C (B, when it fits, is bound whole).
+  const chunks = planChunks("matmul", [...batch, m], [
+    { tensor: c, offset: 0, strides: contiguousStrides([...batch, m, n]).slice(0, -1), inner: n },
+    { tensor: a, offset: a.offset, strides: [...aB, sAm], inner: (k - 1) * sAk + 1 },
+    { tensor: b, offset: b.offset, strides: [...bB, 0], inner: (k - 1) * sBk + (n - 1) * sBn + 1 },
+    ...(biasT
+      ? [{ tensor: biasT, offset: biasT.offset, strides: [...aB.map(() => 0), 0], inner: n }]
+      : []),
+  ]);
+  const kernel = matmulKernel(spec);
+  for (const ch of chunks) {
+    const cm = ch.shape[ch.shape.length - 1];
+    const cb = ch.shape.slice(0, -1);
+    gpu().launch(kernel, {
+      buffers: ch.bindings,
+      uniforms: matmulUniforms({
+        m: cm,
+        n,
+        k,
+        aOffset: ch.offsets[1],
+        bOffset: ch.offsets[2],
+        cOffset: ch.offsets[0],
+        biasOffset: ch.offsets[3] ?? 0,
+        aStrides: [sAm, sAk],
+        bStrides: [sBk, sBn],
+        batchShape: cb,
+        aBatchStrides: aB,
+        bBatchStrides: bB,
+      }),
+      workgroups: matmulWorkgroups(spec, cm, n, numel(cb)),
+    });
+  }
   if (biasT && biasT !== bias) biasT.dispose();
   return c;
 }

@@ -1,7 +1,7 @@
 import { gpu } from "../../gpu/runtime.ts";
 import { rowWorkgroups, softmaxKernel, softmaxUniforms } from "../../kernels/softmax.ts";
 import { apply } from "../autograd.ts";
-import { bindingOf } from "../launch.ts";
+import { planChunks } from "../launch.ts";
 import type { OpDef } from "../op.ts";
 import { normAxis } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
@@ -18,14 +18,20 @@ function launchRows(kind: Kind, pass: "forward" | "backward", ins: Tensor[]): Te
   if (ins.some((t) => t.dtype !== "f32")) {
     throw new TypeError(`${kind}(): f32 input only (cast first)`);
   }
-  const src = ins.map((t) => t.isContiguous && t.offset === 0 ? t : copyContiguous(t));
+  const src = ins.map((t) => t.isContiguous ? t : copyContiguous(t));
   const out = Tensor.empty(ins[0].shape, "f32");
   const [r, c] = rows(ins[0]);
-  if (r > 0) {
+  // Blocks of rows; arrays above the binding limit are bound as windows.
+  const chunks = planChunks(
+    kind,
+    [r],
+    [out, ...src].map((t) => ({ tensor: t, offset: t.offset, strides: [c], inner: c })),
+  );
+  for (const ch of chunks) {
     gpu().launch(softmaxKernel({ kind, pass }), {
-      buffers: [out, ...src].map(bindingOf),
-      uniforms: softmaxUniforms(r, c),
-      workgroups: rowWorkgroups(r),
+      buffers: ch.bindings,
+      uniforms: softmaxUniforms(ch.shape[0], c, ch.offsets),
+      workgroups: rowWorkgroups(ch.shape[0]),
     });
   }
   src.forEach((t, i) => t !== ins[i] && t.dispose());
