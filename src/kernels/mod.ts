@@ -21,3 +21,4 @@ export * from "./conv.ts";
 export * from "./pool.ts";
 export * from "./interpolate.ts";
 export * from "./norm2d.ts";
+export * from "./image_transforms.ts";

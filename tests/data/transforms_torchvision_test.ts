@@ -14,8 +14,11 @@ import {
   affineMask,
   affineRgb,
   applyJitter,
+  executeFramePlanCpu,
   hflipBytes,
+  type ImageOp,
   inverseAffineMatrix,
+  type PlannedFrame,
   resizeBytes,
   resizeMask,
   type RgbImage,
@@ -207,4 +210,59 @@ Deno.test("toTensorNormalize() equals F.to_tensor and F.normalize bit for bit", 
     const out = toTensorNormalize(image(c.input), toTensorLuts(mean, std));
     compare(c.name, out, arr(c.output).data);
   }
+});
+
+Deno.test("executeFramePlanCpu() runs the MOSE pipeline as torchvision does (fixed draws)", () => {
+  const pipes = cases("pipeline");
+  const masks = cases("pipeline_mask");
+  const bytesOut = cases("pipeline_bytes");
+  pipes.forEach((c, k) => {
+    const p = c.params as {
+      flip: boolean;
+      affine: [number, [number, number], number, [number, number]];
+      size: number;
+      jitter1: { order: number[]; b: number; c: number; s: number };
+      gray: boolean;
+      jitter2: { order: number[]; b: number; c: number; s: number };
+      mean: number[];
+      std: number[];
+      fill: [number, number, number];
+    };
+    const img = image(c.input);
+    const w = img.width, h = img.height;
+    const [angle, tr, scale, shear] = p.affine;
+    const matrix = inverseAffineMatrix([w * 0.5, h * 0.5], angle, tr, scale, shear);
+    const steps = (j: typeof p.jitter1) =>
+      j.order.filter((fn) => fn !== 3).map((fn): [number, number] => [fn, [j.b, j.c, j.s][fn]]);
+    const ops: ImageOp[] = [
+      ...(p.flip ? [{ op: "hflip" } as const] : []),
+      { op: "affine", matrix, fill: p.fill, interpolation: "bilinear" },
+      { op: "resize", width: p.size, height: p.size },
+      { op: "jitter", steps: steps(p.jitter1) },
+      ...(p.gray ? [{ op: "grayscale" } as const] : []),
+      { op: "jitter", steps: steps(p.jitter2) },
+    ];
+    const frame: PlannedFrame = {
+      image: img,
+      objects: [],
+      pixelPlan: { width: p.size, height: p.size, ops },
+    };
+    executeFramePlanCpu(frame);
+    compare(bytesOut[k].name, frame.image.data, arr(bytesOut[k].output).data);
+    frame.pixelPlan = {
+      width: p.size,
+      height: p.size,
+      ops: [{ op: "tensor", mean: p.mean, std: p.std }],
+    };
+    executeFramePlanCpu(frame);
+    compare(c.name, frame.tensor!, arr(c.output).data);
+    // masks: flip, nearest affine, antialiased resize (the same float32-grid tolerance)
+    const m0 = arr("mask").data as Uint8Array;
+    const flipped = p.flip ? hflipBytes(m0, w, h, 1) : m0;
+    const warped = affineMask(flipped, w, h, matrix);
+    const resized = resizeMask(warped, w, h, p.size, p.size);
+    compare(masks[k].name, resized, arr(masks[k].output).data, {
+      maxBad: Math.ceil(p.size ** 2 * 0.005),
+    });
+  });
 });

@@ -11,6 +11,14 @@ import { RandomAffine, RandomHorizontalFlip, RandomResizeAPI } from "./geometry.
 import { ColorJitter, RandomGrayscale } from "./color.ts";
 import { RandomMosaicVideoAPI } from "./mosaic.ts";
 import { NormalizeAPI, ToTensorAPI, ToTensorNormalize } from "./tensor.ts";
+import { deferPixelWork } from "./plan.ts";
+
+/**
+ * A spec that tells {@linkcode buildTransforms} to leave the recorded pixel ops pending on the
+ * frames (`pixelPlan`) for the GPU instead of running them on the CPU; loaders add it to the
+ * specs they send to their Workers when pixels are transformed on the GPU.
+ */
+export const PIXEL_OPS_ON_GPU: TransformSpec = { type: "PixelOpsOnGpu" };
 
 /** One transform: `_target_` (dotted path, last part used) or `type`, plus its arguments. */
 export type TransformSpec = { _target_?: string; type?: string } & Record<string, unknown>;
@@ -55,11 +63,24 @@ function bool(v: unknown, name: string, where: string): boolean {
 }
 
 /**
- * Instantiates specs; `ComposeAPI` specs are flattened.
+ * Instantiates specs; `ComposeAPI` specs are flattened. Pixel work is recorded by each step
+ * and done once at the end (see `deferPixelWork`), or left pending for the GPU when the
+ * specs hold {@linkcode PIXEL_OPS_ON_GPU}. The random draws are the same either way.
  *
  * @throws {TypeError} naming the transform and argument when a spec is not understood.
  */
 export function buildTransforms(specs: TransformSpec[]): Transform[] {
+  const onGpu = specs.some((s) => (s.type ?? s._target_) === PIXEL_OPS_ON_GPU.type);
+  return deferPixelWork(
+    instantiate(specs.filter((s) => (s.type ?? s._target_) !== PIXEL_OPS_ON_GPU.type)),
+    {
+      leavePending: onGpu,
+    },
+  );
+}
+
+/** The transform objects of `specs`, each applying its own pixel work. */
+export function instantiate(specs: TransformSpec[]): Transform[] {
   const out: Transform[] = [];
   let skipNext = false;
   for (const [i, s] of specs.entries()) {
@@ -157,7 +178,7 @@ export function buildTransforms(specs: TransformSpec[]): Transform[] {
         );
         break;
       case "ComposeAPI":
-        out.push(...buildTransforms(take("transforms") as TransformSpec[]));
+        out.push(...instantiate(take("transforms") as TransformSpec[]));
         break;
       default:
         throw new TypeError(`${where}: unknown transform "${s._target_ ?? s.type}"`);

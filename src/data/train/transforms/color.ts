@@ -11,6 +11,7 @@ import type { Rng } from "../../rng.ts";
 import type { RgbImage } from "../../image/rgb.ts";
 import type { VideoDatapoint } from "../datapoint.ts";
 import type { Transform } from "./transform.ts";
+import { applyNow, type FramePlan, type PlannableTransform } from "./plan.ts";
 
 /** PIL "L" conversion of one RGB pixel. */
 export function luma(r: number, g: number, b: number): number {
@@ -144,7 +145,7 @@ function factorRange(v: number | Range | undefined): Range | null {
 }
 
 /** `ColorJitter` of the reference (which always samples all factors it was given). */
-export class ColorJitter implements Transform {
+export class ColorJitter implements Transform, PlannableTransform {
   readonly brightness: Range | null;
   readonly contrast: Range | null;
   readonly saturation: Range | null;
@@ -175,18 +176,21 @@ export class ColorJitter implements Transform {
     };
   }
 
-  apply(dp: VideoDatapoint, rng: Rng): VideoDatapoint {
+  plan(_dp: VideoDatapoint, rng: Rng, plans: FramePlan[]): void {
     let p = this.consistent ? this.params(rng) : undefined;
-    for (const f of dp.frames) {
+    for (const plan of plans) {
       if (!this.consistent) p = this.params(rng);
-      const ops: [number, number][] = [];
+      const steps: [number, number][] = [];
       for (const fn of p!.order) {
         const v = [p!.b, p!.c, p!.s, p!.h][fn];
-        if (v !== null) ops.push([fn, v]);
+        if (v !== null) steps.push([fn, v]);
       }
-      applyJitter(f.image, ops);
+      plan.ops.push({ op: "jitter", steps });
     }
-    return dp;
+  }
+
+  apply(dp: VideoDatapoint, rng: Rng): VideoDatapoint {
+    return applyNow(this, dp, rng);
   }
 }
 
@@ -239,19 +243,21 @@ export function applyJitter(img: RgbImage, ops: [number, number][]): void {
 const identityLut = Uint8Array.from({ length: 256 }, (_, i) => i);
 
 /** `RandomGrayscale`: the whole clip (consistent) or each frame with probability p. */
-export class RandomGrayscale implements Transform {
+export class RandomGrayscale implements Transform, PlannableTransform {
   readonly p: number;
   readonly consistent: boolean;
   constructor(opts: { consistentTransform: boolean; p?: number }) {
     this.consistent = opts.consistentTransform;
     this.p = opts.p ?? 0.5;
   }
-  apply(dp: VideoDatapoint, rng: Rng): VideoDatapoint {
+  plan(_dp: VideoDatapoint, rng: Rng, plans: FramePlan[]): void {
     if (this.consistent) {
-      if (rng.random() < this.p) { for (const f of dp.frames) toGrayscale(f.image); }
-      return dp;
+      if (rng.random() < this.p) { for (const p of plans) p.ops.push({ op: "grayscale" }); }
+      return;
     }
-    for (const f of dp.frames) if (rng.random() < this.p) toGrayscale(f.image);
-    return dp;
+    for (const p of plans) if (rng.random() < this.p) p.ops.push({ op: "grayscale" });
+  }
+  apply(dp: VideoDatapoint, rng: Rng): VideoDatapoint {
+    return applyNow(this, dp, rng);
   }
 }

@@ -8,8 +8,9 @@
 import type { Rng } from "../../rng.ts";
 import type { DatapointFrame, VideoDatapoint } from "../datapoint.ts";
 import type { Transform } from "./transform.ts";
+import { applyNow, type FramePlan, type PlannableTransform } from "./plan.ts";
 import { hostBufferPool } from "../buffer_pool.ts";
-import { affineMask, affineRgb, inverseAffineMatrix, resizeBytes, resizeMask } from "./resample.ts";
+import { affineMask, inverseAffineMatrix, resizeBytes, resizeMask } from "./resample.ts";
 
 /** `F.hflip` of an interleaved image of `c` channels (or a mask, c = 1), into a new array. */
 export function hflipBytes(data: Uint8Array, w: number, h: number, c: number): Uint8Array {
@@ -44,20 +45,33 @@ export interface RandomHorizontalFlipOptions {
 }
 
 /** `RandomHorizontalFlip`: the whole clip (consistent) or each frame with probability p. */
-export class RandomHorizontalFlip implements Transform {
+export class RandomHorizontalFlip implements Transform, PlannableTransform {
   readonly consistent: boolean;
   readonly p: number;
   constructor(opts: RandomHorizontalFlipOptions) {
     this.consistent = opts.consistentTransform;
     this.p = opts.p ?? 0.5;
   }
-  apply(dp: VideoDatapoint, rng: Rng): VideoDatapoint {
+  plan(dp: VideoDatapoint, rng: Rng, plans: FramePlan[]): void {
+    const flip = (i: number) => {
+      const f = dp.frames[i], { width: w, height: h } = plans[i];
+      for (const o of f.objects) {
+        const m = hflipBytes(o.segment, w, h, 1);
+        hostBufferPool.release(o.segment);
+        o.segment = m;
+      }
+      plans[i].ops.push({ op: "hflip" });
+    };
     if (this.consistent) {
-      if (rng.random() < this.p) { for (const f of dp.frames) hflipFrame(f); }
-      return dp;
+      if (rng.random() < this.p) dp.frames.forEach((_, i) => flip(i));
+      return;
     }
-    for (const f of dp.frames) if (rng.random() < this.p) hflipFrame(f);
-    return dp;
+    dp.frames.forEach((_, i) => {
+      if (rng.random() < this.p) flip(i);
+    });
+  }
+  apply(dp: VideoDatapoint, rng: Rng): VideoDatapoint {
+    return applyNow(this, dp, rng);
   }
 }
 
@@ -95,7 +109,7 @@ interface AffineParams {
  * object's mask on the first frame becomes empty, the attempt is dropped (after
  * `numTentatives` attempts the clip is returned untransformed).
  */
-export class RandomAffine implements Transform {
+export class RandomAffine implements Transform, PlannableTransform {
   readonly degrees: [number, number];
   readonly shear?: number[];
   readonly opts: RandomAffineOptions;
@@ -126,26 +140,28 @@ export class RandomAffine implements Transform {
     return { angle, translate, scale, shear };
   }
 
-  apply(dp: VideoDatapoint, rng: Rng): VideoDatapoint {
+  plan(dp: VideoDatapoint, rng: Rng, plans: FramePlan[]): void {
     for (let t = 0; t < (this.opts.numTentatives ?? 1); t++) {
-      const res = this.attempt(dp, rng);
-      if (res) return res;
+      if (this.attempt(dp, rng, plans)) return;
     }
     this.opts.onSkip?.();
-    return dp;
   }
 
-  private attempt(dp: VideoDatapoint, rng: Rng): VideoDatapoint | null {
-    const { width: w, height: h } = dp.frames[0].image;
+  apply(dp: VideoDatapoint, rng: Rng): VideoDatapoint {
+    return applyNow(this, dp, rng);
+  }
+
+  /** One try: masks warped and ops recorded, or false (nothing changed) if a frame-0 mask vanishes. */
+  private attempt(dp: VideoDatapoint, rng: Rng, plans: FramePlan[]): boolean {
+    const { width: w, height: h } = plans[0];
     let p = this.opts.consistentTransform ? this.params(rng, w, h) : undefined;
-    const images: Uint8Array[] = [];
     const masks: Uint8Array[][] = [];
     const mats: number[][] = [];
     for (let i = 0; i < dp.frames.length; i++) {
-      const f = dp.frames[i];
+      const f = dp.frames[i], fw = plans[i].width, fh = plans[i].height;
       if (!this.opts.consistentTransform) p = this.params(rng, w, h);
       const m = inverseAffineMatrix(
-        [f.image.width * 0.5, f.image.height * 0.5],
+        [fw * 0.5, fh * 0.5],
         p!.angle,
         p!.translate,
         p!.scale,
@@ -153,38 +169,28 @@ export class RandomAffine implements Transform {
       );
       const fm: Uint8Array[] = [];
       for (const o of f.objects) {
-        const tm = affineMask(o.segment, f.image.width, f.image.height, m);
+        const tm = affineMask(o.segment, fw, fh, m);
         if (i === 0 && !tm.some((v) => v !== 0)) {
           hostBufferPool.release(tm);
           for (const ms of masks) for (const x of ms) hostBufferPool.release(x);
           for (const x of fm) hostBufferPool.release(x);
-          return null;
+          return false;
         }
         fm.push(tm);
       }
       masks.push(fm);
       mats.push(m);
     }
-    for (let i = 0; i < dp.frames.length; i++) {
-      const f = dp.frames[i];
-      images.push(affineRgb(
-        f.image.data,
-        f.image.width,
-        f.image.height,
-        mats[i],
-        this.opts.imageMean ?? [123, 116, 103],
-        this.opts.imageInterpolation ?? "bicubic",
-      ));
-    }
+    const fill = this.opts.imageMean ?? [123, 116, 103];
+    const interpolation = this.opts.imageInterpolation ?? "bicubic";
     dp.frames.forEach((f, i) => {
-      hostBufferPool.release(f.image.data);
-      f.image = { width: f.image.width, height: f.image.height, data: images[i] };
+      plans[i].ops.push({ op: "affine", matrix: mats[i], fill, interpolation });
       f.objects.forEach((o, k) => {
         hostBufferPool.release(o.segment);
         o.segment = masks[i][k];
       });
     });
-    return dp;
+    return true;
   }
 }
 
@@ -234,26 +240,33 @@ export interface RandomResizeOptions {
 }
 
 /** `RandomResizeAPI`: a size picked at random per clip (consistent) or per frame. */
-export class RandomResizeAPI implements Transform {
+export class RandomResizeAPI implements Transform, PlannableTransform {
   readonly sizes: number[];
   readonly opts: RandomResizeOptions;
   constructor(opts: RandomResizeOptions) {
     this.opts = opts;
     this.sizes = typeof opts.sizes === "number" ? [opts.sizes] : opts.sizes;
   }
-  private resize(f: DatapointFrame, size: number): void {
+  private resize(f: DatapointFrame, plan: FramePlan, size: number): void {
+    const { width: w, height: h } = plan;
     const [ow, oh] = this.opts.square
       ? [size, size]
-      : sizeWithAspectRatio(f.image.width, f.image.height, size, this.opts.maxSize);
-    resizeFrame(f, ow, oh);
+      : sizeWithAspectRatio(w, h, size, this.opts.maxSize);
+    if (ow === w && oh === h) return;
+    resizeFrameMasks(f, w, h, ow, oh);
+    plan.ops.push({ op: "resize", width: ow, height: oh });
+    plan.width = ow;
+    plan.height = oh;
   }
-  apply(dp: VideoDatapoint, rng: Rng): VideoDatapoint {
+  plan(dp: VideoDatapoint, rng: Rng, plans: FramePlan[]): void {
     if (this.opts.consistentTransform) {
       const size = rng.choice(this.sizes);
-      for (const f of dp.frames) this.resize(f, size);
-      return dp;
+      dp.frames.forEach((f, i) => this.resize(f, plans[i], size));
+      return;
     }
-    for (const f of dp.frames) this.resize(f, rng.choice(this.sizes));
-    return dp;
+    dp.frames.forEach((f, i) => this.resize(f, plans[i], rng.choice(this.sizes)));
+  }
+  apply(dp: VideoDatapoint, rng: Rng): VideoDatapoint {
+    return applyNow(this, dp, rng);
   }
 }

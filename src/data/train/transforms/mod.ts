@@ -6,3 +6,5 @@ export * from "./color.ts";
 export * from "./tensor.ts";
 export * from "./mosaic.ts";
 export * from "./build.ts";
+export * from "./plan.ts";
+export * from "./gpu_pipeline.ts";

@@ -6,6 +6,8 @@
 import { hostBufferPool } from "../buffer_pool.ts";
 import type { VideoDatapoint } from "../datapoint.ts";
 import type { Transform } from "./transform.ts";
+import { applyNow, type FramePlan, type PlannableTransform } from "./plan.ts";
+import type { Rng } from "../../rng.ts";
 
 /**
  * Per-channel tables of `F.normalize(F.to_tensor(x))` for every byte value, in torch's float32
@@ -42,19 +44,12 @@ export function toTensorNormalize(
 }
 
 /** Converts each frame's image to a [3, H, W] float32 tensor in [0, 1]. */
-export class ToTensorAPI implements Transform {
-  apply(dp: VideoDatapoint): VideoDatapoint {
-    for (const f of dp.frames) {
-      const { width: w, height: h, data } = f.image;
-      const n = w * h, t = hostBufferPool.f32(3 * n);
-      for (let i = 0; i < n; i++) {
-        t[i] = data[i * 3] / 255;
-        t[n + i] = data[i * 3 + 1] / 255;
-        t[2 * n + i] = data[i * 3 + 2] / 255;
-      }
-      f.tensor = t;
-    }
-    return dp;
+export class ToTensorAPI implements Transform, PlannableTransform {
+  plan(_dp: VideoDatapoint, _rng: unknown, plans: FramePlan[]): void {
+    for (const p of plans) p.ops.push({ op: "tensor" });
+  }
+  apply(dp: VideoDatapoint, rng: Rng): VideoDatapoint {
+    return applyNow(this, dp, rng);
   }
 }
 
@@ -62,14 +57,20 @@ export class ToTensorAPI implements Transform {
  * `ToTensorAPI` then `NormalizeAPI` in one pass through per-channel tables computed with
  * float32 steps as torch does (`x / 255`, then `(x - mean) / std`).
  */
-export class ToTensorNormalize implements Transform {
+export class ToTensorNormalize implements Transform, PlannableTransform {
   readonly luts: Float32Array[];
+  readonly mean: number[];
+  readonly std: number[];
   constructor(opts: { mean: number[]; std: number[] }) {
     this.luts = toTensorLuts(opts.mean, opts.std);
+    this.mean = opts.mean;
+    this.std = opts.std;
   }
-  apply(dp: VideoDatapoint): VideoDatapoint {
-    for (const f of dp.frames) f.tensor = toTensorNormalize(f.image, this.luts);
-    return dp;
+  plan(_dp: VideoDatapoint, _rng: unknown, plans: FramePlan[]): void {
+    for (const p of plans) p.ops.push({ op: "tensor", mean: this.mean, std: this.std });
+  }
+  apply(dp: VideoDatapoint, rng: Rng): VideoDatapoint {
+    return applyNow(this, dp, rng);
   }
 }
 
