@@ -1,52 +1,28 @@
 import type { ConvShape } from "../../kernels/conv.ts";
 import { apply } from "../autograd.ts";
-import type { OpDef } from "../op.ts";
 import { fmtShape } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";
+import { convForwardRaw, convInputGradRaw } from "./_conv_launch.ts";
 import {
-  channelSumRaw,
-  convForwardRaw,
-  convInputGradRaw,
-  convWeightGradRaw,
-  denseF32,
-} from "./_conv_launch.ts";
-import { convPair, type Pair } from "./conv2d.ts";
+  checkConvBias,
+  convGeometry,
+  type ConvGeometryOptions,
+  convOpDef,
+  convPair,
+  type Pair,
+} from "./_conv_common.ts";
 
 /** Options of `convTranspose2d` (PyTorch's `F.conv_transpose2d` keywords). */
-export interface ConvTranspose2dOptions {
-  /** @default 1 */
-  stride?: Pair;
+export interface ConvTranspose2dOptions extends ConvGeometryOptions {
   /** Implicit padding removed from each side of the output. @default 0 */
   padding?: Pair;
   /** Extra rows/columns added at the bottom/right of the output (< stride or dilation). @default 0 */
   outputPadding?: Pair;
-  /** @default 1 */
-  dilation?: Pair;
-  /** @default 1 */
-  groups?: number;
 }
 
 // The geometry is that of the forward conv whose input gradient this op is: its "x" is our
 // output [N, Cout, OH, OW], its "y" our input [N, Cin, H, W], its weight [Cin, Cout/G, KH, KW].
-const convTranspose2dOp: OpDef<ConvShape> = {
-  name: "conv_transpose2d",
-  forward(ctx, inputs, s) {
-    const [x, w, b] = inputs.map((t, i) => denseF32(t, ["input", "weight", "bias"][i]));
-    const y = convInputGradRaw(x, w, b ?? null, s);
-    ctx.save(x, w);
-    [x, w, b].forEach((t, i) => t && t !== inputs[i] && t.dispose());
-    return y;
-  },
-  backward(ctx, g0, s) {
-    const [x, w] = ctx.saved;
-    const g = denseF32(g0, "grad");
-    const gx = ctx.needsGrad[0] ? convForwardRaw(g, w, null, s) : null;
-    const gw = ctx.needsGrad[1] ? convWeightGradRaw(x, g, s) : null;
-    const gb = ctx.needsGrad[2] ? channelSumRaw(g) : null;
-    if (g !== g0) g.dispose();
-    return ctx.needsGrad.length === 3 ? [gx, gw, gb] : [gx, gw];
-  },
-};
+const convTranspose2dOp = convOpDef("conv_transpose2d", convInputGradRaw, convForwardRaw, true);
 
 /** Output size of a transposed convolution along one axis. */
 export function convTransposeOutputSize(
@@ -79,11 +55,8 @@ export function convTranspose2d(
   bias: Tensor | null = null,
   opts: ConvTranspose2dOptions = {},
 ): Tensor {
-  const stride = convPair(opts.stride, 1, "convTranspose2d(): stride", 1);
-  const padding = convPair(opts.padding, 0, "convTranspose2d(): padding", 0);
-  const dilation = convPair(opts.dilation, 1, "convTranspose2d(): dilation", 1);
+  const { stride, padding, dilation, groups } = convGeometry("convTranspose2d()", opts);
   const outPad = convPair(opts.outputPadding, 0, "convTranspose2d(): outputPadding", 0);
-  const groups = opts.groups ?? 1;
   if (x.rank !== 4 || weight.rank !== 4) {
     throw new RangeError(
       `convTranspose2d(): expected x [N, Cin, H, W] and weight [Cin, Cout/groups, KH, KW], got ` +
@@ -105,9 +78,7 @@ export function convTranspose2d(
     }
   }
   const cout = og * groups;
-  if (bias && (bias.rank !== 1 || bias.shape[0] !== cout)) {
-    throw new RangeError(`convTranspose2d(): bias must be [${cout}], got ${fmtShape(bias.shape)}`);
-  }
+  checkConvBias("convTranspose2d()", bias, cout);
   const oh = convTransposeOutputSize(h, kh, stride[0], padding[0], dilation[0], outPad[0]);
   const ow = convTransposeOutputSize(w, kw, stride[1], padding[1], dilation[1], outPad[1]);
   if (oh < 1 || ow < 1) {

@@ -12,7 +12,7 @@ import type { OpDef } from "../op.ts";
 import { fmtShape } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
 import { denseF32 } from "./_conv_launch.ts";
-import { convPair, type Pair } from "./conv2d.ts";
+import { convPair, type Pair } from "./_conv_common.ts";
 
 /** Options of `maxPool2d` (PyTorch's `F.max_pool2d` keywords). */
 export interface MaxPool2dOptions {
