@@ -27,7 +27,7 @@ import {
 export type CocoPolygon = readonly number[];
 
 /** A COCO box `[x, y, width, height]` in pixel coordinates. */
-export type CocoBox = readonly [number, number, number, number] | readonly number[];
+export type CocoBox = readonly number[];
 
 /** Size of the image a polygon is rasterised into, and where it came from (for errors). */
 export interface PolygonRasterOptions {

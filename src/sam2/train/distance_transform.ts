@@ -49,34 +49,35 @@ export function distanceTransformL2(image: BinaryImage): Float32Array {
       `distanceTransformL2(): data has ${data.length} values, expected ${h}x${w}=${h * w}`,
     );
   }
+  // Column pass, row by row (cache friendly): vertical distance to the nearest zero above, then
+  // improved from below; a column without zeros keeps Infinity.
   const sq = new Float64Array(h * w);
-  // Column pass: distance to the nearest zero above, then improved from below.
-  for (let x = 0; x < w; x++) {
-    let last = -1;
-    for (let y = 0; y < h; y++) {
-      const i = y * w + x;
-      if (!data[i]) {
-        last = y;
-        sq[i] = 0;
-      } else sq[i] = last < 0 ? Infinity : y - last;
-    }
-    last = -1;
-    for (let y = h - 1; y >= 0; y--) {
-      const i = y * w + x;
-      if (!data[i]) last = y;
-      else if (last >= 0 && last - y < sq[i]) sq[i] = last - y;
-    }
-    for (let y = 0; y < h; y++) {
-      const i = y * w + x;
-      sq[i] = sq[i] === Infinity ? NO_ZERO_IN_COLUMN : sq[i] * sq[i];
+  for (let y = 0; y < h; y++) {
+    const row = y * w;
+    for (let x = 0; x < w; x++) {
+      const i = row + x;
+      sq[i] = !data[i] ? 0 : y === 0 ? Infinity : sq[i - w] + 1;
     }
   }
+  for (let y = h - 2; y >= 0; y--) {
+    const row = y * w;
+    for (let x = 0; x < w; x++) {
+      const i = row + x, below = sq[i + w] + 1;
+      if (below < sq[i]) sq[i] = below;
+    }
+  }
+  for (let i = 0; i < h * w; i++) sq[i] = sq[i] === Infinity ? NO_ZERO_IN_COLUMN : sq[i] * sq[i];
   // Row pass: lower envelope of the parabolas (q - p)² + f[p].
   const f = new Float64Array(w), v = new Int32Array(w), z = new Float64Array(w + 1);
   const out = new Float32Array(h * w);
   for (let y = 0; y < h; y++) {
     const row = y * w;
-    for (let x = 0; x < w; x++) f[x] = sq[row + x];
+    let inside = false;
+    for (let x = 0; x < w; x++) {
+      f[x] = sq[row + x];
+      if (f[x] > 0) inside = true;
+    }
+    if (!inside) continue; // all outside: the row stays 0
     let k = 0;
     v[0] = 0;
     z[0] = -Infinity;
