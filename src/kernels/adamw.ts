@@ -32,6 +32,22 @@ export interface AdamWStepUniforms {
   eps: number;
   /** 1-based step count of this parameter. */
   step: number;
+  /**
+   * Element offsets of p, g, m and v in what is bound (state living in a flat buffer, or windows
+   * of a parameter above the binding limit). @default [0, 0, 0, 0]
+   */
+  offsets?: readonly [number, number, number, number];
+}
+
+/** The per-parameter factors of a step, rounded to f32 like the uniforms that carry them. */
+export function adamwFactors(
+  u: { lr: number; weightDecay: number; beta1: number; beta2: number; step: number },
+): { decay: number; stepSize: number; bc2Sqrt: number } {
+  return {
+    decay: 1 - u.lr * u.weightDecay,
+    stepSize: u.lr / (1 - Math.pow(u.beta1, u.step)),
+    bc2Sqrt: Math.sqrt(1 - Math.pow(u.beta2, u.step)),
+  };
 }
 
 /**
@@ -39,24 +55,27 @@ export interface AdamWStepUniforms {
  * does in Python: decay = 1 - lr·wd, stepSize = lr / (1 - β1^t), bc2Sqrt = sqrt(1 - β2^t).
  */
 export function adamwUniforms(u: AdamWStepUniforms): ArrayBuffer {
-  const b = new ArrayBuffer(48);
+  const b = new ArrayBuffer(64);
   const w = new Uint32Array(b), f = new Float32Array(b);
+  const k = adamwFactors(u);
   w[0] = u.n;
-  f[1] = 1 - u.lr * u.weightDecay;
+  f[1] = k.decay;
   f[2] = u.beta1;
   f[3] = 1 - u.beta1;
   f[4] = u.beta2;
   f[5] = 1 - u.beta2;
-  f[6] = u.lr / (1 - Math.pow(u.beta1, u.step));
-  f[7] = Math.sqrt(1 - Math.pow(u.beta2, u.step));
+  f[6] = k.stepSize;
+  f[7] = k.bc2Sqrt;
   f[8] = u.eps;
+  w.set(u.offsets ?? [0, 0, 0, 0], 12);
   return b;
 }
 
 /**
  * One AdamW step in place, PyTorch's single-tensor order: p *= 1 - lr·wd; m = β1·m + (1-β1)·g;
  * v = β2·v + (1-β2)·g²; p -= stepSize · m / (sqrt(v)/bc2Sqrt + eps). Bindings: p, g, m, v,
- * [scale: g is multiplied by scale[1] first (the clip coefficient)], uniforms.
+ * [scale: g is multiplied by scale[1] first (the clip coefficient)], uniforms; each of p, g, m, v
+ * is read from its own element offset (uniform `o`).
  */
 export function adamwKernel(spec: { scaled?: boolean } = {}): KernelSource {
   return memoKernel(`adamw:${spec.scaled ?? false}`, () => buildAdamw(spec));
@@ -66,7 +85,10 @@ function buildAdamw(spec: { scaled?: boolean }): KernelSource {
   const scaled = spec.scaled ?? false;
   const sb = scaled ? 1 : 0;
   const code = `
-struct U { n: u32, decay: f32, b1: f32, omb1: f32, b2: f32, omb2: f32, stepSize: f32, bc2Sqrt: f32, eps: f32 }
+struct U {
+  n: u32, decay: f32, b1: f32, omb1: f32, b2: f32, omb2: f32, stepSize: f32, bc2Sqrt: f32,
+  eps: f32, q0: u32, q1: u32, q2: u32, o: vec4<u32>,
+}
 @group(0) @binding(0) var<storage, read_write> p: array<f32>;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<storage, read_write> m: array<f32>;
@@ -78,19 +100,157 @@ ${scaled ? "@group(0) @binding(4) var<storage, read> scale: array<f32>;" : ""}
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = gid.x + gid.y * ${65535 * OPT_WG}u;
   if (i >= u.n) { return; }
-  let gi = g[i]${scaled ? " * scale[1]" : ""};
-  let pi = p[i] * u.decay;
-  let mi = m[i] * u.b1 + u.omb1 * gi;
-  let vi = v[i] * u.b2 + u.omb2 * (gi * gi);
-  m[i] = mi;
-  v[i] = vi;
-  p[i] = pi - u.stepSize * (mi / (sqrt(vi) / u.bc2Sqrt + u.eps));
+  let gi = g[u.o.y + i]${scaled ? " * scale[1]" : ""};
+  let pi = p[u.o.x + i] * u.decay;
+  let mi = m[u.o.z + i] * u.b1 + u.omb1 * gi;
+  let vi = v[u.o.w + i] * u.b2 + u.omb2 * (gi * gi);
+  m[u.o.z + i] = mi;
+  v[u.o.w + i] = vi;
+  p[u.o.x + i] = pi - u.stepSize * (mi / (sqrt(vi) / u.bc2Sqrt + u.eps));
 }
 `;
   return {
     label: `adamw(scaled=${scaled})`,
     code,
     bindings: ["write", "read", "write", "write", ...(scaled ? ["read" as const] : []), "uniform"],
+    workgroupSize: [OPT_WG, 1, 1],
+  };
+}
+
+/** Most parameters one multi-tensor AdamW dispatch updates. */
+export const ADAMW_MAX_SLOTS = 16;
+
+/** One parameter of a multi-tensor AdamW dispatch (see `adamwMultiUniforms`). */
+export interface AdamWSlot {
+  /** Elements. */
+  n: number;
+  /** Element offset of its m and v in the flat state buffers. */
+  stateOffset: number;
+  /** Its group's lr and weight decay. */
+  lr: number;
+  weightDecay: number;
+  /** Its 1-based step count (parameters that missed steps have their own). */
+  step: number;
+}
+
+/** Bytes of the uniforms of a multi-tensor dispatch with `slots` parameters. */
+function multiUniformBytes(slots: number): number {
+  return 48 + 32 * slots;
+}
+
+/**
+ * Packs a multi-tensor dispatch's uniforms: slot count, shared β1, 1-β1, β2, 1-β2, eps, then per
+ * slot its first workgroup, length, state offset and f32 factors (decay, stepSize, bc2Sqrt formed
+ * in float64 as in `adamwUniforms`, so each parameter gets bitwise the per-tensor update).
+ */
+export function adamwMultiUniforms(
+  slots: readonly AdamWSlot[],
+  hyper: { beta1: number; beta2: number; eps: number },
+): ArrayBuffer {
+  const b = new ArrayBuffer(multiUniformBytes(slots.length));
+  const w = new Uint32Array(b), f = new Float32Array(b);
+  w[0] = slots.length;
+  f.set([hyper.beta1, 1 - hyper.beta1, hyper.beta2, 1 - hyper.beta2, hyper.eps], 4);
+  let wg = 0;
+  slots.forEach((s, k) => {
+    const o = 12 + 8 * k;
+    const c = adamwFactors({ ...s, beta1: hyper.beta1, beta2: hyper.beta2 });
+    w.set([wg, s.n, s.stateOffset], o);
+    f.set([c.decay, c.stepSize, c.bc2Sqrt], o + 4);
+    wg += Math.ceil(s.n / OPT_WG);
+  });
+  return b;
+}
+
+/** Workgroups of a multi-tensor dispatch: each slot gets ceil(n / OPT_WG) in a row. */
+export function adamwMultiWorkgroups(slots: readonly { n: number }[]): [number, number, number] {
+  const w = slots.reduce((a, s) => a + Math.ceil(s.n / OPT_WG), 0);
+  return [Math.min(Math.max(w, 1), 65535), Math.ceil(w / 65535), 1];
+}
+
+/**
+ * AdamW over up to `slots` parameters in one dispatch (the multi-tensor step). m and v of all of
+ * them live in one flat pair of buffers (each parameter at its state offset); parameters and
+ * gradients are bound separately, two bindings per slot. A workgroup finds its slot by scanning
+ * the slots' first workgroups (uniform), so control flow is uniform per workgroup; each thread
+ * updates one element with exactly the per-tensor kernel's arithmetic. Bindings: m, v,
+ * [scale], then p0, g0, p1, g1, ..., uniforms (`adamwMultiUniforms`); dispatch
+ * `adamwMultiWorkgroups`.
+ */
+export function adamwMultiKernel(spec: { slots: number; scaled?: boolean }): KernelSource {
+  const slots = Math.max(1, Math.min(ADAMW_MAX_SLOTS, Math.floor(spec.slots)));
+  const scaled = spec.scaled ?? false;
+  return memoKernel(`adamwMulti:${slots}:${scaled}`, () => buildAdamwMulti(slots, scaled));
+}
+
+function buildAdamwMulti(slots: number, scaled: boolean): KernelSource {
+  const first = scaled ? 3 : 2;
+  const decl = Array.from(
+    { length: slots },
+    (_, k) =>
+      `@group(0) @binding(${first + 2 * k}) var<storage, read_write> p${k}: array<f32>;
+@group(0) @binding(${first + 2 * k + 1}) var<storage, read> g${k}: array<f32>;`,
+  ).join("\n");
+  const load = Array.from(
+    { length: slots },
+    (_, k) => `case ${k}u: { gi = g${k}[i]; pv = p${k}[i]; }`,
+  ).join("\n    ");
+  const store = Array.from({ length: slots }, (_, k) => `case ${k}u: { p${k}[i] = pn; }`)
+    .join("\n    ");
+  const code = `
+struct Slot { wg0: u32, n: u32, off: u32, q0: u32, decay: f32, stepSize: f32, bc2Sqrt: f32, q1: f32 }
+struct U {
+  count: u32, q0: u32, q1: u32, q2: u32,
+  b1: f32, omb1: f32, b2: f32, omb2: f32,
+  eps: f32, q3: f32, q4: f32, q5: f32,
+  slot: array<Slot, ${slots}>,
+}
+@group(0) @binding(0) var<storage, read_write> m: array<f32>;
+@group(0) @binding(1) var<storage, read_write> v: array<f32>;
+${scaled ? "@group(0) @binding(2) var<storage, read> scale: array<f32>;" : ""}
+${decl}
+@group(0) @binding(${first + 2 * slots}) var<uniform> u: U;
+
+@compute @workgroup_size(${OPT_WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let w = wid.x + wid.y * 65535u;
+  var s = 0u;
+  for (var k = 1u; k < u.count; k++) {
+    if (w >= u.slot[k].wg0) { s = k; }
+  }
+  let sl = u.slot[s];
+  let i = (w - sl.wg0) * ${OPT_WG}u + lid.x;
+  if (i >= sl.n) { return; }
+  var gi = 0.0;
+  var pv = 0.0;
+  switch s {
+    ${load}
+    default: { return; }
+  }
+  gi = gi${scaled ? " * scale[1]" : ""};
+  let j = sl.off + i;
+  let pi = pv * sl.decay;
+  let mi = m[j] * u.b1 + u.omb1 * gi;
+  let vi = v[j] * u.b2 + u.omb2 * (gi * gi);
+  m[j] = mi;
+  v[j] = vi;
+  let pn = pi - sl.stepSize * (mi / (sqrt(vi) / sl.bc2Sqrt + u.eps));
+  switch s {
+    ${store}
+    default: {}
+  }
+}
+`;
+  return {
+    label: `adamw_multi(slots=${slots},scaled=${scaled})`,
+    code,
+    bindings: [
+      "write",
+      "write",
+      ...(scaled ? ["read" as const] : []),
+      ...Array.from({ length: slots }, () => ["write", "read"] as const).flat(),
+      "uniform",
+    ],
     workgroupSize: [OPT_WG, 1, 1],
   };
 }
