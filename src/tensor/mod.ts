@@ -62,10 +62,11 @@
  *    `await initGpu()` at the top. The usual test is one `checkOp` call per case
  *    (tests/tensor/_util.ts): give input shapes, the op on GPU tensors, and a float64 CPU
  *    reference forward (plain loops over `Float64Array`; helpers `map`, `reduce`, `matmul`,
- *    `permute`, `erf` in `src/tensor/reference/ndarray.ts`, put new reference code for your
- *    family in `src/tensor/reference/<family>.ts`). `checkOp` draws seeded inputs, compares the
- *    forward with `assertAllClose(ours, ref, { atol, rtol })`, and checks the backward of
- *    sum(y * w) (random w) against central finite differences of the float64 reference, so no
+ *    `permute`, `erf` in `tests/reference/ndarray.ts`, put new reference code for your family
+ *    in `tests/reference/<family>.ts`: references serve tests only, so they live with them).
+ *    `checkOp` draws seeded inputs, compares the forward with
+ *    `assertAllClose(ours, ref, { atol, rtol })`, and checks the backward of sum(y * w)
+ *    (random w) against central finite differences of the float64 reference, so no
  *    hand-written reference backward is needed (you may add one). State tolerances per op; use
  *    odd sizes that are not multiples of any tile, size-1 and broadcast dims. Where the
  *    torch-ops fixture covers the op, also compare with PyTorch's `*_f64` outputs and grads

@@ -1,7 +1,7 @@
 import { assertAllClose } from "../assert.ts";
 import { initGpu } from "../../src/gpu/mod.ts";
 import { mul, sum, type Tensor, tensor, tidy } from "../../src/tensor/mod.ts";
-import { map, type Nd, nd } from "../../src/tensor/reference/ndarray.ts";
+import { map, type Nd, nd } from "../reference/ndarray.ts";
 
 export { initGpu };
 

@@ -1,6 +1,6 @@
 import { assertAllClose } from "../assert.ts";
 import * as T from "../../src/tensor/mod.ts";
-import { erf, map } from "../../src/tensor/reference/ndarray.ts";
+import { erf, map } from "../reference/ndarray.ts";
 import { checkOp, initGpu } from "./_util.ts";
 
 await initGpu();

@@ -1,6 +1,6 @@
 import { assertAllClose, assertEquals, assertThrows } from "../assert.ts";
 import * as T from "../../src/tensor/mod.ts";
-import { map, type Nd, permute } from "../../src/tensor/reference/ndarray.ts";
+import { map, type Nd, permute } from "../reference/ndarray.ts";
 import { checkOp, initGpu } from "./_util.ts";
 
 await initGpu();

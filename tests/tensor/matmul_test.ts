@@ -1,6 +1,6 @@
 import { assertAllClose } from "../assert.ts";
 import * as T from "../../src/tensor/mod.ts";
-import { map, matmul, transposeLast } from "../../src/tensor/reference/ndarray.ts";
+import { map, matmul, transposeLast } from "../reference/ndarray.ts";
 import { checkOp, initGpu, randomArray } from "./_util.ts";
 
 await initGpu();

@@ -1,6 +1,6 @@
 import { assertAllClose, assertEquals } from "../assert.ts";
 import * as T from "../../src/tensor/mod.ts";
-import { map, reduce } from "../../src/tensor/reference/ndarray.ts";
+import { map, reduce } from "../reference/ndarray.ts";
 import { checkOp, initGpu, randomArray } from "./_util.ts";
 
 await initGpu();
