@@ -1,15 +1,27 @@
 /**
- * `deno task bench data [--json] [--clips N] [--workers N]`: training clips per second — 8
- * frames from the DAVIS 2016 fixtures (854x480), the reference MOSE transforms to 1024x1024,
- * collated — inline and through the Worker loader, with the time to merely decode 8 JPEGs
- * as the baseline (ratio = clip time / decode time).
+ * `deno task bench data [--json] [--clips N] [--workers N] [--pixel-clips N] [--no-pixels]`:
+ * training clips per second — 8 frames from the DAVIS 2016 fixtures (854x480), the reference
+ * MOSE transforms to 1024x1024, collated — inline and through the Worker loader, with the
+ * time to merely decode 8 JPEGs as the baseline (ratio = clip time / decode time).
+ *
+ * Then the pixel transforms alone, CPU path against GPU path on the same decoded clips with
+ * the same seeds (ratio = GPU time / CPU time, wall and CPU seconds of this process), and how
+ * many output values the two paths disagree on.
  */
 import {
+  buildTransforms,
   type ClipDatasetSpec,
   ClipLoader,
   decodeRgb,
+  GpuPixelPipeline,
   moseTrainTransformSpecs,
+  openClipDataset,
+  PIXEL_OPS_ON_GPU,
+  readFrameTensors,
+  Rng,
+  type VideoDatapoint,
 } from "../src/data/mod.ts";
+import { gpu, initGpu, settleGpu } from "../src/gpu/mod.ts";
 
 const args = Deno.args;
 const json = args.includes("--json");
@@ -19,6 +31,7 @@ const num = (name: string, def: number) => {
 };
 const clips = num("--clips", 8);
 const workers = num("--workers", 2);
+const pixelClips = args.includes("--no-pixels") ? 0 : num("--pixel-clips", 3);
 const FIX = new URL("../../shared/fixtures/davis2016/", import.meta.url).pathname;
 
 const spec: ClipDatasetSpec = {
@@ -55,6 +68,7 @@ async function run(w: number): Promise<number> {
     batchSizes: [1],
     workers: w,
     seed: 1,
+    pixels: "cpu",
   });
   try {
     let n = 0;
@@ -78,6 +92,78 @@ const inline = await run(0);
 const cpuInline = lastCpuPerClip;
 const pooled = workers > 0 ? await run(workers) : NaN;
 const cpuPooled = lastCpuPerClip;
+// --- pixel transforms: CPU path vs GPU path on the same clips, same seeds ---
+interface PixelResult {
+  adapter: string;
+  cpu_ms_per_clip: number;
+  gpu_ms_per_clip: number;
+  gpu_with_readback_ms_per_clip: number;
+  cpu_s_per_clip_cpu_path: number;
+  cpu_s_per_clip_gpu_path: number;
+  gpu_over_cpu_wall: number;
+  gpu_over_cpu_cpu_seconds: number;
+  values_differing_frac: number;
+}
+async function pixelBench(n: number): Promise<PixelResult> {
+  const rt = await initGpu();
+  const raw = await openClipDataset({ ...spec, transforms: [] });
+  const specs = moseTrainTransformSpecs(1024);
+  const cpuT = buildTransforms(specs), gpuT = buildTransforms([...specs, PIXEL_OPS_ON_GPU]);
+  const pipe = new GpuPixelPipeline();
+  const clone = (dp: VideoDatapoint): VideoDatapoint => ({
+    ...dp,
+    frames: dp.frames.map((f) => ({
+      image: { ...f.image, data: f.image.data.slice() },
+      objects: f.objects.map((o) => ({ ...o, segment: o.segment.slice() })),
+    })),
+  });
+  const clips: VideoDatapoint[] = [];
+  for (let i = 0; i <= n; i++) clips.push(await raw.get(i % raw.length, new Rng(100 + i)));
+  let cpuMs = 0, gpuMs = 0, gpuReadMs = 0, cpuCpu = 0, gpuCpu = 0, bad = 0, total = 0;
+  for (let i = 0; i <= n; i++) { // clip 0 warms up (JIT, pipeline compilation)
+    let a = clone(clips[i]);
+    let r = new Rng(7 + i);
+    let t0 = performance.now(), c0 = cpuSeconds();
+    for (const t of cpuT) a = t.apply(a, r);
+    const cpuDt = performance.now() - t0, cpuDc = cpuSeconds() - c0;
+    let b = clone(clips[i]);
+    r = new Rng(7 + i);
+    t0 = performance.now();
+    c0 = cpuSeconds();
+    for (const t of gpuT) b = t.apply(b, r);
+    const out = pipe.run(b);
+    await rt.sync();
+    const gpuDt = performance.now() - t0, gpuDc = cpuSeconds() - c0;
+    await readFrameTensors(b, out);
+    const gpuReadDt = performance.now() - t0;
+    out.dispose();
+    if (i === 0) continue;
+    cpuMs += cpuDt;
+    gpuMs += gpuDt;
+    gpuReadMs += gpuReadDt;
+    cpuCpu += cpuDc;
+    gpuCpu += gpuDc;
+    a.frames.forEach((f, t) => {
+      const x = f.tensor!, y = b.frames[t].tensor!;
+      for (let k = 0; k < x.length; k++) if (Math.abs(x[k] - y[k]) > 1e-6) bad++;
+      total += x.length;
+    });
+  }
+  pipe.dispose();
+  return {
+    adapter: gpu().adapterName + (gpu().isCpuAdapter ? " (CPU adapter)" : ""),
+    cpu_ms_per_clip: +(cpuMs / n).toFixed(1),
+    gpu_ms_per_clip: +(gpuMs / n).toFixed(1),
+    gpu_with_readback_ms_per_clip: +(gpuReadMs / n).toFixed(1),
+    cpu_s_per_clip_cpu_path: +(cpuCpu / n).toFixed(3),
+    cpu_s_per_clip_gpu_path: +(gpuCpu / n).toFixed(3),
+    gpu_over_cpu_wall: +(gpuMs / cpuMs).toFixed(3),
+    gpu_over_cpu_cpu_seconds: +(gpuCpu / cpuCpu).toFixed(3),
+    values_differing_frac: +(bad / total).toExponential(2),
+  };
+}
+const pixels = pixelClips > 0 ? await pixelBench(pixelClips) : null;
+
 const load = (() => {
   try {
     return Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
@@ -105,6 +191,7 @@ const result = {
   load_average_1min: load,
   clip_ms_inline_over_decode: +((1000 / inline) / decodeMs).toFixed(2),
   clip_ms_workers_over_decode: +((1000 / pooled) / decodeMs).toFixed(2),
+  pixel_transforms: pixels,
 };
 if (json) console.log(JSON.stringify(result));
 else {
@@ -123,4 +210,19 @@ else {
       `${result.clips_per_s_if_cores_free} clips/s if all ${navigator.hardwareConcurrency} ` +
       `cores were free (load average now ${load})`,
   );
+  if (pixels) {
+    console.log(
+      `pixel transforms, ${pixelClips} clips of 8 frames to 1024x1024, GPU = ${pixels.adapter}:`,
+    );
+    console.log(
+      `  CPU path ${pixels.cpu_ms_per_clip} ms/clip (${pixels.cpu_s_per_clip_cpu_path} CPU s), ` +
+        `GPU path ${pixels.gpu_ms_per_clip} ms/clip (${pixels.cpu_s_per_clip_gpu_path} CPU s; ` +
+        `${pixels.gpu_with_readback_ms_per_clip} ms with read back)`,
+    );
+    console.log(
+      `  GPU/CPU: ${pixels.gpu_over_cpu_wall}x wall, ${pixels.gpu_over_cpu_cpu_seconds}x CPU ` +
+        `seconds; ${pixels.values_differing_frac} of the output values differ by > 1e-6`,
+    );
+  }
 }
+await settleGpu();

@@ -6,6 +6,7 @@ import { assert, assertEquals, AssertionError, assertThrows } from "../assert.ts
 import { initGpu } from "../../src/gpu/mod.ts";
 import {
   buildTransforms,
+  ClipLoader,
   GpuPixelPipeline,
   GpuPlanError,
   moseTrainTransformSpecs,
@@ -168,4 +169,41 @@ Deno.test("GpuPixelPipeline refuses plans it has no kernel for, naming why", () 
   assert(e.message.includes("hue"), e.message);
   const noTensor = run([{ type: "RandomHorizontalFlip", consistent_transform: true }], 1, 1, true);
   assertThrows(() => new GpuPixelPipeline().run(noTensor), GpuPlanError, "ToTensorAPI");
+});
+
+Deno.test("ClipLoader pixels: 'gpu' (through a Worker) gives the batches of 'cpu'", async () => {
+  const FIX = new URL("../../../shared/fixtures/davis2016/", import.meta.url).pathname;
+  const opts = (pixels: "cpu" | "gpu", workers: number) => ({
+    datasets: [{
+      raw: { kind: "png" as const, imgFolder: `${FIX}JPEGImages`, gtFolder: `${FIX}Annotations` },
+      sampler: { numFrames: 2, maxNumObjects: 1, reverseTimeProb: 0 },
+      transforms: moseTrainTransformSpecs(48),
+      multiplier: 1,
+    }],
+    batchSizes: [1],
+    workers,
+    seed: 3,
+    pixels,
+  });
+  const first = async (pixels: "cpu" | "gpu", workers: number) => {
+    const loader = await ClipLoader.create(opts(pixels, workers));
+    try {
+      assertEquals(loader.pixelsOnGpu, pixels === "gpu");
+      const it = loader.epoch(0);
+      const b = (await it.next()).value!;
+      await it.return(undefined);
+      return b;
+    } finally {
+      loader.close();
+    }
+  };
+  const cpu = await first("cpu", 0), gpu = await first("gpu", 1);
+  assertEquals(gpu.masks, cpu.masks);
+  assertEquals([gpu.numFrames, gpu.height, gpu.width], [cpu.numFrames, cpu.height, cpu.width]);
+  let bad = 0;
+  for (let i = 0; i < cpu.imgBatch.length; i++) {
+    if (Math.abs(cpu.imgBatch[i] - gpu.imgBatch[i]) > 1e-6) bad++;
+  }
+  // the float32 warp coordinates again (see above): at most 2% of the values
+  assert(bad <= 0.02 * cpu.imgBatch.length, `${bad} of ${cpu.imgBatch.length} values differ`);
 });

@@ -7,7 +7,7 @@
  * @module
  */
 import { Rng } from "../rng.ts";
-import { type ClipSourceSpec, openClipSource } from "./clip_dataset_spec.ts";
+import { type ClipDatasetSpec, type ClipSourceSpec, openClipSource } from "./clip_dataset_spec.ts";
 import {
   type BatchedVideoDatapoint,
   collateBatch,
@@ -22,6 +22,10 @@ import {
   type TrainMixedDatasetOptions,
 } from "./mixed_dataset.ts";
 import type { ClipSource } from "./concat_dataset.ts";
+import { GpuPixelPipeline, GpuPlanError, readFrameTensors } from "./transforms/gpu_pipeline.ts";
+import { executePlansCpu } from "./transforms/plan.ts";
+import { PIXEL_OPS_ON_GPU } from "./transforms/build.ts";
+import { initGpu } from "../../gpu/runtime.ts";
 
 /** Options for {@linkcode ClipLoader}. */
 export interface ClipLoaderOptions {
@@ -38,6 +42,28 @@ export interface ClipLoaderOptions {
   dictKey?: string;
   /** Mixing options (shuffle, dropLast, phasesPerEpoch, datasetProb, rank, worldSize). */
   mixing?: Omit<TrainMixedDatasetOptions, "datasets" | "batchSizes">;
+  /**
+   * Where pixel transforms run: "gpu" (Workers decode, draw and do masks; warp, resize,
+   * jitter and normalise run as WGSL kernels; frames are then read back for collation),
+   * "cpu", or "auto": the GPU on a real GPU, the CPU on a software adapter or none.
+   * @default "auto"
+   */
+  pixels?: "cpu" | "gpu" | "auto";
+}
+
+function pixelsOnGpuSpec(d: ClipDatasetSpec): ClipDatasetSpec {
+  return { ...d, transforms: [...d.transforms, PIXEL_OPS_ON_GPU] };
+}
+
+/** Resolves `ClipLoaderOptions.pixels` ("auto": a GPU adapter that is not a CPU rasteriser). */
+async function pixelDevice(pixels: "cpu" | "gpu" | "auto"): Promise<"cpu" | "gpu"> {
+  if (pixels !== "auto") return pixels;
+  if (!("gpu" in navigator) || !navigator.gpu) return "cpu";
+  try {
+    return (await initGpu()).isCpuAdapter ? "cpu" : "gpu";
+  } catch {
+    return "cpu";
+  }
 }
 
 function itemSeed(seed: number, epoch: number, batch: number, pos: number): number[] {
@@ -59,6 +85,7 @@ export class ClipLoader {
   private pending = new Map<number, Pending>();
   private nextId = 0;
   private rr = 0;
+  private gpuPixels: GpuPixelPipeline | null = null;
 
   private constructor(opts: ClipLoaderOptions, datasets: ClipSource[]) {
     this.opts = opts;
@@ -72,8 +99,14 @@ export class ClipLoader {
 
   /** Opens the datasets (and starts the Workers). Call {@linkcode ClipLoader.close} when done. */
   static async create(opts: ClipLoaderOptions): Promise<ClipLoader> {
-    const datasets = await Promise.all(opts.datasets.map(openClipSource));
+    const onGpu = await pixelDevice(opts.pixels ?? "auto") === "gpu";
+    if (onGpu) await initGpu();
+    const specs = onGpu
+      ? opts.datasets.map((d) => Array.isArray(d) ? d.map(pixelsOnGpuSpec) : pixelsOnGpuSpec(d))
+      : opts.datasets;
+    const datasets = await Promise.all(specs.map(openClipSource));
     const loader = new ClipLoader(opts, datasets);
+    if (onGpu) loader.gpuPixels = new GpuPixelPipeline();
     const n = opts.workers ?? 2;
     const ready: Promise<void>[] = [];
     for (let i = 0; i < n; i++) {
@@ -96,7 +129,7 @@ export class ClipLoader {
           };
         }),
       );
-      w.postMessage({ type: "init", specs: opts.datasets });
+      w.postMessage({ type: "init", specs });
       loader.workers.push(w);
     }
     try {
@@ -175,6 +208,7 @@ export class ClipLoader {
         got.push(await inflight.shift()!);
       }
       issue();
+      for (const g of got) if (this.gpuPixels) await this.#pixelsOnGpu(g.dp);
       const batch = collateBatch(got.map((g) => g.dp), this.opts.dictKey ?? "all", {
         recycleClips: false,
       });
@@ -186,6 +220,28 @@ export class ClipLoader {
         }
       }
       yield batch;
+    }
+  }
+
+  /** Whether pixel transforms run on the GPU (see `ClipLoaderOptions.pixels`). */
+  get pixelsOnGpu(): boolean {
+    return this.gpuPixels !== null;
+  }
+
+  async #pixelsOnGpu(dp: VideoDatapoint): Promise<void> {
+    let t;
+    try {
+      t = this.gpuPixels!.run(dp);
+    } catch (e) {
+      // an op without a kernel (hue): the CPU runs the same plan, same result
+      if (!(e instanceof GpuPlanError)) throw e;
+      executePlansCpu(dp);
+      return;
+    }
+    try {
+      await readFrameTensors(dp, t);
+    } finally {
+      t.dispose();
     }
   }
 

@@ -148,6 +148,8 @@ export class GpuPixelPipeline {
       }
       return p;
     });
+    // everything is checked before any frame is touched, so a caller can fall back to the CPU
+    plans.forEach((p, t) => colorRun(p.ops, `Frame ${t}`));
     const W = plans[0].width, H = plans[0].height;
     if (plans.some((p) => p.width !== W || p.height !== H)) {
       throw new GpuPlanError("Frames of a clip end at different sizes: cannot stack them");
