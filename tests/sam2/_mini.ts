@@ -1,6 +1,7 @@
 /**
  * Shared helpers for the sam2-mini parity tests: fixture paths, the mini config, the reference
- * weights with a prefix stripped, and the relative-to-max comparison the issue asks for.
+ * weights with a prefix stripped, the mini model, and the assertion over the rows of the parity
+ * comparisons (which live once, in src/cli/commands/parity_run.ts).
  */
 import {
   loadPt,
@@ -11,7 +12,9 @@ import {
 } from "../../src/checkpoint/mod.ts";
 import type { StateValue } from "../../src/nn/mod.ts";
 import { loadModelConfig, type ModelConfigFile } from "../../src/sam2/config/mod.ts";
-import type { Tensor } from "../../src/tensor/mod.ts";
+import { initGpu } from "../../src/gpu/mod.ts";
+import { SAM2Base } from "../../src/sam2/mod.ts";
+import { formatParityRows, type ParityRow } from "../../src/cli/commands/parity_run.ts";
 import { AssertionError } from "../assert.ts";
 
 export const MINI = new URL("../../../shared/fixtures/sam2-mini/", import.meta.url);
@@ -59,37 +62,28 @@ export function relMaxError(ours: ArrayLike<number>, ref: ArrayLike<number>): nu
   return mag === 0 ? err : err / mag;
 }
 
-/**
- * Compares a tensor with a fixture tensor: shapes equal and |a-b| <= atol + rtol*max|ref|
- * everywhere. Returns the relative-to-max error for the report.
- */
-export async function compareWithFixture(
-  name: string,
-  ours: Tensor,
-  ref: StateDict,
-  key: string,
-  { atol = 1e-4, rtol = 1e-4 }: { atol?: number; rtol?: number } = {},
-): Promise<number> {
-  const r = ref.get(key);
-  if (!r) throw new AssertionError(`${name}: fixture has no tensor "${key}"`);
-  if (r.shape.join(",") !== ours.shape.join(",")) {
-    throw new AssertionError(`${name}: shape ours=[${ours.shape}] | ref=[${r.shape}]`);
-  }
-  const a = (await ours.toArray()) as ArrayLike<number>;
-  const b = toFloat32(r);
-  let mag = 0, worst = 0, at = -1;
-  for (let i = 0; i < b.length; i++) mag = Math.max(mag, Math.abs(b[i]));
-  for (let i = 0; i < b.length; i++) {
-    const e = Math.abs(a[i] - b[i]);
-    if (!(e <= worst)) [worst, at] = [e, i];
-  }
-  const rel = mag === 0 ? worst : worst / mag;
-  if (!(worst <= atol + rtol * mag)) {
-    throw new AssertionError(
-      `${name}: max abs error ${worst} at ${at} (ours=${a[at]} | ref=${
-        b[at]
-      }), rel-to-max ${rel}, allowed ${atol + rtol * mag}`,
+let baseModel: Promise<SAM2Base> | undefined;
+/** SAM2Base built from configs/mini.yaml with the reference weights, in eval mode, built once. */
+export function miniBaseModel(): Promise<SAM2Base> {
+  return baseModel ??= (async () => {
+    await initGpu();
+    const m = new SAM2Base((await miniConfig()).model);
+    m.loadStateDict(
+      withPrefix(new Map([...await miniWeights()].map(([k, v]) => [`m.${k}`, v])), "m"),
     );
+    m.eval();
+    return m;
+  })();
+}
+
+/**
+ * Prints the rows of a parity comparison (src/cli/commands/parity_run.ts, the same code as
+ * `deno task parity`) and throws listing every row outside its tolerance.
+ */
+export function assertParityRows(title: string, rows: readonly ParityRow[]): void {
+  console.log(formatParityRows(title, rows));
+  const bad = rows.filter((r) => !r.ok);
+  if (bad.length) {
+    throw new AssertionError(`${bad.length} tensor(s) differ:\n${formatParityRows(title, bad)}`);
   }
-  return rel;
 }

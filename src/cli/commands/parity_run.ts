@@ -96,7 +96,13 @@ export async function loadMiniTrainModel(
   return m;
 }
 
-function compareArrays(
+/**
+ * Compares `ours` with the reference `ref` element by element: the row's `relErr` is
+ * max |ours - ref| / max |ref| (the absolute error when ref is all zeros) and it is ok when
+ * max |ours - ref| <= tol(max |ref|). A miss names the worst element and both values. The one
+ * comparison of `sam2 parity` and of the sam2 parity tests.
+ */
+export function compareArrays(
   name: string,
   a: ArrayLike<number>,
   b: ArrayLike<number>,
@@ -105,17 +111,24 @@ function compareArrays(
   if (a.length !== b.length) {
     return { name, relErr: Infinity, ok: false, note: `size ${a.length} vs ${b.length}` };
   }
-  let mag = 0, worst = 0;
+  let mag = 0, worst = 0, at = -1;
   for (let i = 0; i < b.length; i++) mag = Math.max(mag, Math.abs(b[i]));
   for (let i = 0; i < b.length; i++) {
     const e = Math.abs(a[i] - b[i]);
-    if (!(e <= worst)) worst = e;
+    if (!(e <= worst)) [worst, at] = [e, i];
   }
   const relErr = mag === 0 ? worst : worst / mag;
-  return { name, relErr, ok: worst <= tol(mag) };
+  const allowed = tol(mag);
+  if (worst <= allowed) return { name, relErr, ok: true };
+  const note = `max abs error ${worst} at ${at} (ours=${a[at]} | ref=${b[at]}), allowed ${allowed}`;
+  return { name, relErr, ok: false, note };
 }
 
-async function compareTensor(
+/**
+ * {@link compareArrays} of our tensor with the fixture tensor of the same name, after checking
+ * that both exist and have the same shape.
+ */
+export async function compareTensor(
   ref: StateDict,
   name: string,
   ours: Tensor | null | undefined,
@@ -350,9 +363,13 @@ export function formatParityRows(run: string, rows: readonly ParityRow[]): strin
   ).join("\n");
 }
 
-/** The image encoder on the fixture's two images: every trunk block, stage, neck level, PE. */
+/**
+ * The image encoder on the fixture's two images: every trunk block, stage, neck level and PE,
+ * then `forwardImage` (levels 0 and 1 projected by conv_s0 / conv_s1). Tolerance
+ * |a-b| <= tol·(1 + max|ref|).
+ */
 export async function imageEncoderParity(
-  model: SAM2Train,
+  model: SAM2Base,
   fixtures: string,
   tol = 1e-4,
 ): Promise<ParityRow[]> {
@@ -384,9 +401,14 @@ export async function imageEncoderParity(
   return rows;
 }
 
-/** `_forward_sam_heads` on the fixture's three prompt calls (points, box, point + mask). */
+/**
+ * The SAM heads on the fixture's three prompt calls (points, box, point + mask): first the
+ * prompt encoder and the mask decoder on their own (dense PE, sparse/dense prompt embeddings,
+ * decoder masks, IoUs, tokens, object scores), then the whole of `_forward_sam_heads` (gating,
+ * best-IoU pick, object pointer). Tolerance |a-b| <= tol·(1 + max|ref|).
+ */
 export async function samHeadsParity(
-  model: SAM2Train,
+  model: SAM2Base,
   fixtures: string,
   tol = 1e-4,
 ): Promise<ParityRow[]> {
@@ -399,27 +421,48 @@ export async function samHeadsParity(
   const wasTraining = model.training;
   model.eval();
   const rows: ParityRow[] = [];
+  const compare = async (pairs: [string, Tensor][]) => {
+    for (const [k, v] of pairs) rows.push(await compareTensor(ref, k, v, (m) => tol * (1 + m)));
+  };
+  const pe = model.sam_prompt_encoder, dec = model.sam_mask_decoder;
+  await compare([["image_pe", pe.getDensePe()]]);
   const calls = [["points", true, false], ["box", false, false], ["point_and_mask", false, true]];
   for (const [call, multimask, mask] of calls as [string, boolean, boolean][]) {
     const labels = typedView(fixtureTensor(ref, `${call}.in.point_labels`, file)) as Int32Array;
+    const pointInputs = { coords: t(`${call}.in.point_coords`), labels: Int32Array.from(labels) };
+    const maskInputs = mask ? t(`${call}.in.mask_inputs`) : null;
+    const highResFeatures: [Tensor, Tensor] = [t("high_res_features.0"), t("high_res_features.1")];
+    const { sparse, dense } = pe.forward(pointInputs, maskInputs, 1);
+    const d = dec.forward({
+      imageEmbeddings: t("pix_feat_with_mem"),
+      imagePe: pe.getDensePe(),
+      sparsePromptEmbeddings: sparse,
+      densePromptEmbeddings: dense,
+      multimaskOutput: multimask,
+      repeatImage: false,
+      highResFeatures,
+    });
     const out = model.forwardSamHeads(t("pix_feat_with_mem"), {
-      pointInputs: { coords: t(`${call}.in.point_coords`), labels: Int32Array.from(labels) },
-      maskInputs: mask ? t(`${call}.in.mask_inputs`) : null,
-      highResFeatures: [t("high_res_features.0"), t("high_res_features.1")],
+      pointInputs,
+      maskInputs,
+      highResFeatures,
       multimaskOutput: multimask,
     });
-    const pairs: [string, Tensor][] = [
-      ["low_res_multimasks", out.lowResMultimasks],
-      ["high_res_multimasks", out.highResMultimasks],
-      ["ious", out.ious],
-      ["low_res_masks", out.lowResMasks],
-      ["high_res_masks", out.highResMasks],
-      ["obj_ptr", out.objPtr],
-      ["object_score_logits", out.objectScoreLogits],
-    ];
-    for (const [k, v] of pairs) {
-      rows.push(await compareTensor(ref, `${call}.${k}`, v, (mag) => tol * (1 + mag)));
-    }
+    await compare([
+      [`${call}.prompt.sparse_embeddings`, sparse],
+      [`${call}.prompt.dense_embeddings`, dense],
+      [`${call}.decoder.masks`, d.masks],
+      [`${call}.decoder.iou_pred`, d.iouPred],
+      [`${call}.decoder.sam_tokens_out`, d.samTokensOut],
+      [`${call}.decoder.object_score_logits`, d.objectScoreLogits],
+      [`${call}.low_res_multimasks`, out.lowResMultimasks],
+      [`${call}.high_res_multimasks`, out.highResMultimasks],
+      [`${call}.ious`, out.ious],
+      [`${call}.low_res_masks`, out.lowResMasks],
+      [`${call}.high_res_masks`, out.highResMasks],
+      [`${call}.obj_ptr`, out.objPtr],
+      [`${call}.object_score_logits`, out.objectScoreLogits],
+    ]);
   }
   model.train(wasTraining);
   return rows;

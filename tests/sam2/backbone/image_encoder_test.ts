@@ -1,45 +1,20 @@
-import { initGpu } from "../../../src/gpu/mod.ts";
-import { ImageEncoder, planHiera } from "../../../src/sam2/backbone/mod.ts";
+import { imageEncoderParity } from "../../../src/cli/commands/parity_run.ts";
+import { planHiera } from "../../../src/sam2/backbone/mod.ts";
 import { loadModelConfig } from "../../../src/sam2/config/mod.ts";
-import { type Tensor, tensor } from "../../../src/tensor/mod.ts";
-import { toFloat32 } from "../../../src/checkpoint/mod.ts";
 import { assertEquals } from "../../assert.ts";
-import { compareWithFixture, miniConfig, miniFixture, miniWeights, withPrefix } from "../_mini.ts";
+import { assertParityRows, MINI, miniBaseModel } from "../_mini.ts";
 
-Deno.test("ImageEncoder matches the PyTorch reference on sam2-mini: every trunk block, stage, neck level and PE", async () => {
-  await initGpu();
-  const cfg = await miniConfig();
-  const enc = new ImageEncoder(cfg.model.image_encoder);
-  enc.eval();
-  enc.loadStateDict(withPrefix(await miniWeights(), "image_encoder"));
-  const ref = await miniFixture("image_encoder.safetensors");
-  const input = ref.get("input.image")!;
-
-  const taps: [string, Tensor][] = [];
-  const stages: Tensor[] = [];
-  const trunkForward = enc.trunk.forward.bind(enc.trunk);
-  enc.trunk.forward = (x, tap) => {
-    const outs = trunkForward(x, tap);
-    stages.push(...outs);
-    return outs;
-  };
-  const out = enc.forward(tensor(toFloat32(input), input.shape), {
-    patchEmbed: (t) => taps.push(["trunk.patch_embed", t]),
-    posEmbed: (t) => taps.push(["trunk.pos_embed", t]),
-    block: (i, t) => taps.push([`trunk.block${i}`, t]),
-    neck: (fs) => fs.forEach((f, i) => taps.push([`neck.backbone_fpn.${i}`, f])),
-  });
-  stages.forEach((s, i) => taps.push([`trunk.stage${i}`, s]));
-  out.vision_pos_enc.forEach((p, i) => taps.push([`vision_pos_enc.${i}`, p]));
-  taps.push(["vision_features", out.vision_features]);
-  assertEquals(out.backbone_fpn.length, 3, "scalp 1 keeps 3 levels");
-  assertEquals(taps.length, 1 + 1 + 8 + 4 + 4 + 3 + 1);
-
-  const report: string[] = [];
-  for (const [name, t] of taps) {
-    report.push(`${name}: ${(await compareWithFixture(name, t, ref, name)).toExponential(2)}`);
-  }
-  console.log(report.join("\n"));
+Deno.test("ImageEncoder and SAM2Base.forwardImage() match the PyTorch reference on sam2-mini: every trunk block, stage, neck level, PE and conv_s0/conv_s1 level", async () => {
+  // |ours - ref| <= 1e-4 + 1e-4 * max|ref| for every tensor (the comparison of `deno task parity`).
+  const rows = await imageEncoderParity(await miniBaseModel(), MINI.pathname, 1e-4);
+  const count = (prefix: string) => rows.filter((r) => r.name.startsWith(prefix)).length;
+  assertEquals(count("trunk.block"), 8);
+  assertEquals(count("trunk.stage"), 4);
+  assertEquals(count("neck.backbone_fpn."), 4);
+  assertEquals(count("backbone_fpn."), 3, "scalp 1 keeps 3 levels");
+  assertEquals(count("vision_pos_enc."), 3);
+  assertEquals(rows.length, 1 + 1 + 8 + 4 + 4 + 3 + 3 + 1);
+  assertParityRows("image_encoder", rows);
 });
 
 Deno.test("planHiera() derives the released tiny trunk: q-pool blocks, widths, window lag, global blocks", async () => {
