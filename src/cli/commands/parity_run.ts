@@ -115,7 +115,8 @@ export function compareArrays(
   for (let i = 0; i < b.length; i++) mag = Math.max(mag, Math.abs(b[i]));
   for (let i = 0; i < b.length; i++) {
     const e = Math.abs(a[i] - b[i]);
-    if (!(e <= worst)) [worst, at] = [e, i];
+    if (e > worst || Number.isNaN(e)) [worst, at] = [e, i];
+    if (Number.isNaN(e)) break; // a NaN is the worst there is: later elements must not hide it
   }
   const relErr = mag === 0 ? worst : worst / mag;
   const allowed = tol(mag);
