@@ -15,6 +15,7 @@ import { FfmpegError, ffmpegPath, ffmpegVersion, lastLines, probeVideo } from ".
 import { checkQuality, encodeJpeg, JPEG_ENCODER } from "./jpeg_encode.ts";
 import { type ExtractMarker, isComplete, MARKER_FORMAT, writeMarker } from "./marker.ts";
 import { PpmReader, type RgbFrame } from "./ppm_stream.ts";
+import { FifoPpmReader } from "./_fifo_reader.ts";
 
 /** Options of {@linkcode extractVideo}. */
 export interface ExtractVideoOptions {
@@ -28,6 +29,12 @@ export interface ExtractVideoOptions {
   onProgress?: (framesDone: number, framesTotal: number) => void;
   /** Frames encoded at once. @default {max(2, hardware concurrency)} */
   inFlight?: number;
+  /**
+   * ffmpeg's decoding threads (`-threads`). Several videos at once should split the cores
+   * between them (`extractVideos` gives each `cores / jobs`): frame threads beyond a job's
+   * share only add switching and memory. @default {ffmpeg's automatic choice}
+   */
+  ffmpegThreads?: number;
   /** Return at once when `outDir` already holds a complete extraction with these parameters. @default {false} */
   skipComplete?: boolean;
 }
@@ -76,14 +83,23 @@ function passthroughArgs(): Promise<string[]> {
   return timingFlag;
 }
 
-/** The ffmpeg arguments that decode `video` and pipe every `sampleRate`-th frame as PPM. */
-export async function ffmpegArgs(video: string, sampleRate: number): Promise<string[]> {
+/**
+ * The ffmpeg arguments that decode `video` and pipe every `sampleRate`-th frame as PPM to
+ * `output` (`pipe:1`, or the path of a FIFO, overwritten with `-y`).
+ */
+export async function ffmpegArgs(
+  video: string,
+  sampleRate: number,
+  output = "pipe:1",
+  threads?: number,
+): Promise<string[]> {
   const select = sampleRate === 1 ? [] : ["-vf", `select='not(mod(n\\,${sampleRate}))'`];
   return [
     "-nostdin",
     "-hide_banner",
     "-loglevel",
     "error",
+    ...(threads === undefined ? [] : ["-threads", String(threads)]),
     "-i",
     video,
     "-map",
@@ -99,7 +115,8 @@ export async function ffmpegArgs(video: string, sampleRate: number): Promise<str
     "ppm",
     "-f",
     "image2pipe",
-    "pipe:1",
+    ...(output === "pipe:1" ? [] : ["-y"]),
+    output,
   ];
 }
 
@@ -126,6 +143,10 @@ export async function extractVideo(
   const quality = opts.quality ?? 95;
   checkSampleRate(sampleRate);
   checkQuality(quality);
+  const threads = opts.ffmpegThreads;
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) {
+    throw new RangeError(`ffmpeg threads must be a positive integer: got ${threads}`);
+  }
   opts.signal?.throwIfAborted();
 
   let stat: Deno.FileInfo;
@@ -162,19 +183,31 @@ export async function extractVideo(
   await Deno.remove(staging, { recursive: true }).catch(() => {});
   await Deno.mkdir(staging, { recursive: true });
 
-  const args = await ffmpegArgs(video, sampleRate);
+  const inFlight = Math.max(1, opts.inFlight ?? Math.max(2, navigator.hardwareConcurrency ?? 2));
+  // Frame buffers go back to a small pool once encoded (the encoder is done with them then).
+  const pool: ArrayBuffer[] = [];
+  const allocate = (n: number) => {
+    const i = pool.findIndex((b) => b.byteLength === n);
+    return i >= 0 ? pool.splice(i, 1)[0] : new ArrayBuffer(n);
+  };
+  // Frames come through a FIFO read with libc when FFI allows (cheaper per frame), else
+  // through ffmpeg's stdout.
+  const fifo = await FifoPpmReader.create(allocate);
+  const args = await ffmpegArgs(video, sampleRate, fifo?.path ?? "pipe:1", opts.ffmpegThreads);
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(ffmpegPath(), {
       args,
       stdin: "null",
-      stdout: "piped",
+      stdout: fifo ? "null" : "piped",
       stderr: "piped",
     }).spawn();
   } catch (e) {
+    await fifo?.cancel();
     await Deno.remove(staging, { recursive: true }).catch(() => {});
     throw new FfmpegError(video, `cannot run "${ffmpegPath()}": ${String(e)}`);
   }
+  child.status.finally(() => fifo?.writerExited());
   const stderrText = new Response(child.stderr).text();
   const onAbort = () => {
     try {
@@ -183,18 +216,11 @@ export async function extractVideo(
   };
   opts.signal?.addEventListener("abort", onAbort, { once: true });
 
-  const inFlight = Math.max(1, opts.inFlight ?? Math.max(2, navigator.hardwareConcurrency ?? 2));
   const pending = new Set<Promise<void>>();
   const names: string[] = [];
   let failure: unknown = null;
   let done = 0;
 
-  // Frame buffers go back to a small pool once encoded (sharp is done with them then).
-  const pool: ArrayBuffer[] = [];
-  const allocate = (n: number) => {
-    const i = pool.findIndex((b) => b.byteLength === n);
-    return i >= 0 ? pool.splice(i, 1)[0] : new ArrayBuffer(n);
-  };
   const writeFrame = async (frame: RgbFrame, name: string) => {
     const bytes = await encodeJpeg(frame, quality);
     if (pool.length <= inFlight) pool.push(frame.data.buffer as ArrayBuffer);
@@ -203,7 +229,7 @@ export async function extractVideo(
     opts.onProgress?.(done, Math.max(expected, done));
   };
 
-  const reader = new PpmReader(child.stdout, allocate);
+  const reader = fifo ?? new PpmReader(child.stdout, allocate);
   /** A broken frame stream is reported with ffmpeg's reason when it gave one. */
   const nextFrame = async () => {
     try {
@@ -237,6 +263,7 @@ export async function extractVideo(
     if (failure !== null) throw failure;
     const status = await child.status;
     const err = await stderrText;
+    await fifo?.cancel();
     opts.signal?.throwIfAborted();
     if (!status.success) {
       throw new FfmpegError(video, lastLines(err) || `ffmpeg exited with code ${status.code}`);

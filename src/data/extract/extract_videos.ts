@@ -27,6 +27,8 @@ export interface ExtractVideosOptions {
   quality?: number;
   /** Videos extracted at the same time. @default {1} */
   jobs?: number;
+  /** ffmpeg decoding threads per video. @default {max(1, floor(cores / jobs))} */
+  ffmpegThreads?: number;
   /** Only this shard of the (sorted) list. @default {the whole list} */
   shard?: Shard;
   /** Skip videos whose folder is already complete with these parameters. @default {true} */
@@ -110,8 +112,11 @@ export async function extractVideos(
     shard,
   };
   opts.onStart?.(mine.length);
+  // Each job gets its share of the cores: ffmpeg decodes with that many threads and that
+  // many frames (at least 2, so reading overlaps encoding) are encoded at once.
   const cores = navigator.hardwareConcurrency ?? 2;
-  const inFlight = Math.max(2, Math.ceil(cores / jobs) + 1);
+  const share = Math.max(1, Math.floor(cores / Math.min(jobs, Math.max(mine.length, 1))));
+  const inFlight = Math.max(2, share);
   let next = 0;
   const worker = async () => {
     while (next < mine.length && !opts.signal?.aborted) {
@@ -124,6 +129,7 @@ export async function extractVideos(
           signal: opts.signal,
           skipComplete: opts.skipComplete ?? true,
           inFlight,
+          ffmpegThreads: opts.ffmpegThreads ?? share,
           onProgress: opts.onEvent
             ? (framesDone, framesTotal) =>
               opts.onEvent?.({ kind: "frame", video, framesDone, framesTotal })

@@ -1,19 +1,41 @@
 /**
- * JPEG encoding of decoded frames with libjpeg-turbo (through `sharp`), on the IJG quality
- * scale that OpenCV's `cv2.imwrite` uses: quality 95, baseline, standard (Annex K) tables
- * scaled by quality, 4:2:0 chroma, no Huffman optimisation. This is the reference SA-V
- * script's writer. libvips leaves out the JFIF APP0 segment that libjpeg (and so OpenCV)
- * writes; it is put back, so the same RGB frame gives byte-for-byte the file `cv2.imwrite`
- * writes (checked against Debian's OpenCV 4.6: `deno task bench extract` re-checks it when
- * python3 with cv2 is installed).
+ * JPEG encoding of decoded frames with libjpeg-turbo, on the IJG quality scale that OpenCV's
+ * `cv2.imwrite` uses: quality 95, baseline, standard (Annex K) tables scaled by quality,
+ * 4:2:0 chroma, no Huffman optimisation. This is the reference SA-V script's writer.
+ *
+ * Two back ends give the same bytes:
+ * - `"libjpeg"`: the system's `libjpeg.so.62` (libjpeg-turbo, what OpenCV links) through
+ *   Deno's FFI (`_libjpeg.ts`), about half sharp's CPU time per frame;
+ * - `"sharp"`: libvips' jpegsave through `sharp`. libvips leaves out the JFIF APP0 segment
+ *   that libjpeg (and so OpenCV) writes; it is put back.
+ *
+ * The first encode checks the libjpeg back end against sharp on a test frame and uses it
+ * only when the bytes agree (else, or without the library or FFI permission, sharp). Either
+ * way the same RGB frame gives byte-for-byte the file `cv2.imwrite` writes (checked against
+ * Debian's OpenCV 4.6: `deno task bench extract` re-checks it when python3 with cv2 is
+ * installed).
  *
  * @module
  */
 import sharp from "sharp";
 import type { RgbFrame } from "./ppm_stream.ts";
+import { type LibjpegEncoder, openLibjpeg } from "./_libjpeg.ts";
 
-/** Which encoder wrote the frames; stored in the completion marker. */
+/**
+ * Which encoding the frames have; stored in the completion marker. Both back ends write
+ * these same bytes, so the value (from when sharp was the only one) is kept: changing it
+ * would make every finished extraction look stale.
+ */
 export const JPEG_ENCODER = "libjpeg-turbo (sharp), baseline, 4:2:0, JFIF";
+
+/** The library that encodes: the system libjpeg-turbo through FFI, or sharp (libvips). */
+export type JpegBackend = "libjpeg" | "sharp";
+
+/** Options of {@linkcode encodeJpeg}. */
+export interface EncodeJpegOptions {
+  /** Force a back end (tests, benchmarks). @default {the one {@linkcode jpegBackend} picks} */
+  backend?: JpegBackend;
+}
 
 // Parallelism comes from many frames in flight (libuv's pool); sharp's global settings
 // (concurrency, cache) are left alone since other modules share them.
@@ -25,8 +47,65 @@ export function checkQuality(quality: number): void {
   }
 }
 
+let libjpeg: LibjpegEncoder | null | undefined;
+let chosen: Promise<JpegBackend> | null = null;
+
+/** A deterministic test frame with odd sides (partial MCUs) and texture. */
+function probeFrame(): RgbFrame {
+  const width = 37, height = 29;
+  const data = new Uint8Array(width * height * 3);
+  let s = 12345;
+  for (let i = 0; i < data.length; i++) {
+    s = (s * 1103515245 + 12345) >>> 0;
+    data[i] = ((i % 255) + (s >>> 24)) & 255;
+  }
+  return { width, height, data };
+}
+
+/**
+ * The back end {@linkcode encodeJpeg} uses: `"libjpeg"` when `libjpeg.so.62` loads and
+ * encodes a test frame at qualities 95 and 75 to exactly sharp's bytes, else `"sharp"`.
+ * Decided once per process.
+ */
+export function jpegBackend(): Promise<JpegBackend> {
+  chosen ??= (async (): Promise<JpegBackend> => {
+    libjpeg ??= openLibjpeg();
+    if (libjpeg === null) return "sharp";
+    const f = probeFrame();
+    try {
+      for (const q of [95, 75]) {
+        const a = await libjpeg.encode(f, q), b = await encodeWithSharp(f, q);
+        if (a.length !== b.length || !a.every((x, i) => x === b[i])) return "sharp";
+      }
+      return "libjpeg";
+    } catch {
+      return "sharp";
+    }
+  })();
+  return chosen;
+}
+
 /** Encodes one RGB frame to JPEG bytes at IJG `quality` (1..100). */
-export async function encodeJpeg(frame: RgbFrame, quality: number): Promise<Uint8Array> {
+export async function encodeJpeg(
+  frame: RgbFrame,
+  quality: number,
+  opts: EncodeJpegOptions = {},
+): Promise<Uint8Array> {
+  const backend = opts.backend ?? await jpegBackend();
+  if (backend === "libjpeg") {
+    libjpeg ??= openLibjpeg();
+    if (libjpeg === null) {
+      throw new Error(
+        `JPEG back end "libjpeg" is not available: libjpeg.so.62 (libjpeg-turbo) did not ` +
+          `load or FFI is not permitted; install libjpeg62-turbo or use "sharp"`,
+      );
+    }
+    return await libjpeg.encode(frame, quality);
+  }
+  return await encodeWithSharp(frame, quality);
+}
+
+async function encodeWithSharp(frame: RgbFrame, quality: number): Promise<Uint8Array> {
   const buf = await sharp(frame.data, {
     raw: { width: frame.width, height: frame.height, channels: 3 },
   })
