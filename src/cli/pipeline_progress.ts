@@ -2,7 +2,7 @@
  * Live progress of a pipeline run: bars (npm `cli-progress`) with elapsed time for running
  * stages on a terminal; plain lines when stderr is not a TTY or `CI=true`.
  */
-import process from "node:process";
+import { importLazily } from "../pipeline/lazy_import.ts";
 import type { Reporter, StageResult } from "../pipeline/report.ts";
 
 const enc = new TextEncoder();
@@ -62,7 +62,15 @@ export function plainReporter(opts: { quiet?: boolean } = {}): Reporter {
 
 /** Bars for running stages (elapsed time, and progress for stages that report it). */
 export async function ttyReporter(): Promise<Reporter> {
-  const { default: cliProgress } = await import("cli-progress");
+  const { default: cliProgress } = await importLazily<{ default: typeof import("cli-progress") }>(
+    "cli-progress",
+    import.meta.url,
+  );
+  // node:process (for its stderr stream) is loaded here only: plain output never needs it
+  const { default: process } = await importLazily<{ default: typeof import("node:process") }>(
+    "node:process",
+    import.meta.url,
+  );
   const multi = new cliProgress.MultiBar({
     format: " {bar} {stage} {prog} {elapsed}",
     barsize: 24,

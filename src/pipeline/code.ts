@@ -1,7 +1,9 @@
 /**
  * The "code" part of a stage key: the content of the project source modules a kind is made
  * of, following imports (static and literal dynamic ones) inside the project root, found with
- * `deno info --json`. Editing a training kernel thus invalidates `train` but not
+ * `deno info --json`. Kinds import their implementation with `importLazily` (so that loading
+ * the registry stays cheap), which `deno info` cannot follow: they list those modules in
+ * `StageKind.modules` instead. Editing a training kernel thus invalidates `train` but not
  * `extract-frames`. The graph is computed once per process per module, and remembered on disk
  * with the hash of every file in it: while none of them changed, their imports cannot have
  * changed either, so `deno info` is not run again.

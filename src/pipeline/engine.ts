@@ -145,6 +145,7 @@ export class Engine {
       components.cmd = stage.cmd;
     }
     if (Object.keys(stage.env).length) components.env = stage.env;
+    if (kind?.placeDependent) components.outs = stage.outs;
     // The key is memoized against the lock file: identical components give the recorded key
     // without hashing (keeps no-op runs from loading the hasher at all).
     const text = canonicalJson(keyMaterial(components));
@@ -243,5 +244,8 @@ export function explainChange(before: KeyComponents, now: KeyComponents): string
   const tk = new Set([...Object.keys(before.tools ?? {}), ...Object.keys(now.tools ?? {})]);
   for (const t of tk) if (before.tools?.[t] !== now.tools?.[t]) out.push(`tools '${t}' changed`);
   if (canonicalJson(before.env ?? {}) !== canonicalJson(now.env ?? {})) out.push("env changed");
+  if (canonicalJson(before.outs ?? {}) !== canonicalJson(now.outs ?? {})) {
+    out.push("outs paths changed");
+  }
   return out;
 }

@@ -50,6 +50,7 @@ function rows(before: KeyComponents | undefined, now: KeyComponents): KeyRow[] {
   const tk = new Set([...Object.keys(before?.tools ?? {}), ...Object.keys(now.tools)]);
   for (const k of [...tk].sort()) add(`tools.${k}`, before?.tools?.[k], now.tools[k]);
   if (now.env || before?.env) add("env", before?.env, now.env);
+  if (now.outs || before?.outs) add("outs", before?.outs, now.outs);
   return out;
 }
 

@@ -4,6 +4,7 @@
  * hashes nothing never pays for it; WASM BLAKE3 (`hash-wasm`) gives the same digests where the
  * native addon cannot load.
  */
+import { importLazily } from "./lazy_import.ts";
 
 /** The content hash algorithm recorded with lock entries, store entries and the stat cache. */
 export const HASH_ALGO = "blake3";
@@ -30,8 +31,14 @@ export function hasherFactory(): Promise<HasherFactory> {
   factory ??= (async () => {
     if (Deno.env.get("SAM2_HASH_IMPL") !== "wasm") {
       try {
-        const native = await import("@napi-rs/blake-hash");
-        const { Buffer } = await import("node:buffer");
+        const native = await importLazily<typeof import("@napi-rs/blake-hash")>(
+          "@napi-rs/blake-hash",
+          import.meta.url,
+        );
+        const { Buffer } = await importLazily<typeof import("node:buffer")>(
+          "node:buffer",
+          import.meta.url,
+        );
         return {
           impl: "native" as const,
           oneShot: (d: Uint8Array) =>
@@ -47,7 +54,10 @@ export function hasherFactory(): Promise<HasherFactory> {
         };
       } catch { /* fall back to WASM */ }
     }
-    const { createBLAKE3 } = await import("hash-wasm");
+    const { createBLAKE3 } = await importLazily<typeof import("hash-wasm")>(
+      "hash-wasm",
+      import.meta.url,
+    );
     const shared = await createBLAKE3();
     return {
       impl: "wasm" as const,

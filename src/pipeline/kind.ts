@@ -42,6 +42,12 @@ export interface StageContext<P> {
   root: string;
   /** For each declared output name: the absolute staging path to write (file or folder). */
   outputs: Record<string, string>;
+  /**
+   * For each declared output name: the absolute workspace path it is moved to once the stage
+   * succeeds. An output that refers to other files by relative path (a dataset manifest)
+   * computes those paths from here, not from the staging path; see `placeDependent`.
+   */
+  destinations: Record<string, string>;
   /** Aborted when the run is interrupted; stop promptly. */
   signal: AbortSignal;
   /** Reports progress, shown as a bar. */
@@ -64,6 +70,13 @@ export interface StageKind<P = unknown> {
   modules: string[];
   /** External tools whose versions are in the key. */
   tools?: ToolDecl[];
+  /**
+   * The outputs' content depends on where they are placed (they hold paths relative to
+   * `destinations`): the stage's `outs` paths then enter its key, so a cached result is
+   * restored only to the place it was made for.
+   * @default false
+   */
+  placeDependent?: boolean;
   /** Writes the outputs into `ctx.outputs` paths; throws to fail the stage. */
   run(ctx: StageContext<P>): Promise<void>;
 }

@@ -4,6 +4,7 @@
  * loaded, which keeps a no-op `run` fast.
  */
 import type { SpecError } from "./errors.ts";
+import { importLazily } from "./lazy_import.ts";
 import type { LNode } from "./located.ts";
 import { dirname, normalize } from "./paths.ts";
 import { SourceText } from "./source.ts";
@@ -41,7 +42,10 @@ export async function loadPipeline(
     }
   } catch { /* no cache */ }
   if (!cached) {
-    const { parseLocated } = await import("./yaml_tree.ts");
+    const { parseLocated } = await importLazily<typeof import("./yaml_tree.ts")>(
+      "./yaml_tree.ts",
+      import.meta.url,
+    );
     tree = parseLocated(src, errors);
     if (tree && errors.length === 0) {
       try {

@@ -23,6 +23,11 @@ export interface KeyComponents {
   /** External tool name to version. */
   tools: Record<string, string>;
   env?: Record<string, string>;
+  /**
+   * Output name to workspace path, for kinds whose outputs depend on where they are placed
+   * (`StageKind.placeDependent`).
+   */
+  outs?: Record<string, string>;
 }
 
 /** One stage's record. */

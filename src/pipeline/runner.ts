@@ -616,6 +616,9 @@ async function execStage(
     params,
     root: engine.root,
     outputs: outs,
+    destinations: Object.fromEntries(
+      Object.entries(stage.outs).map(([name, path]) => [name, engine.abs(path)]),
+    ),
     signal: signal ?? new AbortController().signal,
     progress: (doneN, total) => reporter.stageProgress(stage.name, doneN, total),
     log: (line) => {

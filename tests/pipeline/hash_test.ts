@@ -1,5 +1,11 @@
-import { assertEquals, assertNotEquals } from "../assert.ts";
-import { hashBytes, hashFile, hashTree } from "../../src/pipeline/mod.ts";
+import { assertEquals, assertNotEquals, assertRejects } from "../assert.ts";
+import {
+  hashBytes,
+  hashFile,
+  hashSmallFiles,
+  hashTree,
+  StatCache,
+} from "../../src/pipeline/mod.ts";
 
 Deno.test("hashBytes() is BLAKE3 (known answer) in the native and the WASM implementation", async () => {
   const abc = "6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85";
@@ -51,5 +57,62 @@ Deno.test("hashTree() folder hashes change with a byte, a name or a new file, no
     assertEquals(tree.type === "dir" ? tree.files : 0, 3);
   } finally {
     await Deno.remove(d, { recursive: true });
+  }
+});
+
+/** `n` small files with distinct contents under a temp folder, in two sub-folders. */
+async function smallFiles(n: number): Promise<{ dir: string; paths: string[] }> {
+  const dir = await Deno.makeTempDir();
+  const paths: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const sub = `${dir}/d${i % 2}`;
+    await Deno.mkdir(sub, { recursive: true });
+    const p = `${sub}/f${i}.txt`;
+    await Deno.writeTextFile(p, `file ${i} ${"x".repeat(i % 37)}`);
+    paths.push(p);
+  }
+  return { dir, paths };
+}
+
+Deno.test("hashSmallFiles() gives each file's hash in order, on Workers as on one thread", async () => {
+  const { dir, paths } = await smallFiles(300);
+  try {
+    const one = await hashSmallFiles(paths, { workers: 0 });
+    const pool = await hashSmallFiles(paths, { workers: 2 });
+    assertEquals(pool, one);
+    for (const i of [0, 1, 150, 299]) {
+      const data = await Deno.readFile(paths[i]);
+      assertEquals(one[i], { hash: await hashBytes(data), size: data.length });
+    }
+    assertEquals(await hashSmallFiles([]), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hashSmallFiles() rejects with NotFound when a file is gone, on Workers too", async () => {
+  const { dir, paths } = await smallFiles(300);
+  try {
+    const gone = [...paths.slice(0, 200), `${dir}/missing.txt`, ...paths.slice(200)];
+    await assertRejects(() => hashSmallFiles(gone, { workers: 0 }), Deno.errors.NotFound);
+    await assertRejects(() => hashSmallFiles(gone, { workers: 2 }), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hashPath() builds the same tree with small files hashed on Workers", async () => {
+  const { dir } = await smallFiles(300);
+  try {
+    const big = new Uint8Array((1 << 20) + 5).fill(7);
+    await Deno.writeFile(`${dir}/d0/big.bin`, big);
+    const one = await StatCache.memory().hashPath(dir, { workers: 0 });
+    const cache = StatCache.memory();
+    const pool = await cache.hashPath(dir, { workers: 2 });
+    assertEquals(pool, one);
+    assertEquals(cache.hashedFiles, 301);
+    assertEquals(one?.type === "dir" ? one.files : 0, 301);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -1,5 +1,11 @@
 import { assert, assertEquals, assertNotEquals } from "../assert.ts";
-import { Engine, KindRegistry, s, type StageKind } from "../../src/pipeline/mod.ts";
+import {
+  builtinRegistry,
+  Engine,
+  KindRegistry,
+  s,
+  type StageKind,
+} from "../../src/pipeline/mod.ts";
 import { age, tempProject, write } from "./_helpers.ts";
 
 async function keys(dir: string, registry = new KindRegistry(), vars?: Record<string, unknown>) {
@@ -117,5 +123,19 @@ Deno.test("Engine.keyOf() changes when the kind's own code changes, not other mo
     assert(sk.components.code);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("every built-in kind lists the modules it imports lazily (they are in its code hash)", async () => {
+  for (const kind of builtinRegistry().all()) {
+    const own = kind.modules[0];
+    const text = await Deno.readTextFile(new URL(own));
+    const lazy = [...text.matchAll(/importLazily<[\s\S]*?>\(\s*"([^"]+)"/g)].map((m) =>
+      new URL(m[1], own).href
+    );
+    assert(lazy.length > 0, `${kind.name}: no lazy import found in ${own}`);
+    for (const url of lazy) {
+      assert(kind.modules.includes(url), `${kind.name}: ${url} is imported but not in modules`);
+    }
   }
 });

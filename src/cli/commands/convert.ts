@@ -11,6 +11,7 @@
  * ```
  */
 import { type Command, InvalidArgumentError, Option } from "commander";
+import { importLazily } from "../../pipeline/lazy_import.ts";
 import process from "node:process";
 import { resolve } from "node:path";
 import type { HostDType } from "../../checkpoint/mod.ts";
@@ -69,7 +70,10 @@ export function register(program: Command): void {
     }) => {
       // Loaded when the command runs, so other commands start fast.
       const { default: cliProgress } = await import("cli-progress");
-      const { convertCheckpoint } = await import("../../checkpoint/mod.ts");
+      const { convertCheckpoint } = await importLazily<typeof import("../../checkpoint/mod.ts")>(
+        "../../checkpoint/mod.ts",
+        import.meta.url,
+      );
       const started = performance.now();
       const showBar = !opts.quiet && process.stderr.isTTY === true;
       const bar = showBar

@@ -12,6 +12,7 @@
  * ```
  */
 import { type Command, InvalidArgumentError, Option } from "commander";
+import { importLazily } from "../../pipeline/lazy_import.ts";
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -107,7 +108,10 @@ export function register(program: Command): void {
       bound_th: number;
       quiet: boolean;
     }) => {
-      const { evaluate, writeJFReport } = await import("../../eval/mod.ts");
+      const { evaluate, writeJFReport } = await importLazily<typeof import("../../eval/mod.ts")>(
+        "../../eval/mod.ts",
+        import.meta.url,
+      );
       const checkpoint = o.checkpoint ?? o.sam2_checkpoint;
       const modelConfig = o.modelConfig ?? o.sam2_cfg;
       const predictFlags = [
@@ -135,8 +139,13 @@ export function register(program: Command): void {
         if (!st?.isDirectory) throw new Error(`${flag} "${dir}" is not a folder`);
       }
       if (predict) {
-        const { initGpu } = await import("../../gpu/mod.ts");
-        const { predictVideos, readVideoList } = await import("../../eval/mod.ts");
+        const { initGpu } = await importLazily<typeof import("../../gpu/mod.ts")>(
+          "../../gpu/mod.ts",
+          import.meta.url,
+        );
+        const { predictVideos, readVideoList } = await importLazily<
+          typeof import("../../eval/mod.ts")
+        >("../../eval/mod.ts", import.meta.url);
         await initGpu();
         const r = await predictVideos({
           checkpoint: checkpoint!,

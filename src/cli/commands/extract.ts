@@ -9,6 +9,7 @@
  * ```
  */
 import { type Command, InvalidArgumentError, Option } from "commander";
+import { importLazily } from "../../pipeline/lazy_import.ts";
 import { parseShard, type Shard } from "../../data/extract/shard.ts";
 
 const HELP_AFTER = `
@@ -143,7 +144,10 @@ export function register(program: Command): void {
         throw new Error("Give either INPUT or --file-list, not both");
       }
       // The extraction code (sharp, cli-progress) loads only when the command runs.
-      const run = await import("./extract_run.ts");
+      const run = await importLazily<typeof import("./extract_run.ts")>(
+        "./extract_run.ts",
+        import.meta.url,
+      );
       if (o.slurm) return await run.submitSlurm(input, o);
       await run.runLocal(input, o);
     });

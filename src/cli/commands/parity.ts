@@ -12,6 +12,7 @@
  * ```
  */
 import type { Command } from "commander";
+import { importLazily } from "../../pipeline/lazy_import.ts";
 import process from "node:process";
 
 const RUNS = ["train_step", "train_step_box", "train_step_mask"];
@@ -41,7 +42,10 @@ export function register(program: Command): void {
       keys: boolean;
       inference: boolean;
     }) => {
-      const p = await import("./parity_run.ts");
+      const p = await importLazily<typeof import("./parity_run.ts")>(
+        "./parity_run.ts",
+        import.meta.url,
+      );
       const runs = o.run ?? RUNS;
       for (const r of runs) {
         if (!RUNS.includes(r)) {

@@ -11,6 +11,14 @@
  * ```
  */
 import { type Command, InvalidArgumentError, Option } from "commander";
+import {
+  engine,
+  registryFor,
+  report,
+  RUN_DEFAULTS,
+  runCommand,
+  typedVars,
+} from "./pipeline_run.ts";
 
 function collectVar(v: string, prev: Record<string, string>): Record<string, string> {
   const i = v.indexOf("=");
@@ -24,31 +32,6 @@ function positiveInt(v: string): number {
     throw new InvalidArgumentError(`expected a positive integer, got "${v}"`);
   }
   return n;
-}
-
-async function typedVars(
-  raw: Record<string, string> | undefined,
-): Promise<Record<string, unknown>> {
-  const { parseVarValue } = await import("../../pipeline/spec.ts");
-  return Object.fromEntries(Object.entries(raw ?? {}).map(([k, v]) => [k, parseVarValue(v)]));
-}
-
-/**
- * The built-in kinds plus third-party ones: each `--kinds MODULE` exports `kinds`, an array
- * of `StageKind`s (the same interface the built-in kinds implement).
- */
-async function registryFor(modules: string[] | undefined) {
-  const { builtinRegistry } = await import("../../pipeline/builtin.ts");
-  const reg = builtinRegistry();
-  for (const m of modules ?? []) {
-    const url = /^[a-z]+:/.test(m) ? m : new URL(m, `file://${Deno.cwd()}/`).href;
-    const mod = await import(url);
-    if (!Array.isArray(mod.kinds)) {
-      throw new Error(`--kinds ${m}: the module must export "kinds", an array of stage kinds`);
-    }
-    for (const k of mod.kinds) reg.register(k);
-  }
-  return reg;
 }
 
 const kindsOption = () =>
@@ -67,15 +50,6 @@ function strict(c: Command): Command {
   return c.allowExcessArguments(false).allowUnknownOption(false);
 }
 
-/** Prints errors of the pipeline engine; returns the exit code. */
-async function report(e: unknown): Promise<never> {
-  const { SpecErrors, LockBusyError } = await import("../../pipeline/errors.ts");
-  if (e instanceof SpecErrors) console.error(e.message);
-  else if (e instanceof LockBusyError) console.error(`error: ${e.message}`);
-  else throw e;
-  Deno.exit(e instanceof LockBusyError ? 3 : 2);
-}
-
 /** Registers `run`, `status`, `dag`, `explain` and `cache`. */
 export function register(program: Command): void {
   strict(
@@ -88,7 +62,8 @@ export function register(program: Command): void {
       .option("--force [stage...]", "run these stages (all when none named) even when cached")
       .option("--dry-run", "say what would run or be restored; change nothing")
       .addOption(
-        new Option("-j, --jobs <n>", "stages running at once").argParser(positiveInt).default(2),
+        new Option("-j, --jobs <n>", "stages running at once").argParser(positiveInt)
+          .default(RUN_DEFAULTS.jobs),
       )
       .addOption(varOption())
       .addOption(kindsOption())
@@ -98,54 +73,7 @@ export function register(program: Command): void {
         "refuse (instead of waiting) when another run of this pipeline holds its lock",
       )
       .option("--json", "print the summary as JSON on stdout"),
-  ).action(async (file: string, o: {
-    only?: string[];
-    force?: string[] | boolean;
-    dryRun?: boolean;
-    jobs: number;
-    var: Record<string, string>;
-    store?: string;
-    wait: boolean;
-    json?: boolean;
-    kinds?: string[];
-  }) => {
-    const { runPipeline, formatSummary } = await import("../../pipeline/runner.ts").then(async (
-      r,
-    ) => ({
-      ...r,
-      ...(await import("../../pipeline/report.ts")),
-    }));
-    const { plainReporter, ttyReporter } = await import("../pipeline_progress.ts");
-    const tty = Deno.stderr.isTerminal() && Deno.env.get("CI") !== "true";
-    const reporter = tty ? await ttyReporter() : plainReporter({ quiet: true });
-    const ac = new AbortController();
-    const onSig = () => {
-      reporter.info("interrupted: stopping running stages");
-      ac.abort(new Error("interrupted"));
-    };
-    Deno.addSignalListener("SIGINT", onSig);
-    try {
-      const summary = await runPipeline(file, {
-        only: o.only,
-        force: o.force,
-        dryRun: o.dryRun,
-        jobs: o.jobs,
-        vars: await typedVars(o.var),
-        registry: await registryFor(o.kinds),
-        storeDir: o.store,
-        wait: o.wait,
-        reporter,
-        signal: ac.signal,
-      });
-      if (o.json) console.log(JSON.stringify(summary, null, 2));
-      else console.log(formatSummary(summary));
-      if (!summary.ok) Deno.exitCode = 1;
-    } catch (e) {
-      await report(e);
-    } finally {
-      Deno.removeSignalListener("SIGINT", onSig);
-    }
-  });
+  ).action(runCommand);
 
   strict(
     program.command("status")
@@ -160,7 +88,9 @@ export function register(program: Command): void {
       file: string,
       o: { var: Record<string, string>; store?: string; json?: boolean; kinds?: string[] },
     ) => {
-      const { pipelineStatus } = await import("../../pipeline/status.ts");
+      const { pipelineStatus } = await engine<typeof import("../../pipeline/status.ts")>(
+        "status.ts",
+      );
       try {
         const st = await pipelineStatus(file, {
           vars: await typedVars(o.var),
@@ -206,8 +136,8 @@ export function register(program: Command): void {
         kinds?: string[];
       },
     ) => {
-      const { loadPipeline } = await import("../../pipeline/load.ts");
-      const { renderDag } = await import("../../pipeline/dag.ts");
+      const { loadPipeline } = await engine<typeof import("../../pipeline/load.ts")>("load.ts");
+      const { renderDag } = await engine<typeof import("../../pipeline/dag.ts")>("dag.ts");
       try {
         const p = await loadPipeline(file, {
           registry: await registryFor(o.kinds),
@@ -243,7 +173,9 @@ export function register(program: Command): void {
         kinds?: string[];
       },
     ) => {
-      const { explainStage } = await import("../../pipeline/explain.ts");
+      const { explainStage } = await engine<typeof import("../../pipeline/explain.ts")>(
+        "explain.ts",
+      );
       try {
         const x = await explainStage(file, stage, {
           vars: await typedVars(o.var),
@@ -283,8 +215,8 @@ export function register(program: Command): void {
   );
   strict(cache);
   const openStore = async (dir?: string) => {
-    const { Store } = await import("../../pipeline/store.ts");
-    const { findRoot } = await import("../../pipeline/spec.ts");
+    const { Store } = await engine<typeof import("../../pipeline/store.ts")>("store.ts");
+    const { findRoot } = await engine<typeof import("../../pipeline/spec.ts")>("spec.ts");
     const env = Deno.env.get("SAM2_STORE");
     const d = dir ?? env ?? `${findRoot(Deno.cwd())}/.sam2`;
     return new Store(d.startsWith("/") ? d : `${Deno.cwd()}/${d}`);
@@ -342,7 +274,7 @@ export function register(program: Command): void {
         json?: boolean;
       },
     ) => {
-      const { gcStore } = await import("../../pipeline/gc.ts");
+      const { gcStore } = await engine<typeof import("../../pipeline/gc.ts")>("gc.ts");
       let keepNewer: Date | undefined;
       if (o.keepNewer) {
         keepNewer = new Date(o.keepNewer);
@@ -385,7 +317,7 @@ export function register(program: Command): void {
       .addOption(storeOption())
       .option("--json", "print JSON"),
   ).action(async (o: { repair: boolean; store?: string; json?: boolean }) => {
-    const { verifyStore } = await import("../../pipeline/gc.ts");
+    const { verifyStore } = await engine<typeof import("../../pipeline/gc.ts")>("gc.ts");
     const store = await openStore(o.store);
     const r = await verifyStore(store, { repair: o.repair });
     if (o.json) console.log(JSON.stringify(r, null, 2));
@@ -409,7 +341,7 @@ export function register(program: Command): void {
       )
         .argument("<key>", "key prefix or stage name").addOption(storeOption()),
     ).action(async (key: string, o: { store?: string }) => {
-      const { pinEntries } = await import("../../pipeline/gc.ts");
+      const { pinEntries } = await engine<typeof import("../../pipeline/gc.ts")>("gc.ts");
       const keys = await pinEntries(await openStore(o.store), key, pinned);
       if (!keys.length) {
         console.error(`error: no entry matches "${key}" (see: cache ls)`);

@@ -10,6 +10,7 @@
  * ```
  */
 import { type Command, InvalidArgumentError } from "commander";
+import { importLazily } from "../../pipeline/lazy_import.ts";
 
 function positiveInt(v: string): number {
   if (!/^\d+$/.test(v.trim()) || Number(v) < 1) {
@@ -73,8 +74,13 @@ export function register(program: Command): void {
       maxSteps?: number;
       dryRun: boolean;
     }) => {
-      const { runTraining } = await import("../../train/trainer/mod.ts");
-      const { createSam2TrainTask } = await import("../../train/trainer/sam2_task.ts");
+      const { runTraining } = await importLazily<typeof import("../../train/trainer/mod.ts")>(
+        "../../train/trainer/mod.ts",
+        import.meta.url,
+      );
+      const { createSam2TrainTask } = await importLazily<
+        typeof import("../../train/trainer/sam2_task.ts")
+      >("../../train/trainer/sam2_task.ts", import.meta.url);
       // `deno task` runs in the project folder; INIT_CWD is where the user typed the command.
       const cwd = Deno.env.get("INIT_CWD") ?? Deno.cwd();
       const report = await runTraining({

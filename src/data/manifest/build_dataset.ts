@@ -17,7 +17,14 @@ import {
   Sa1bSegmentLoader,
 } from "../raw/segment_loaders.ts";
 import { DatasetError } from "../raw/types.ts";
-import type { DatasetFormat, DatasetManifest, ManifestObject, ManifestVideo } from "./manifest.ts";
+import {
+  type DatasetFormat,
+  type DatasetManifest,
+  MANIFEST_SCHEMA,
+  manifestForFile,
+  type ManifestObject,
+  type ManifestVideo,
+} from "./manifest.ts";
 
 /** Options for {@linkcode buildDataset}. */
 export interface BuildDatasetOptions {
@@ -34,6 +41,12 @@ export interface BuildDatasetOptions {
    * which then receives `manifest.json`.
    */
   out: string;
+  /**
+   * Folder the manifest's paths are written relative to: where the manifest will be read
+   * from, when it is written elsewhere first (a pipeline stage writes into a staging folder
+   * that is then moved into place). @default the folder the manifest is written to
+   */
+  relativeTo?: string;
   /** SA-V: annotation i is frame i * annEvery. @default 4 */
   annEvery?: number;
   /** "decode" decodes every frame; "header" only reads image headers. @default "decode" */
@@ -85,7 +98,9 @@ function problemOf(e: unknown, file: string): { file: string; message: string } 
 }
 
 /**
- * Validates a dataset and writes its manifest atomically.
+ * Validates a dataset and writes its manifest atomically. In the file, the frames and
+ * annotations folders are relative to the manifest's folder (or to `relativeTo`); the manifest
+ * returned has them absolute, as {@linkcode readManifest} gives them.
  *
  * @throws {DatasetValidationError} listing every problem with its file; nothing is written then.
  * @example
@@ -241,7 +256,7 @@ export async function buildDataset(opts: BuildDatasetOptions): Promise<DatasetMa
 
   if (problems.length) throw new DatasetValidationError(problems);
   const manifest: DatasetManifest = {
-    schema: 1,
+    schema: MANIFEST_SCHEMA,
     format: opts.format,
     frames,
     annotations,
@@ -266,7 +281,8 @@ export async function buildDataset(opts: BuildDatasetOptions): Promise<DatasetMa
     // absent: the manifest is written at exactly this path
   }
   const outPath = outIsDir ? join(opts.out, "manifest.json") : opts.out;
-  await writeFileAtomic(outPath, JSON.stringify(manifest, null, 1) + "\n");
+  const onDisk = manifestForFile(manifest, opts.relativeTo ?? dirname(resolve(outPath)));
+  await writeFileAtomic(outPath, JSON.stringify(onDisk, null, 1) + "\n");
   return manifest;
 }
 

@@ -1,8 +1,11 @@
 /**
  * `uses: build-dataset`: indexes frames and annotations (DAVIS, SA-V or SA-1B layout) into a
- * dataset manifest, over `src/data/manifest`.
+ * dataset manifest, over `src/data/manifest`. The manifest names the folders relative to where
+ * it is placed (`ctx.destinations`), so it is place-dependent: its `outs` path is in the key.
  */
 import type { StageKind } from "../kind.ts";
+import { importLazily } from "../lazy_import.ts";
+import { dirname } from "../paths.ts";
 import { type Infer, s } from "../schema.ts";
 
 const params = s.object({
@@ -25,17 +28,25 @@ export const buildDatasetKind: StageKind<BuildDatasetParams> = {
   description: "Index frames and annotations into a dataset manifest (JSON)",
   params,
   outputs: { manifest: "file" },
+  // the manifest holds the frames and annotations folders relative to where it is placed
+  placeDependent: true,
   modules: [
     import.meta.url,
     new URL("../../data/manifest/build_dataset.ts", import.meta.url).href,
   ],
   async run(ctx) {
-    const { buildDataset } = await import("../../data/manifest/build_dataset.ts");
+    const { buildDataset } = await importLazily<
+      typeof import("../../data/manifest/build_dataset.ts")
+    >(
+      "../../data/manifest/build_dataset.ts",
+      import.meta.url,
+    );
     const m = await buildDataset({
       frames: ctx.params.frames,
       ...(ctx.params.annotations ? { annotations: ctx.params.annotations } : {}),
       format: ctx.params.format,
       out: ctx.outputs.manifest,
+      relativeTo: dirname(ctx.destinations.manifest),
       annEvery: ctx.params.ann_every,
       verify: ctx.params.verify,
       onProgress: (d, t) => ctx.progress(d, t),

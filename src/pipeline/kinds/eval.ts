@@ -5,6 +5,7 @@
  * (src/eval), as `deno task eval --checkpoint ... --gt_root ... --out ...` does.
  */
 import type { StageKind } from "../kind.ts";
+import { importLazily } from "../lazy_import.ts";
 import { type Infer, s } from "../schema.ts";
 
 const params = s.object({
@@ -44,16 +45,28 @@ export const evalKind: StageKind<EvalParams> = {
   outputs: { predictions: "dir", report: "dir" },
   modules: [
     import.meta.url,
+    new URL("../../gpu/mod.ts", import.meta.url).href,
     new URL("../../eval/inference/predict_videos.ts", import.meta.url).href,
     new URL("../../eval/evaluate.ts", import.meta.url).href,
     new URL("../../eval/_video_worker.ts", import.meta.url).href,
     new URL("../../eval/report.ts", import.meta.url).href,
   ],
   async run(ctx) {
-    const { initGpu } = await import("../../gpu/mod.ts");
-    const { predictVideos } = await import("../../eval/inference/predict_videos.ts");
-    const { evaluate } = await import("../../eval/evaluate.ts");
-    const { writeJFReport } = await import("../../eval/report.ts");
+    const { initGpu } = await importLazily<typeof import("../../gpu/mod.ts")>(
+      "../../gpu/mod.ts",
+      import.meta.url,
+    );
+    const { predictVideos } = await importLazily<
+      typeof import("../../eval/inference/predict_videos.ts")
+    >("../../eval/inference/predict_videos.ts", import.meta.url);
+    const { evaluate } = await importLazily<typeof import("../../eval/evaluate.ts")>(
+      "../../eval/evaluate.ts",
+      import.meta.url,
+    );
+    const { writeJFReport } = await importLazily<typeof import("../../eval/report.ts")>(
+      "../../eval/report.ts",
+      import.meta.url,
+    );
     const p = ctx.params;
     await initGpu();
     const pred = await predictVideos({

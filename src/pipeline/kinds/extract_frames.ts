@@ -4,6 +4,7 @@
  * video is its own cache entry.
  */
 import type { StageKind } from "../kind.ts";
+import { importLazily } from "../lazy_import.ts";
 import { type Infer, s } from "../schema.ts";
 
 const params = s.object({
@@ -27,7 +28,12 @@ export const extractFramesKind: StageKind<ExtractFramesParams> = {
   ],
   tools: [{ name: "ffmpeg" }],
   async run(ctx) {
-    const { extractVideo } = await import("../../data/extract/extract_video.ts");
+    const { extractVideo } = await importLazily<
+      typeof import("../../data/extract/extract_video.ts")
+    >(
+      "../../data/extract/extract_video.ts",
+      import.meta.url,
+    );
     const r = await extractVideo(ctx.params.video, ctx.outputs.dir, {
       sampleRate: ctx.params.sample_rate,
       quality: ctx.params.quality,

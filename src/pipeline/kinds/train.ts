@@ -6,6 +6,7 @@
  * inputs, so their content is in the key; the config is one too.
  */
 import type { StageKind } from "../kind.ts";
+import { importLazily } from "../lazy_import.ts";
 import { type Infer, s } from "../schema.ts";
 
 const OVERRIDE = /^\+{0,2}[A-Za-z_][\w.]*=/;
@@ -69,8 +70,15 @@ export const trainKind: StageKind<TrainParams> = {
     new URL("../../train/trainer/sam2_task.ts", import.meta.url).href,
   ],
   async run(ctx) {
-    const { runTraining } = await import("../../train/trainer/run_training.ts");
-    const { createSam2TrainTask } = await import("../../train/trainer/sam2_task.ts");
+    const { runTraining } = await importLazily<
+      typeof import("../../train/trainer/run_training.ts")
+    >(
+      "../../train/trainer/run_training.ts",
+      import.meta.url,
+    );
+    const { createSam2TrainTask } = await importLazily<
+      typeof import("../../train/trainer/sam2_task.ts")
+    >("../../train/trainer/sam2_task.ts", import.meta.url);
     const p = ctx.params;
     const total = p.max_steps ?? 0;
     if (total) ctx.progress(0, total);

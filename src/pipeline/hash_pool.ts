@@ -1,0 +1,125 @@
+/**
+ * Hashing many small files: each is read whole and hashed in one call, on this thread and on
+ * a few Workers at once when there are enough files to pay for starting them. Reading and
+ * hashing a 100-byte file costs a few microseconds of syscalls and about as much again of
+ * runtime overhead, all of it CPU-bound on the calling thread: a single thread cannot go
+ * faster than `sha256sum`, which pays the same syscalls in C. Workers take chunks of paths
+ * from a shared queue, so a slow core never holds the rest back.
+ */
+import { hasherFactory } from "./hash.ts";
+
+/** One file's content hash (hex) and the number of bytes read. */
+export interface FileHash {
+  hash: string;
+  size: number;
+}
+
+/** Files per message to a Worker (and per turn of this thread). */
+const CHUNK = 128;
+/** Below this many files the Workers' start-up (~30 ms each) costs more than they save. */
+export const POOL_MIN_FILES = 2048;
+/** Workers beside this thread at most. */
+const MAX_WORKERS = 7;
+
+/** Reads and hashes `paths[from..to)` synchronously into `out`. */
+export function hashChunkSync(
+  paths: readonly string[],
+  from: number,
+  to: number,
+  oneShot: (data: Uint8Array) => string,
+  out: FileHash[],
+): void {
+  for (let i = from; i < to; i++) {
+    const data = Deno.readFileSync(paths[i]);
+    out[i] = { hash: oneShot(data), size: data.length };
+  }
+}
+
+/** Options of `hashSmallFiles`. */
+export interface HashSmallFilesOptions {
+  /**
+   * Workers to start beside this thread.
+   * @default hardware threads - 1 (at most 7) when there are `POOL_MIN_FILES` files or more, else 0
+   */
+  workers?: number;
+}
+
+/**
+ * The BLAKE3 hashes of files small enough to read whole, in the order given. A file that
+ * cannot be read rejects the whole call with the error reading it gave (e.g. NotFound).
+ */
+export async function hashSmallFiles(
+  paths: readonly string[],
+  opts: HashSmallFilesOptions = {},
+): Promise<FileHash[]> {
+  const out = new Array<FileHash>(paths.length);
+  if (paths.length === 0) return out;
+  const { oneShot } = await hasherFactory();
+  const cores = navigator.hardwareConcurrency ?? 1;
+  const workers = Math.max(
+    0,
+    Math.min(
+      opts.workers ??
+        (paths.length >= POOL_MIN_FILES ? Math.min(MAX_WORKERS, cores - 1) : 0),
+      Math.ceil(paths.length / CHUNK) - 1,
+    ),
+  );
+  if (workers === 0) {
+    hashChunkSync(paths, 0, paths.length, oneShot, out);
+    return out;
+  }
+  let next = 0;
+  let failed = false;
+  const take = (): [number, number] | null => {
+    if (failed || next >= paths.length) return null;
+    const from = next;
+    next = Math.min(paths.length, next + CHUNK);
+    return [from, next];
+  };
+  const pool = Array.from(
+    { length: workers },
+    () => new Worker(new URL("./_hash_worker.ts", import.meta.url).href, { type: "module" }),
+  );
+  const workerLoop = async (w: Worker) => {
+    for (let c = take(); c; c = take()) {
+      const [from, to] = c;
+      const reply = await new Promise<{ hashes: string[]; sizes: number[] }>((res, rej) => {
+        w.onmessage = (e: MessageEvent) => {
+          if (e.data.error) rej(rebuildError(e.data.error));
+          else res(e.data);
+        };
+        w.onerror = (e: ErrorEvent) => {
+          e.preventDefault();
+          rej(new Error(`hash worker failed: ${e.message}`));
+        };
+        w.postMessage({ paths: paths.slice(from, to) });
+      });
+      for (let i = from; i < to; i++) {
+        out[i] = { hash: reply.hashes[i - from], size: reply.sizes[i - from] };
+      }
+    }
+  };
+  const mainLoop = async () => {
+    for (let c = take(); c; c = take()) {
+      hashChunkSync(paths, c[0], c[1], oneShot, out);
+      await new Promise((r) => setTimeout(r, 0)); // lets the Workers' replies in
+    }
+  };
+  try {
+    await Promise.all([mainLoop(), ...pool.map(workerLoop)]);
+  } catch (e) {
+    failed = true;
+    throw e;
+  } finally {
+    for (const w of pool) w.terminate();
+  }
+  return out;
+}
+
+/** The error a Worker reported, as the same `Deno.errors` class where there is one. */
+function rebuildError([name, message]: [string, string]): Error {
+  const cls = (Deno.errors as unknown as Record<string, ErrorConstructor | undefined>)[name];
+  const e = cls ? new cls(message) : new Error(message);
+  if (!cls) e.name = name;
+  return e;
+}
