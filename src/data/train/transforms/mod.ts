@@ -1,4 +1,7 @@
-/** @module clip transforms (flip, affine, resize, colour jitter, grayscale, tensor, normalise), their pixel plans and the GPU pixel path. */
+/**
+ * @module clip transforms (flip, affine, resize, colour jitter, grayscale, tensor, normalise),
+ * their pixel plans, and the GPU pixel path.
+ */
 export * from "./transform.ts";
 export * from "./resample.ts";
 export * from "./geometry.ts";

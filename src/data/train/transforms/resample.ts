@@ -219,7 +219,7 @@ export function resizeMask(
   let plane: Float32Array;
   if (ow !== w) {
     const t = tapsF32(w, ow);
-    plane = new Float32Array(ow * h);
+    plane = hostBufferPool.f32(ow * h);
     for (let y = 0; y < h; y++) {
       const row = y * w;
       for (let x = 0; x < ow; x++) {
@@ -229,20 +229,34 @@ export function resizeMask(
         plane[y * ow + x] = acc;
       }
     }
-  } else plane = Float32Array.from(src);
+  } else {
+    plane = hostBufferPool.f32(w * h);
+    for (let i = 0; i < plane.length; i++) plane[i] = src[i];
+  }
   if (oh === h) {
     for (let i = 0; i < out.length; i++) out[i] = roundHalfEven(plane[i]);
+    hostBufferPool.release(plane);
     return out;
   }
   const t = tapsF32(h, oh);
   for (let y = 0; y < oh; y++) {
-    const s = t.start[y], n = t.count[y], wo = y * t.maxTaps;
+    const s = t.start[y], n = t.count[y], wo = y * t.maxTaps, orow = y * ow;
     for (let x = 0; x < ow; x++) {
-      let acc = f32(plane[s * ow + x] * t.weights[wo]);
-      for (let k = 1; k < n; k++) acc = f32(acc + f32(plane[(s + k) * ow + x] * t.weights[wo + k]));
-      out[y * ow + x] = roundHalfEven(acc);
+      // in double first: only a sum within 1e-5 of one half needs torch's float32 steps
+      let d = 0;
+      for (let k = 0; k < n; k++) d += plane[(s + k) * ow + x] * t.weights[wo + k];
+      if (d < 0.49999) out[orow + x] = 0;
+      else if (d > 0.50001) out[orow + x] = 1;
+      else {
+        let acc = f32(plane[s * ow + x] * t.weights[wo]);
+        for (let k = 1; k < n; k++) {
+          acc = f32(acc + f32(plane[(s + k) * ow + x] * t.weights[wo + k]));
+        }
+        out[orow + x] = roundHalfEven(acc);
+      }
     }
   }
+  hostBufferPool.release(plane);
   return out;
 }
 
