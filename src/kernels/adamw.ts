@@ -255,6 +255,106 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   };
 }
 
+/** Most parameters one flat state buffer (and so one gathered dispatch) holds. */
+export const ADAMW_FLAT_MAX_SLOTS = 1024;
+
+/** Slot capacity of the flat kernel for `n` slots (powers of two from 16: few variants). */
+export function adamwFlatCapacity(n: number): number {
+  return Math.max(16, 2 ** Math.ceil(Math.log2(Math.max(1, n))));
+}
+
+/**
+ * Packs a flat dispatch's uniforms: member count, workgroups of the `flatLength` elements, shared
+ * β1, 1-β1, β2, 1-β2, eps, then per member of the flat
+ * buffer (null: no gradient this step, skipped) its first workgroup (its offset / OPT_WG), length,
+ * offset and f32 factors as in `adamwUniforms`, padded to the kernel's slot capacity.
+ */
+export function adamwFlatUniforms(
+  members: readonly (AdamWSlot | null)[],
+  hyper: { beta1: number; beta2: number; eps: number },
+  flatLength: number,
+): ArrayBuffer {
+  const b = new ArrayBuffer(multiUniformBytes(adamwFlatCapacity(members.length)));
+  const w = new Uint32Array(b), f = new Float32Array(b);
+  w[0] = members.length;
+  w[1] = Math.ceil(flatLength / OPT_WG);
+  f.set([hyper.beta1, 1 - hyper.beta1, hyper.beta2, 1 - hyper.beta2, hyper.eps], 4);
+  members.forEach((s, k) => {
+    if (!s) return;
+    const o = 12 + 8 * k;
+    const c = adamwFactors({ ...s, beta1: hyper.beta1, beta2: hyper.beta2 });
+    w.set([s.stateOffset / OPT_WG, s.n, s.stateOffset], o);
+    f.set([c.decay, c.stepSize, c.bc2Sqrt], o + 4);
+  });
+  return b;
+}
+
+/**
+ * AdamW over a flat buffer of parameters: P, G, m and v hold every member at its offset (a
+ * multiple of OPT_WG; the caller copies parameters and gradients into P and G with buffer
+ * copies, and P back after). One thread per element, one dispatch over the whole flat buffer;
+ * workgroup w reads its member from `wgSlot[w]` (a static table), so no thread loops or picks a
+ * buffer (on lavapipe a per-lane loop or a branch per member costs every lane). Members without
+ * a gradient have length 0 and return at once. Arithmetic is exactly the per-tensor kernel's.
+ * Bindings: P, G, m, v, wgSlot (u32 per workgroup), [scale], uniforms (`adamwFlatUniforms`);
+ * dispatch `optWorkgroups(flat length)`.
+ */
+export function adamwFlatKernel(spec: { capacity: number; scaled?: boolean }): KernelSource {
+  const cap = adamwFlatCapacity(spec.capacity);
+  const scaled = spec.scaled ?? false;
+  return memoKernel(`adamwFlat:${cap}:${scaled}`, () => buildAdamwFlat(cap, scaled));
+}
+
+function buildAdamwFlat(cap: number, scaled: boolean): KernelSource {
+  const code = `
+struct Slot { wg0: u32, n: u32, off: u32, q0: u32, decay: f32, stepSize: f32, bc2Sqrt: f32, q1: f32 }
+struct U {
+  count: u32, nwg: u32, q1: u32, q2: u32,
+  b1: f32, omb1: f32, b2: f32, omb2: f32,
+  eps: f32, q3: f32, q4: f32, q5: f32,
+  slot: array<Slot, ${cap}>,
+}
+@group(0) @binding(0) var<storage, read_write> p: array<f32>;
+@group(0) @binding(1) var<storage, read> g: array<f32>;
+@group(0) @binding(2) var<storage, read_write> m: array<f32>;
+@group(0) @binding(3) var<storage, read_write> v: array<f32>;
+@group(0) @binding(4) var<storage, read> wgSlot: array<u32>;
+${scaled ? "@group(0) @binding(5) var<storage, read> scale: array<f32>;" : ""}
+@group(0) @binding(${scaled ? 6 : 5}) var<uniform> u: U;
+
+@compute @workgroup_size(${OPT_WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let w = wid.x + wid.y * 65535u;
+  if (w >= u.nwg) { return; }
+  let sl = u.slot[min(wgSlot[w], ${cap - 1}u)];
+  let i = (w - sl.wg0) * ${OPT_WG}u + lid.x;
+  if (i >= sl.n) { return; }
+  let j = sl.off + i;
+  let gi = g[j]${scaled ? " * scale[1]" : ""};
+  let pi = p[j] * sl.decay;
+  let mi = m[j] * u.b1 + u.omb1 * gi;
+  let vi = v[j] * u.b2 + u.omb2 * (gi * gi);
+  m[j] = mi;
+  v[j] = vi;
+  p[j] = pi - sl.stepSize * (mi / (sqrt(vi) / sl.bc2Sqrt + u.eps));
+}
+`;
+  return {
+    label: `adamw_flat(slots<=${cap},scaled=${scaled})`,
+    code,
+    bindings: [
+      "write",
+      "read",
+      "write",
+      "write",
+      "read",
+      ...(scaled ? ["read" as const] : []),
+      "uniform",
+    ],
+    workgroupSize: [OPT_WG, 1, 1],
+  };
+}
+
 /** Number of partials `sumSquaresKernel` writes for a tensor of n elements. */
 export function sumSquaresPartials(n: number): number {
   return Math.max(1, Math.ceil(n / SUMSQ_CHUNK));

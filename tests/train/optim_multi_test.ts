@@ -41,11 +41,14 @@ function setGrads(ps: Tensor[], step: number): void {
 
 /** Runs `steps` AdamW steps and returns every parameter, m and v (null where no state). */
 async function run(
-  multiTensor: boolean,
+  multiTensor: boolean | "gather" | "bind",
   opts: { steps?: number; scaled?: boolean; limit?: number } = {},
 ): Promise<{ p: Float32Array[]; m: (Float32Array | null)[]; v: (Float32Array | null)[] }> {
   const ps = makeParams();
-  const opt = new AdamW(groupsOf(ps), { multiTensor });
+  const opt = new AdamW(groupsOf(ps), {
+    multiTensor: multiTensor !== false,
+    multiTensorMode: typeof multiTensor === "string" ? multiTensor : undefined,
+  });
   gpu().setMaxBindingOverride(opts.limit ?? null);
   try {
     for (let s = 1; s <= (opts.steps ?? 3); s++) {
@@ -95,33 +98,35 @@ function assertBitwise(name: string, a: (Float32Array | null)[], b: (Float32Arra
   });
 }
 
-Deno.test("AdamW multi-tensor step equals the per-tensor step bitwise (groups, frozen, late params)", async () => {
-  const a = await run(true), b = await run(false);
-  assertBitwise("param", a.p, b.p);
-  assertBitwise("exp_avg", a.m, b.m);
-  assertBitwise("exp_avg_sq", a.v, b.v);
-  // Frozen parameters are untouched.
-  const init = makeParams();
-  for (const i of FROZEN) {
-    assertBitwise("frozen", [a.p[i]], [Float32Array.from(await init[i].toArray())]);
-  }
-  init.forEach((t) => t.dispose());
-});
+for (const mode of ["gather", "bind"] as const) {
+  Deno.test(`AdamW multi-tensor (${mode}) step equals the per-tensor step bitwise (groups, frozen, late params)`, async () => {
+    const a = await run(mode), b = await run(false);
+    assertBitwise("param", a.p, b.p);
+    assertBitwise("exp_avg", a.m, b.m);
+    assertBitwise("exp_avg_sq", a.v, b.v);
+    // Frozen parameters are untouched.
+    const init = makeParams();
+    for (const i of FROZEN) {
+      assertBitwise("frozen", [a.p[i]], [Float32Array.from(await init[i].toArray())]);
+    }
+    init.forEach((t) => t.dispose());
+  });
 
-Deno.test("AdamW multi-tensor step with fused gradScale equals the per-tensor one bitwise", async () => {
-  const a = await run(true, { scaled: true, steps: 2 }),
-    b = await run(false, { scaled: true, steps: 2 });
-  assertBitwise("param", a.p, b.p);
-  assertBitwise("exp_avg", a.m, b.m);
-});
+  Deno.test(`AdamW multi-tensor (${mode}) step with fused gradScale equals the per-tensor one bitwise`, async () => {
+    const a = await run(mode, { scaled: true, steps: 2 }),
+      b = await run(false, { scaled: true, steps: 2 });
+    assertBitwise("param", a.p, b.p);
+    assertBitwise("exp_avg", a.m, b.m);
+  });
 
-Deno.test("AdamW multi-tensor state in several buckets and a parameter above the binding limit", async () => {
-  // A pretend 4 KiB binding: buckets hold <= 1024 elements, the 4099 and 1000+ parameters
-  // overflow into several buckets or (4099 > 1024) are updated on their own in windows.
-  const a = await run(true, { limit: 4096, steps: 2 }), b = await run(false, { steps: 2 });
-  assertBitwise("param", a.p, b.p);
-  assertBitwise("exp_avg_sq", a.v, b.v);
-});
+  Deno.test(`AdamW multi-tensor (${mode}) state in several buckets and a parameter above the binding limit`, async () => {
+    // A pretend 4 KiB binding: buckets hold <= 1024 elements, so the parameters fill several,
+    // and the 4099-element ones are updated on their own in binding windows.
+    const a = await run(mode, { limit: 4096, steps: 2 }), b = await run(false, { steps: 2 });
+    assertBitwise("param", a.p, b.p);
+    assertBitwise("exp_avg_sq", a.v, b.v);
+  });
+}
 
 Deno.test("AdamW.setState() state is copied into the flat buffers and continues like per-tensor", async () => {
   const results: Float32Array[][] = [];
@@ -148,33 +153,35 @@ Deno.test("AdamW.setState() state is copied into the flat buffers and continues 
   assertBitwise("restored", results[0], results[1]);
 });
 
-Deno.test("AdamW multi-tensor step updates many parameters per dispatch", () => {
-  const rt = gpu();
-  const labels: string[] = [];
-  const launch = rt.launch;
-  const ps = makeParams();
-  setGrads(ps, 3);
-  const opt = new AdamW(groupsOf(ps));
-  rt.launch = function (k, args) {
-    labels.push(k.label);
-    return launch.call(this, k, args);
-  };
-  try {
-    opt.step();
-  } finally {
-    rt.launch = launch;
-  }
-  const multi = labels.filter((l) => l.startsWith("adamw_multi")).length;
-  const single = labels.filter((l) => l.startsWith("adamw(")).length;
-  const slots = Math.min(
-    16,
-    Math.floor((rt.device.limits.maxStorageBuffersPerShaderStage - 2) / 2),
-  );
-  const active = ps.length - FROZEN.size;
-  assertEquals(single, 0);
-  assertEquals(multi, Math.ceil(active / slots), `labels: ${labels.join(", ")}`);
-  ps.forEach((t) => {
-    t.grad?.dispose();
-    t.dispose();
+for (const mode of ["gather", "bind"] as const) {
+  Deno.test(`AdamW multi-tensor (${mode}) step updates many parameters per dispatch`, () => {
+    const rt = gpu();
+    const labels: string[] = [];
+    const launch = rt.launch;
+    const ps = makeParams();
+    setGrads(ps, 3);
+    const opt = new AdamW(groupsOf(ps), { multiTensorMode: mode });
+    rt.launch = function (k, args) {
+      labels.push(k.label);
+      return launch.call(this, k, args);
+    };
+    try {
+      opt.step();
+    } finally {
+      rt.launch = launch;
+    }
+    const count = (prefix: string) => labels.filter((l) => l.startsWith(prefix)).length;
+    const slots = Math.min(
+      16,
+      Math.floor((rt.device.limits.maxStorageBuffersPerShaderStage - 2) / 2),
+    );
+    const active = ps.length - FROZEN.size;
+    assertEquals(count("adamw("), 0);
+    assertEquals(count("adamw_multi"), mode === "bind" ? Math.ceil(active / slots) : 0);
+    assertEquals(count("adamw_flat"), mode === "gather" ? 1 : 0, `labels: ${labels.join(", ")}`);
+    ps.forEach((t) => {
+      t.grad?.dispose();
+      t.dispose();
+    });
   });
-});
+}

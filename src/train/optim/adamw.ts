@@ -1,12 +1,16 @@
 import { gpu } from "../../gpu/runtime.ts";
 import {
+  ADAMW_FLAT_MAX_SLOTS,
   ADAMW_MAX_SLOTS,
+  adamwFlatKernel,
+  adamwFlatUniforms,
   adamwKernel,
   adamwMultiKernel,
   adamwMultiUniforms,
   adamwMultiWorkgroups,
   type AdamWSlot,
   adamwUniforms,
+  OPT_WG,
   optWorkgroups,
 } from "../../kernels/adamw.ts";
 import { zeros } from "../../tensor/create.ts";
@@ -14,7 +18,7 @@ import { bindingOf, planChunks } from "../../tensor/launch.ts";
 import { copyContiguous } from "../../tensor/ops/layout.ts";
 import { keep } from "../../tensor/scope.ts";
 import { contiguousStrides, fmtShape } from "../../tensor/shape.ts";
-import type { Tensor } from "../../tensor/tensor.ts";
+import { Tensor } from "../../tensor/tensor.ts";
 import type { GradNorm } from "./clip.ts";
 
 /** One parameter group; `lr` and `weightDecay` may be changed between steps (schedules). */
@@ -35,6 +39,14 @@ export interface AdamWOptions {
    * per parameter. Both give bitwise the same parameters and state. @default true
    */
   multiTensor?: boolean;
+  /**
+   * How a multi-tensor step reaches parameters and gradients: "gather" copies them (buffer
+   * copies, not dispatches) into flat scratch buffers, updates each flat buffer in one dispatch
+   * and copies the parameters back; "bind" binds up to 16 parameter/gradient pairs per dispatch
+   * and picks the pair per workgroup (no copies, but on lavapipe every lane pays for every
+   * pair's branch: 2.5x slower there). @default "gather" on CPU adapters, "bind" on GPUs
+   */
+  multiTensorMode?: "gather" | "bind";
 }
 
 /** Per-parameter optimiser state (PyTorch's `exp_avg`, `exp_avg_sq`, `step`). */
@@ -57,6 +69,10 @@ export interface AdamWStepOptions {
 interface Bucket {
   m: Tensor;
   v: Tensor;
+  /** u32 per OPT_WG elements: the index of the member there (the gather kernel's table). */
+  wgSlot: Tensor;
+  /** Number of parameters packed here. */
+  members: number;
   /** Parameters whose state still lives here (the buffers go when the last one leaves). */
   live: number;
 }
@@ -68,7 +84,10 @@ interface Bucket {
 interface Entry extends AdamWState {
   kind: "own" | "bucket" | "new";
   bucket: Bucket | null;
+  /** Element offset in the bucket (a multiple of OPT_WG). */
   offset: number;
+  /** Position among the bucket's members. */
+  index: number;
 }
 
 /** One parameter of a step: the tensor, its gradient, its group, its state. */
@@ -108,13 +127,18 @@ export class AdamW {
   readonly eps: number;
   /** Whether steps use the multi-tensor kernel (see the class doc). */
   readonly multiTensor: boolean;
+  /** How multi-tensor steps reach parameters and gradients (see `AdamWOptions`). */
+  readonly multiTensorMode: "gather" | "bind";
   #state = new Map<Tensor, Entry>();
+  /** Flat parameter and gradient scratch of the gather mode (as large as the largest bucket). */
+  #scratch: { p: Tensor; g: Tensor } | null = null;
 
   constructor(groups: AdamWGroup[], opts: AdamWOptions = {}) {
     this.groups = groups;
     [this.beta1, this.beta2] = opts.betas ?? [0.9, 0.999];
     this.eps = opts.eps ?? 1e-8;
     this.multiTensor = opts.multiTensor ?? true;
+    this.multiTensorMode = opts.multiTensorMode ?? (gpu().isCpuAdapter ? "gather" : "bind");
     const seen = new Set<Tensor>();
     for (const g of groups) {
       for (const p of g.params) {
@@ -163,6 +187,7 @@ export class AdamW {
       step: s.step,
       bucket: null,
       offset: 0,
+      index: 0,
     });
   }
 
@@ -182,7 +207,7 @@ export class AdamW {
         let entry = this.#state.get(p);
         if (!entry) {
           entry = this.multiTensor
-            ? { kind: "new", expAvg: p, expAvgSq: p, step: 0, bucket: null, offset: 0 }
+            ? { kind: "new", expAvg: p, expAvgSq: p, step: 0, bucket: null, offset: 0, index: 0 }
             : {
               kind: "own",
               expAvg: keep(zeros(p.shape)),
@@ -190,6 +215,7 @@ export class AdamW {
               step: 0,
               bucket: null,
               offset: 0,
+              index: 0,
             };
           this.#state.set(p, entry);
         }
@@ -198,7 +224,8 @@ export class AdamW {
     }
     if (this.multiTensor) this.#pack(active);
     for (const a of active) a.entry.step++;
-    const slots = this.#slotsPerDispatch(opts.gradScale !== undefined);
+    const gather = this.multiTensorMode === "gather";
+    const slots = gather ? Infinity : this.#slotsPerDispatch(opts.gradScale !== undefined);
     const single: Active[] = [];
     const byBucket = new Map<Bucket, Active[]>();
     for (const a of active) {
@@ -212,7 +239,9 @@ export class AdamW {
     }
     for (const [b, list] of byBucket) {
       for (let i = 0; i < list.length; i += slots) {
-        this.#launchMulti(b, list.slice(i, i + slots), opts);
+        const part = list.slice(i, i + slots);
+        if (gather) this.#launchGathered(b, part, opts);
+        else this.#launchMulti(b, part, opts);
       }
     }
     for (const a of single) this.#launchSingle(a, opts);
@@ -232,18 +261,24 @@ export class AdamW {
   #pack(active: Active[]): void {
     const todo = active.filter((a) => a.entry.kind !== "bucket");
     if (todo.length === 0) return;
-    const cap = Math.floor(gpu().maxBinding / 4);
+    const cap = Math.floor(gpu().maxBinding / 4 / OPT_WG) * OPT_WG;
+    // Each parameter starts on a workgroup boundary of the flat buffers.
+    const padded = (n: number) => Math.ceil(n / OPT_WG) * OPT_WG;
     let batch: Active[] = [];
     let total = 0;
     const flush = () => {
       if (batch.length === 0) return;
+      const table = new Uint32Array(total / OPT_WG);
       const bucket: Bucket = {
         m: keep(zeros([total])),
         v: keep(zeros([total])),
+        wgSlot: keep(Tensor.empty([table.length], "u32")),
+        members: batch.length,
         live: batch.length,
       };
       let off = 0;
-      for (const a of batch) {
+      for (const [index, a] of batch.entries()) {
+        table.fill(index, off / OPT_WG, (off + padded(a.p.size)) / OPT_WG);
         const e = a.entry;
         const strides = contiguousStrides(a.p.shape);
         const m = keep(bucket.m.view(a.p.shape, strides, off));
@@ -263,15 +298,16 @@ export class AdamW {
             src.dispose();
           }
         }
-        Object.assign(e, { kind: "bucket", expAvg: m, expAvgSq: v, bucket, offset: off });
-        off += a.p.size;
+        Object.assign(e, { kind: "bucket", expAvg: m, expAvgSq: v, bucket, offset: off, index });
+        off += padded(a.p.size);
       }
+      gpu().write(bucket.wgSlot.storage.buffer, 0, table);
       batch = [];
       total = 0;
     };
     for (const a of todo) {
       const n = a.p.size;
-      if (n > cap) {
+      if (padded(n) > cap) {
         if (a.entry.kind === "new") {
           Object.assign(a.entry, {
             kind: "own",
@@ -282,9 +318,9 @@ export class AdamW {
         }
         continue;
       }
-      if (total + n > cap) flush();
+      if (total + padded(n) > cap || batch.length >= ADAMW_FLAT_MAX_SLOTS) flush();
       batch.push(a);
-      total += n;
+      total += padded(n);
     }
     flush();
   }
@@ -297,18 +333,56 @@ export class AdamW {
     if (e.bucket && --e.bucket.live === 0) {
       e.bucket.m.dispose();
       e.bucket.v.dispose();
+      e.bucket.wgSlot.dispose();
     }
   }
 
-  #launchMulti(bucket: Bucket, list: Active[], opts: AdamWStepOptions): void {
+  /** Copies parameters and gradients into flat scratch, one dispatch, parameters back. */
+  #launchGathered(bucket: Bucket, list: Active[], opts: AdamWStepOptions): void {
+    const rt = gpu();
+    const size = bucket.m.size;
+    if (!this.#scratch || this.#scratch.p.size < size) {
+      this.#scratch?.p.dispose();
+      this.#scratch?.g.dispose();
+      this.#scratch = { p: keep(Tensor.empty([size])), g: keep(Tensor.empty([size])) };
+    }
+    const P = this.#scratch.p.storage.buffer, G = this.#scratch.g.storage.buffer;
+    for (const a of list) {
+      const at = a.entry.offset * 4, bytes = a.p.size * 4;
+      rt.copy(a.p.storage.buffer, 0, P, at, bytes);
+      rt.copy(a.grad.storage.buffer, 0, G, at, bytes);
+    }
     const scaled = opts.gradScale !== undefined;
-    const slots: AdamWSlot[] = list.map((a) => ({
+    const members: (AdamWSlot | null)[] = new Array(bucket.members).fill(null);
+    this.#slots(list).forEach((slot, k) => members[list[k].entry.index] = slot);
+    rt.launch(adamwFlatKernel({ capacity: members.length, scaled }), {
+      buffers: [
+        bindingOf(this.#scratch.p),
+        bindingOf(this.#scratch.g),
+        bindingOf(bucket.m),
+        bindingOf(bucket.v),
+        bindingOf(bucket.wgSlot),
+        ...(scaled ? [bindingOf(opts.gradScale!.normAndCoef)] : []),
+      ],
+      uniforms: adamwFlatUniforms(members, this, size),
+      workgroups: optWorkgroups(size),
+    });
+    for (const a of list) rt.copy(P, a.entry.offset * 4, a.p.storage.buffer, 0, a.p.size * 4);
+  }
+
+  #slots(list: Active[]): AdamWSlot[] {
+    return list.map((a) => ({
       n: a.p.size,
       stateOffset: a.entry.offset,
       lr: a.group.lr,
       weightDecay: a.group.weightDecay,
       step: a.entry.step,
     }));
+  }
+
+  #launchMulti(bucket: Bucket, list: Active[], opts: AdamWStepOptions): void {
+    const scaled = opts.gradScale !== undefined;
+    const slots = this.#slots(list);
     gpu().launch(adamwMultiKernel({ slots: list.length, scaled }), {
       buffers: [
         bindingOf(bucket.m),
