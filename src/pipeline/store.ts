@@ -1,9 +1,21 @@
 /**
  * The content-addressed store. Files live once under `objects/<hash[:2]>/<hash>` (read-only),
  * run entries (a stage key and the trees it produced) under `runs/<key[:2]>/<key>.json`, both
- * written to a temporary name and renamed, so nothing half-written is ever visible. Restoring
- * copies (Deno's copy uses copy_file_range, which reflinks on filesystems that can), or makes
- * read-only hard links when `link: "hardlink"` is asked for.
+ * written to a temporary name and renamed, so nothing half-written is ever visible.
+ *
+ * Restoring makes each workspace file a separate inode, so editing a restored file in place
+ * can never change the store. The copy is `Deno.copyFile`, which on Linux is one
+ * `copy_file_range(2)` call (checked with strace): on filesystems that share extents —
+ * Btrfs, XFS made with reflink=1 (the default since xfsprogs 5.1), bcachefs, OCFS2, and
+ * OpenZFS 2.2+ with block cloning on — the kernel makes it a reflink, instant and taking no
+ * space until one side is written; on ext4 (this machine), tmpfs and most others it is an
+ * in-kernel copy that never passes through this process. Storing a file uses the same call.
+ *
+ * Read-only hard links (`link: "hardlink"`, `SAM2_LINK=hardlink`) are opt-in. They cost
+ * nothing on any filesystem, but the workspace file IS the stored object: the 0444 mode is
+ * the only thing between an in-place edit and a corrupted store, and root ignores modes
+ * (CAP_DAC_OVERRIDE: `echo x >> restored` succeeds), as does any owner who runs `chmod u+w`.
+ * Use them only where outputs are never edited in place; `cache verify` finds the damage.
  */
 import { HASH_ALGO, hashFile, mapLimit } from "./hash.ts";
 import type { TreeNode } from "./tree.ts";
@@ -31,7 +43,10 @@ export type LinkMode = "copy" | "hardlink";
 
 /** Options of `Store`. */
 export interface StoreOptions {
-  /** @default "copy" (reflinks where the filesystem supports them) */
+  /**
+   * `"hardlink"` shares the stored inode (unsafe as root: see the module doc).
+   * @default "copy" (reflinks where the filesystem supports them)
+   */
   link?: LinkMode;
 }
 
