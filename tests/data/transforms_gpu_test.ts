@@ -3,7 +3,8 @@
  * parameters; masks stay on the CPU (identical), pixels go through the WGSL kernels.
  */
 import { assert, assertEquals, AssertionError, assertThrows } from "../assert.ts";
-import { initGpu } from "../../src/gpu/mod.ts";
+import { gpu, initGpu } from "../../src/gpu/mod.ts";
+import { Tensor } from "../../src/tensor/mod.ts";
 import {
   buildTransforms,
   ClipLoader,
@@ -206,4 +207,33 @@ Deno.test("ClipLoader pixels: 'gpu' (through a Worker) gives the batches of 'cpu
   }
   // the float32 warp coordinates again (see above): at most 2% of the values
   assert(bad <= 0.02 * cpu.imgBatch.length, `${bad} of ${cpu.imgBatch.length} values differ`);
+});
+
+Deno.test("GpuPixelPipeline.run() writes a clip into its slot of a [T, B, 3, H, W] batch", async () => {
+  const specs = moseTrainTransformSpecs(24);
+  const pipe = new GpuPixelPipeline();
+  const batch = Tensor.empty([2, 2, 3, 24, 24], "f32");
+  const single: Float32Array[] = [];
+  for (const b of [0, 1]) {
+    pipe.run(run(specs, 10 + b, 2, true), { out: batch, batchIndex: b });
+    const t = pipe.run(run(specs, 10 + b, 2, true));
+    single.push(new Float32Array(await gpu().read(t.storage.buffer, 0, 2 * 3 * 24 * 24 * 4)));
+    t.dispose();
+  }
+  const all = new Float32Array(await gpu().read(batch.storage.buffer, 0, 4 * 3 * 24 * 24 * 4));
+  const plane = 3 * 24 * 24;
+  for (let t = 0; t < 2; t++) {
+    for (const b of [0, 1]) {
+      assertEquals(
+        all.subarray((t * 2 + b) * plane, (t * 2 + b + 1) * plane),
+        single[b].subarray(t * plane, (t + 1) * plane),
+      );
+    }
+  }
+  assertThrows(
+    () => pipe.run(run(specs, 1, 2, true), { out: batch, batchIndex: 2 }),
+    RangeError,
+    "needs",
+  );
+  batch.dispose();
 });

@@ -82,8 +82,13 @@ function colorRun(ops: FramePlan["ops"], frameDesc: string): ColorRun {
 
 /** Options for {@linkcode GpuPixelPipeline.run}. */
 export interface GpuPixelRunOptions {
-  /** Write into this tensor ([T, 3, H, W] f32) instead of a new one. */
+  /**
+   * Write into this tensor instead of a new one: [T, 3, H, W], or a batch [T, B, 3, H, W]
+   * (`BatchedVideoDatapoint.imgBatch` layout) with this clip at `batchIndex`.
+   */
   out?: Tensor;
+  /** The clip's position b in a batch `out`. @default 0 */
+  batchIndex?: number;
 }
 
 /** The GPU executor of pixel plans. Needs `initGpu()` first. */
@@ -155,8 +160,16 @@ export class GpuPixelPipeline {
       throw new GpuPlanError("Frames of a clip end at different sizes: cannot stack them");
     }
     const out = opts.out ?? Tensor.empty([frames.length, 3, H, W], "f32");
+    const batched = out.shape.length === 5;
+    const B = batched ? out.shape[1] : 1, b = opts.batchIndex ?? 0;
+    const want = batched ? [frames.length, B, 3, H, W] : [frames.length, 3, H, W];
+    if (out.shape.join() !== want.join() || b < 0 || b >= B) {
+      throw new RangeError(
+        `GpuPixelPipeline.run: out is [${out.shape}], clip ${b} needs [${want}]`,
+      );
+    }
     frames.forEach((f, t) => {
-      this.#runFrame(f, plans[t], out.storage.buffer, t * 3 * H * W, `Frame ${t}`);
+      this.#runFrame(f, plans[t], out.storage.buffer, (t * B + b) * 3 * H * W, `Frame ${t}`);
       delete f.pixelPlan;
       hostBufferPool.release(f.image.data);
       f.image = { width: W, height: H, data: new Uint8Array(0) };
