@@ -172,3 +172,16 @@ Deno.test("split layerNorm and softmax (forward and backward) equal the unsplit 
     return [T.layerNorm(x, t([130], 56), t([130], 57)), T.layerNorm(x, null, null)];
   });
 });
+
+Deno.test("sum over more than 65535 rows is exact (long columns reduce through partials)", async () => {
+  // llvmpipe stops a shader loop after 65,535 iterations: one thread per column once summed
+  // only the first 65,535 rows.
+  const x = T.ones([70001, 3]);
+  assertEquals(Array.from(await T.sum(x, 0).toArray()), [70001, 70001, 70001]);
+  const y = T.ones([7, 10001, 3]);
+  assertEquals(Array.from(await T.mean(y, [0, 1]).toArray()), [1, 1, 1]);
+  y.dispose();
+  // And under a pretend binding limit (runs cut to the windows first).
+  await assertSplitEqual("long columns split", LIM, () => [T.sum(x, 0)]);
+  x.dispose();
+});

@@ -64,7 +64,8 @@ export function reduceRaw(x: Tensor, axes: readonly number[], op: ReduceOp, mean
       : 1;
     const k = reduceKernel({ op, dtype: cur.dtype, outDtype: out.dtype, layout });
     const limit = gpu().maxBinding;
-    if (cur.storage.bytes > limit || out.storage.bytes > limit) {
+    const longCols = layout === "col" && !isArg && R > COL_MAX_RUN;
+    if (cur.storage.bytes > limit || out.storage.bytes > limit || longCols) {
       reduceSplit(cur, out, [A, R, B], { op, mean, layout });
     } else if (chunks > 1) {
       const part = Tensor.empty([A, chunks], out.dtype);
@@ -95,9 +96,18 @@ export function reduceRaw(x: Tensor, axes: readonly number[], op: ReduceOp, mean
 }
 
 /**
- * One [A, R, B] reduction whose input or output is above the binding limit: launches over blocks
- * of rows A (whole reductions), or, when one row is too long, over runs of R into partial
- * results [A, runs, B] that a second launch reduces (sum, max, min; mean scales at the end).
+ * Longest run of R one column-layout thread reduces. llvmpipe silently stops a shader invocation
+ * after 65,535 loop iterations (a sum over 70,000 rows came out as 65,535), and long columns
+ * leave few threads busy anyway: longer reductions go through partial results.
+ */
+const COL_MAX_RUN = 16384;
+
+/**
+ * One [A, R, B] reduction whose input or output is above the binding limit, or whose columns are
+ * longer than COL_MAX_RUN: launches over blocks of rows A (whole reductions) where that is
+ * enough; otherwise over runs of R (within the binding windows, at most COL_MAX_RUN long in the
+ * column layout) into partial results [A, runs, B] that a second reduction combines (sum, max,
+ * min; mean scales at the end).
  */
 function reduceSplit(
   cur: Tensor,
@@ -110,7 +120,8 @@ function reduceSplit(
     { tensor: cur, offset: cur.offset, strides: [R * B, B], inner: B },
     { tensor: out, offset: out.offset, strides: [B, 0], inner: B },
   ]);
-  if (plan.every((c) => c.shape[1] === R)) {
+  const maxRun = layout === "col" ? COL_MAX_RUN : Infinity;
+  if (plan.every((c) => c.shape[1] === R) && R <= maxRun) {
     for (const c of plan) {
       gpu().launch(k, {
         buffers: [c.bindings[1], c.bindings[0]],
@@ -126,22 +137,38 @@ function reduceSplit(
         `above the device's maxStorageBufferBindingSize ${gpu().maxBinding}: use smaller inputs`,
     );
   }
-  const run = plan[0].shape[1];
-  const runs = Math.ceil(R / run);
-  const part = Tensor.empty([A, runs, B], out.dtype);
-  const partBinding = bindingOf(part);
+  // The runs of R every row a is cut into: the plan's ranges (the same for every a), each cut
+  // again to at most maxRun.
+  const runs: [number, number][] = [];
   for (const c of plan) {
-    const at = (c.start[0] * runs + c.start[1] / run) * B;
-    gpu().launch(k, {
-      buffers: [partBinding, c.bindings[0]],
-      uniforms: reduceUniforms(1, c.shape[1], B, c.offsets[0], at, 1),
-      workgroups: reduceWorkgroups(layout, 1, B),
-    });
+    if (c.start[0] !== plan[0].start[0]) break;
+    for (let r = c.start[1]; r < c.start[1] + c.shape[1]; r += maxRun) {
+      runs.push([r, Math.min(maxRun, c.start[1] + c.shape[1] - r)]);
+    }
+  }
+  const part = Tensor.empty([A, runs.length, B], out.dtype);
+  const partBinding = bindingOf(part);
+  let next = 0; // index in `runs` of the first run inside the current chunk
+  for (const c of plan) {
+    if (c.start[1] === 0) next = 0;
+    const first = next;
+    while (next < runs.length && runs[next][0] < c.start[1] + c.shape[1]) next++;
+    for (let a = c.start[0]; a < c.start[0] + c.shape[0]; a++) {
+      for (let q = first; q < next; q++) {
+        const [r, len] = runs[q];
+        const inOff = c.offsets[0] + (a - c.start[0]) * R * B + (r - c.start[1]) * B;
+        gpu().launch(k, {
+          buffers: [partBinding, c.bindings[0]],
+          uniforms: reduceUniforms(1, len, B, inOff, (a * runs.length + q) * B, 1),
+          workgroups: reduceWorkgroups(layout, 1, B),
+        });
+      }
+    }
   }
   const k2 = reduceKernel({ op, dtype: out.dtype, outDtype: out.dtype, layout });
   gpu().launch(k2, {
     buffers: [bindingOf(out), partBinding],
-    uniforms: reduceUniforms(A, runs, B, 0, out.offset, mean ? 1 / R : 1),
+    uniforms: reduceUniforms(A, runs.length, B, 0, out.offset, mean ? 1 / R : 1),
     workgroups: reduceWorkgroups(layout, A, B),
   });
   part.dispose();
