@@ -12,3 +12,4 @@ export * from "./src/nn/mod.ts";
 export * from "./src/sam2/mod.ts";
 export * from "./src/train/mod.ts";
 export * from "./src/eval/mod.ts";
+export * from "./src/util/mod.ts";
