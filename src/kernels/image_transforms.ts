@@ -199,48 +199,69 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   });
 }
 
+/** Pixels each invocation of the "sum" colour kernel adds up (dispatch `imageGrid(n / 8)`). */
+export const SUM_PIXELS = 8;
+
 /** Colour step kinds in the `steps` buffer of {@linkcode colorPixelsKernel}. */
 export const COLOR_BRIGHTNESS = 0, COLOR_CONTRAST = 1, COLOR_SATURATION = 2, COLOR_GRAY = 4;
 
 /**
  * Colour steps on every pixel, then one of three outputs:
- * - "sum": adds the PIL "L" luma of the result into `sums[u.slot]` (workgroup tree sum, one
- *   atomic per workgroup): the mean a later contrast step blends towards;
+ * - "sum": adds the PIL "L" luma of the result into `sums[u.slot]` (`SUM_PIXELS` pixels per
+ *   invocation, strided by the workgroup width; workgroup tree sum; one atomic per
+ *   workgroup): the mean a later contrast step blends towards;
  * - "pixels": writes the pixels;
  * - "tensor": writes normalised float32 CHW (`out[off + c * n + i] = lut[c * 256 + byte]`).
- * Steps (u32 x 4 each): kind, offset of its 511 products in `prods`, mean slot, 0. A blend is
- * PIL's `ImagingBlend` in float32: byte = trunc(clip(base + prods[off + v - base + 255])),
- * with base 0 (brightness), the mean of slot (contrast: floor((2 sum + n) / 2n)) or the
- * pixel's luma (saturation); the products f32(alpha * d) come from the host, so no fused
- * multiply-add can change the rounding. Layout: src n pixels.
- * Bindings: out|sums (write), src, steps, prods, [sums (read), lut: "tensor" / "pixels"],
- * uniforms {n, nSteps, slot, outOff, gridX, 3 x pad}.
+ * The step kinds are compiled in (straight-line code: a loop over a step list in a buffer
+ * ran ~7x slower on lavapipe). Blend step j (counting blends only) reads its 511 products at
+ * `prods[511 j ...]`; contrast step k reads the mean of `sums[k]`. A blend is PIL's
+ * `ImagingBlend` in float32: byte = trunc(clip(base + prods[off + v - base + 255])), with base
+ * 0 (brightness), the mean floor((2 sum + n) / 2n) (contrast) or the pixel's luma
+ * (saturation); the products f32(alpha * d) come from the host, so no fused multiply-add can
+ * change the rounding. Layout: src n pixels.
+ * Bindings: out|sums (write), src, prods, [sums (read), lut: "tensor" / "pixels"],
+ * uniforms {n, slot, outOff, gridX}.
  */
-export function colorPixelsKernel(output: "sum" | "pixels" | "tensor"): KernelSource {
-  const key = `image_color_${output}`;
+export function colorPixelsKernel(
+  output: "sum" | "pixels" | "tensor",
+  kinds: readonly number[],
+): KernelSource {
+  const key = `image_color_${output}_${kinds.join("")}`;
   return memoKernel(key, () => {
     const sumOut = output === "sum";
     const binds = sumOut
       ? `@group(0) @binding(0) var<storage, read_write> sums: array<atomic<u32>>;
 @group(0) @binding(1) var<storage, read> src: array<u32>;
-@group(0) @binding(2) var<storage, read> steps: array<vec4<u32>>;
-@group(0) @binding(3) var<storage, read> prods: array<f32>;
-@group(0) @binding(4) var<uniform> u: U;
+@group(0) @binding(2) var<storage, read> prods: array<f32>;
+@group(0) @binding(3) var<uniform> u: U;
 var<workgroup> part: array<u32, ${IMAGE_WG}>;
 fn meanOf(slot: u32) -> u32 { return (2u * atomicLoad(&sums[slot]) + u.n) / (2u * u.n); }`
       : `@group(0) @binding(0) var<storage, read_write> out: array<${
         output === "tensor" ? "f32" : "u32"
       }>;
 @group(0) @binding(1) var<storage, read> src: array<u32>;
-@group(0) @binding(2) var<storage, read> steps: array<vec4<u32>>;
-@group(0) @binding(3) var<storage, read> prods: array<f32>;
-@group(0) @binding(4) var<storage, read> sums: array<u32>;
-@group(0) @binding(5) var<storage, read> lut: array<f32>;
-@group(0) @binding(6) var<uniform> u: U;
+@group(0) @binding(2) var<storage, read> prods: array<f32>;
+@group(0) @binding(3) var<storage, read> sums: array<u32>;
+@group(0) @binding(4) var<storage, read> lut: array<f32>;
+@group(0) @binding(5) var<uniform> u: U;
 fn meanOf(slot: u32) -> u32 { return (2u * sums[slot] + u.n) / (2u * u.n); }`;
+    let blends = 0, contrasts = 0;
+    const means: string[] = [];
+    const body = kinds.map((k) => {
+      if (k === COLOR_GRAY) return "  c = vec3<u32>(luma(c));";
+      const off = 511 * blends++;
+      if (k === COLOR_BRIGHTNESS) return `  c = blend(0u, c, ${off}u);`;
+      if (k === COLOR_SATURATION) return `  c = blend(luma(c), c, ${off}u);`;
+      if (k === COLOR_CONTRAST) {
+        means.push(`  let mean${contrasts} = meanOf(${contrasts}u);`);
+        return `  c = blend(mean${contrasts++}, c, ${off}u);`;
+      }
+      throw new RangeError(`colorPixelsKernel: unknown step kind ${k}`);
+    }).join("\n");
     const tail = sumOut
-      ? `  let lid = gid.x % ${IMAGE_WG}u;
-  part[lid] = select(0u, luma(c), inside);
+      ? `    acc += select(0u, luma(c), inside);
+  }
+  part[lid] = acc;
   workgroupBarrier();
   for (var s = ${IMAGE_WG / 2}u; s > 0u; s >>= 1u) {
     if (lid < s) { part[lid] += part[lid + s]; }
@@ -257,32 +278,35 @@ fn meanOf(slot: u32) -> u32 { return (2u * sums[slot] + u.n) / (2u * u.n); }`;
     return {
       label: key,
       bindings: sumOut
-        ? ["write", "read", "read", "read", "uniform"]
-        : ["write", "read", "read", "read", "read", "read", "uniform"],
+        ? ["write", "read", "read", "uniform"]
+        : ["write", "read", "read", "read", "read", "uniform"],
       workgroupSize: [IMAGE_WG, 1, 1],
       code: `${HEAD}
-struct U { n: u32, nSteps: u32, slot: u32, outOff: u32, gridX: u32, p0: u32, p1: u32, p2: u32 };
+struct U { n: u32, slot: u32, outOff: u32, gridX: u32 };
 ${binds}
 fn luma(c: vec3<u32>) -> u32 { return (c.x * 19595u + c.y * 38470u + c.z * 7471u + 32768u) >> 16u; }
 fn blend(base: u32, v: vec3<u32>, off: u32) -> vec3<u32> {
   let b = f32(base);
-  let t = vec3<f32>(b + prods[off + v.x + 255u - base], b + prods[off + v.y + 255u - base],
-                    b + prods[off + v.z + 255u - base]);
+  let o = off + 255u - base;
+  let t = vec3<f32>(b + prods[o + v.x], b + prods[o + v.y], b + prods[o + v.z]);
   return vec3<u32>(clamp(t, vec3<f32>(0.0), vec3<f32>(255.0)));
 }
 @compute @workgroup_size(${IMAGE_WG}, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = pidx(gid, u.gridX);
+${means.join("\n")}
+${
+        sumOut
+          ? `  let lid = gid.x % ${IMAGE_WG}u;
+  let first = (pidx(gid, u.gridX) - lid) * ${SUM_PIXELS}u + lid;
+  var acc = 0u;
+  for (var j = 0u; j < ${SUM_PIXELS}u; j++) {
+    let i = first + j * ${IMAGE_WG}u;`
+          : "  let i = pidx(gid, u.gridX);"
+      }
   let inside = i < u.n;
   let p = src[min(i, u.n - 1u)];
   var c = vec3<u32>(p & 255u, (p >> 8u) & 255u, (p >> 16u) & 255u);
-  for (var s = 0u; s < u.nSteps; s++) {
-    let st = steps[s];
-    if (st.x == ${COLOR_BRIGHTNESS}u) { c = blend(0u, c, st.y); }
-    else if (st.x == ${COLOR_CONTRAST}u) { c = blend(meanOf(st.z), c, st.y); }
-    else if (st.x == ${COLOR_SATURATION}u) { c = blend(luma(c), c, st.y); }
-    else { c = vec3<u32>(luma(c)); }
-  }
+${body}
 ${tail}
 }`,
     };

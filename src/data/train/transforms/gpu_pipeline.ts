@@ -24,6 +24,7 @@ import {
   flipPixelsKernel,
   imageGrid,
   resizePixelsKernel,
+  SUM_PIXELS,
   unpackRgbKernel,
 } from "../../../kernels/image_transforms.ts";
 import { Tensor } from "../../../tensor/tensor.ts";
@@ -45,28 +46,28 @@ export class GpuPlanError extends Error {
   override name = "GpuPlanError";
 }
 
-/** Steps of one colour run: kinds + product tables, and how many contrast means it needs. */
+/** Steps of one colour run: their kinds, the blend products, where the contrast steps are. */
 interface ColorRun {
-  steps: number[]; // 4 u32 per step
-  prods: number[]; // 511 f32 per blend step
+  kinds: number[];
+  prods: number[]; // 511 f32 per blend step, in step order
   contrastAt: number[]; // step index of each contrast step, in order
 }
 
 function colorRun(ops: FramePlan["ops"], frameDesc: string): ColorRun {
-  const run: ColorRun = { steps: [], prods: [], contrastAt: [] };
-  const blend = (kind: number, factor: number, slot = 0) => {
-    const off = run.prods.length, a = Math.fround(factor);
+  const run: ColorRun = { kinds: [], prods: [], contrastAt: [] };
+  const blend = (kind: number, factor: number) => {
+    const a = Math.fround(factor);
     for (let d = -255; d <= 255; d++) run.prods.push(Math.fround(a * d));
-    run.steps.push(kind, off, slot, 0);
+    run.kinds.push(kind);
   };
   for (const op of ops) {
-    if (op.op === "grayscale") run.steps.push(COLOR_GRAY, 0, 0, 0);
+    if (op.op === "grayscale") run.kinds.push(COLOR_GRAY);
     else if (op.op === "jitter") {
       for (const [fn, f] of op.steps) {
         if (fn === JITTER_BRIGHTNESS) blend(COLOR_BRIGHTNESS, f);
         else if (fn === JITTER_CONTRAST) {
-          run.contrastAt.push(run.steps.length / 4);
-          blend(COLOR_CONTRAST, f, run.contrastAt.length - 1);
+          run.contrastAt.push(run.kinds.length);
+          blend(COLOR_CONTRAST, f);
         } else if (fn === JITTER_SATURATION) blend(COLOR_SATURATION, f);
         else if (fn === JITTER_HUE) {
           throw new GpuPlanError(
@@ -280,44 +281,41 @@ export class GpuPixelPipeline {
         if (n * 255 >= 2 ** 31) {
           throw new GpuPlanError(`${desc}: ${w}x${h} is too large for the u32 luma sums`);
         }
-        const steps = acquire(Math.max(16, run.steps.length * 4), "colour steps");
-        if (run.steps.length) g.write(steps, 0, new Uint32Array(run.steps));
         const prods = acquire(Math.max(4, run.prods.length * 4), "blend products");
         if (run.prods.length) g.write(prods, 0, new Float32Array(run.prods));
         const sums = acquire(Math.max(4, run.contrastAt.length * 4), "luma sums");
         g.write(sums, 0, new Uint32Array(Math.max(1, run.contrastAt.length)));
         const grid = imageGrid(n);
         run.contrastAt.forEach((stepIdx, slot) => {
-          g.launch(colorPixelsKernel("sum"), {
-            buffers: [sums, cur, steps, prods],
-            uniforms: new Uint32Array([n, stepIdx, slot, 0, grid[0], 0, 0, 0]),
-            workgroups: grid,
+          const sumGrid = imageGrid(Math.ceil(n / SUM_PIXELS));
+          g.launch(colorPixelsKernel("sum", run.kinds.slice(0, stepIdx)), {
+            buffers: [sums, cur, prods],
+            uniforms: new Uint32Array([n, slot, 0, sumGrid[0]]),
+            workgroups: sumGrid,
           });
         });
-        const nSteps = run.steps.length / 4;
         if (final && final.op === "tensor") {
           // bind from an aligned offset; the rest of the offset goes in the uniforms
           const align = g.bindingAlignment / 4;
           const base = Math.floor(outOff / align) * align;
-          g.launch(colorPixelsKernel("tensor"), {
+          g.launch(colorPixelsKernel("tensor", run.kinds), {
             buffers: [
               { buffer: out, offset: base * 4, size: (outOff - base + 3 * n) * 4 },
               cur,
-              steps,
               prods,
               sums,
               this.#lut(final.mean, final.std),
             ],
-            uniforms: new Uint32Array([n, nSteps, 0, outOff - base, grid[0], 0, 0, 0]),
+            uniforms: new Uint32Array([n, 0, outOff - base, grid[0]]),
             workgroups: grid,
           });
           opIdx = end + 1;
           break;
         }
         const next = acquire(n * 4, "frame pixels");
-        g.launch(colorPixelsKernel("pixels"), {
-          buffers: [next, cur, steps, prods, sums, prods],
-          uniforms: new Uint32Array([n, nSteps, 0, 0, grid[0], 0, 0, 0]),
+        g.launch(colorPixelsKernel("pixels", run.kinds), {
+          buffers: [next, cur, prods, sums, prods],
+          uniforms: new Uint32Array([n, 0, 0, grid[0]]),
           workgroups: grid,
         });
         cur = next;
