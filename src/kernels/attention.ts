@@ -20,11 +20,12 @@
  * tile's worth of straight-line statements inside short loops. The score matrix never exists.
  *
  * Why this shape: on lavapipe (llvmpipe) every buffer load is a per-lane scalar loop, so loads,
- * not FMAs, bound the rate; and a private array indexed by a loop variable that LLVM does not
- * unroll lives in memory with per-lane addressing (the earlier kernels spent most of their time
- * there). Here every register is a named scalar or vector (indices are fixed when the WGSL is
- * generated), and loops run over the head dim or the stream only. Measured on lavapipe (L 1024,
- * d 64 forward): 8 x 8 tiles ~3.5x the rate of our matmul; compile time grows with rows·block.
+ * not FMAs, bound the rate; and an array indexed by a loop variable is memory, not registers
+ * (the earlier kernels kept their tiles in such arrays, workgroup or private, indexed by loops
+ * with uniform bounds). Here every register is a named scalar or vector (indices are fixed when the WGSL is
+ * generated), and loops run over the head dim or the stream only. Measured on lavapipe with
+ * 8 x 8 (8 x 16) tiles: forward 3-4.6x, backward 2.4-3.7x the rate of our matmul (was 0.3-0.6x;
+ * bench/results/attention-lavapipe.txt); compile time grows with rows·block.
  * Real GPUs get the same kernels with smaller tiles in wider workgroups (set by the op).
  *
  * Workgroup (x, y, z) covers rows [x·wg·rows, (x+1)·wg·rows) of head y + 65535·z; rows past the

@@ -110,8 +110,16 @@ const cases: { name: string; s: Shape; mask?: "shared" | "head"; opts?: SdpaOpti
   { name: "d16 150x900 (8x8 tiles, partial blocks)", s: { b: 1, h: 1, lq: 150, lk: 900, d: 16 } },
   // Long enough that lavapipe's 65535-loop-iteration limit forces several dispatches per pass
   // (keys for the forward and dQ, queries for dK/dV).
-  { name: "d64 10000 keys (chunked dispatches)", s: { b: 1, h: 1, lq: 5, lk: 10000, d: 64 } },
-  { name: "d64 10000 queries (chunked dispatches)", s: { b: 1, h: 1, lq: 10000, lk: 5, d: 64 } },
+  {
+    name: "d64 10000 keys (chunked dispatches)",
+    s: { b: 1, h: 1, lq: 5, lk: 10000, d: 64 },
+    mask: "shared",
+  },
+  {
+    name: "d64 10000 queries (chunked dispatches)",
+    s: { b: 1, h: 1, lq: 10000, lk: 5, d: 64 },
+    mask: "shared",
+  },
   { name: "d12 non-pow2", s: { b: 1, h: 3, lq: 23, lk: 17, d: 12 } },
   { name: "d6 scalar path", s: { b: 1, h: 2, lq: 11, lk: 13, d: 6 }, opts: { scale: 0.3 } },
   {
