@@ -7,17 +7,21 @@
  * - the re-run after one byte of one input changed (the stage runs again);
  * - first-run hashing throughput on a 1 GB file against `sha256sum` (and `b3sum` when
  *   installed) on the same file in the same run (target: at least 4x sha256sum);
- * - the same on the 10,000 files (files/s), against `sha256sum` over the same files.
+ * - the same on the 10,000 files (files/s), against `sha256sum` over the same files, and
+ *   against our own hashing on one thread (no Workers);
+ * - what `deno task run` adds to a no-op (deno task is a second process in front of the CLI).
  *
  * Wall times and CPU times (user+sys of the whole process, from /usr/bin/time when present)
  * are both printed: on a shared machine the CPU time is the steadier figure.
  */
+import process from "node:process";
 import { hasherFactory, hashFile, StatCache } from "../src/pipeline/mod.ts";
 
 const args = new Set(Deno.args);
 const json = args.has("--json");
 const quick = args.has("--quick");
 const main = new URL("../src/cli/main.ts", import.meta.url).pathname;
+const denoJson = new URL("../deno.json", import.meta.url).pathname;
 const log = (s: string) => {
   if (!json) console.log(s);
 };
@@ -93,6 +97,20 @@ async function noop(files: number, reps: number) {
       if (!t.stdout.includes("1 up to date")) throw new Error(`not a no-op: ${t.stdout}`);
       runs.push(t);
     }
+    // the same no-op through `deno task run` (what `deno task run FILE` costs a user)
+    const viaTask: Timed[] = [];
+    for (let i = 0; i < reps; i++) {
+      const t = await timed([
+        Deno.execPath(),
+        "task",
+        "--config",
+        denoJson,
+        "run",
+        `${dir}/pipeline.yaml`,
+      ], dir);
+      if (!t.stdout.includes("1 up to date")) throw new Error(`not a no-op: ${t.stdout}`);
+      viaTask.push(t);
+    }
     // one byte of one input changes (same size, so only the content hash can tell)
     const victim = `${dir}/in/d0000/f000007.txt`;
     const bytes = Deno.readFileSync(victim);
@@ -109,6 +127,8 @@ async function noop(files: number, reps: number) {
       firstRunWall: first.wall,
       noopWall: median(runs.map((r) => r.wall)),
       noopCpu: runs[0].cpu === null ? null : median(runs.map((r) => r.cpu!)),
+      noopViaDenoTaskWall: median(viaTask.map((r) => r.wall)),
+      noopViaDenoTaskCpu: viaTask[0].cpu === null ? null : median(viaTask.map((r) => r.cpu!)),
       oneByteChangedWall: changed.wall,
       oneByteChangedCpu: changed.cpu,
       dir,
@@ -230,20 +250,39 @@ log(
 
 // No-op re-runs.
 const r10 = await noop(10_000, 5);
-// first-run hashing throughput of the 10,000 files, in-process, vs sha256sum on the same files
-t = performance.now();
-const tree = await StatCache.memory().hashPath(`${r10.dir}/in`);
-const oursFiles = (performance.now() - t) / 1000;
-const shaFiles = await timed([
-  "sh",
-  "-c",
-  "find in -type f -print0 | xargs -0 sha256sum > /dev/null",
-], r10.dir);
+// first-run hashing throughput of the 10,000 files, in-process (Workers as the engine uses them,
+// then one thread), vs sha256sum on the same files; best of 3, interleaved
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+let oursFiles = Infinity, oursOneThread = Infinity, oursCpu = Infinity;
+let shaFiles: Timed | null = null;
+let tree = null;
+for (let i = 0; i < 3; i++) {
+  const c0 = cpuMs();
+  t = performance.now();
+  tree = await StatCache.memory().hashPath(`${r10.dir}/in`);
+  oursFiles = Math.min(oursFiles, (performance.now() - t) / 1000);
+  oursCpu = Math.min(oursCpu, (cpuMs() - c0) / 1000);
+  t = performance.now();
+  await StatCache.memory().hashPath(`${r10.dir}/in`, { workers: 0 });
+  oursOneThread = Math.min(oursOneThread, (performance.now() - t) / 1000);
+  const s1 = await timed([
+    "sh",
+    "-c",
+    "find in -type f -print0 | xargs -0 sha256sum > /dev/null",
+  ], r10.dir);
+  if (!shaFiles || s1.wall < shaFiles.wall) shaFiles = s1;
+}
 const filesRes = {
   files: tree?.type === "dir" ? tree.files : 0,
   oursFilesPerS: 10_000 / oursFiles,
-  sha256sumFilesPerS: 10_000 / shaFiles.wall,
-  ratioVsSha256sum: shaFiles.wall / oursFiles,
+  oursCpuS: oursCpu,
+  oursOneThreadFilesPerS: 10_000 / oursOneThread,
+  sha256sumFilesPerS: 10_000 / shaFiles!.wall,
+  sha256sumCpuS: shaFiles!.cpu,
+  ratioVsSha256sum: shaFiles!.wall / oursFiles,
 };
 await Deno.remove(r10.dir, { recursive: true });
 const fmt = (r: Awaited<ReturnType<typeof noop>>, target: number) =>
@@ -251,12 +290,20 @@ const fmt = (r: Awaited<ReturnType<typeof noop>>, target: number) =>
     r.noopCpu?.toFixed(3) ?? "?"
   } s cpu (CLI start-up floor ${cliFloor.cpu?.toFixed(3) ?? "?"} s cpu); after one byte changed: ${
     r.oneByteChangedWall.toFixed(3)
-  } s (stage re-ran); first run ${r.firstRunWall.toFixed(2)} s`;
+  } s (stage re-ran); first run ${r.firstRunWall.toFixed(2)} s; no-op via deno task: ${
+    r.noopViaDenoTaskWall.toFixed(3)
+  } s wall, ${r.noopViaDenoTaskCpu?.toFixed(3) ?? "?"} s cpu; no-op / empty-script floor: ${
+    (r.noopWall / floor.wall).toFixed(2)
+  }x wall`;
 log(fmt(r10, 0.25));
 log(
-  `hash 10,000 small files: ours ${filesRes.oursFilesPerS.toFixed(0)} files/s, sha256sum ${
-    filesRes.sha256sumFilesPerS.toFixed(0)
-  } files/s: ${filesRes.ratioVsSha256sum.toFixed(1)}x`,
+  `hash 10,000 small files: ours ${filesRes.oursFilesPerS.toFixed(0)} files/s (${
+    filesRes.oursCpuS.toFixed(3)
+  } s cpu in-process; one thread ${
+    filesRes.oursOneThreadFilesPerS.toFixed(0)
+  } files/s), sha256sum ${filesRes.sha256sumFilesPerS.toFixed(0)} files/s (${
+    filesRes.sha256sumCpuS?.toFixed(3) ?? "?"
+  } s cpu): ${filesRes.ratioVsSha256sum.toFixed(1)}x sha256sum`,
 );
 let r100: Awaited<ReturnType<typeof noop>> | null = null;
 if (!quick) {
@@ -264,6 +311,14 @@ if (!quick) {
   await Deno.remove(r100.dir, { recursive: true });
   log(fmt(r100, 1.5));
 }
+const loadEnd = (() => {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ")[0];
+  } catch {
+    return "?";
+  }
+})();
+log(`load at the end: ${loadEnd} (at the start: ${load})`);
 if (json) {
   const strip = (r: typeof r10 | null) => {
     if (!r) return null;
@@ -275,6 +330,7 @@ if (json) {
       cpu: cpuModel,
       cores: navigator.hardwareConcurrency,
       load: Number(load),
+      loadEnd: Number(loadEnd),
       blake3: impl,
     },
     startupFloor: floor,
