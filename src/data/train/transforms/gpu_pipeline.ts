@@ -334,16 +334,15 @@ export class GpuPixelPipeline {
 }
 
 /**
- * Reads a clip tensor of {@linkcode GpuPixelPipeline.run} back into each frame's `tensor`
- * (host pool arrays), so the CPU collation can take GPU-transformed clips.
+ * Reads a clip tensor of {@linkcode GpuPixelPipeline.run} back into each frame's `tensor`, so
+ * the CPU collation can take GPU-transformed clips. The frames' tensors are views of one read
+ * back buffer (no second copy).
  */
 export async function readFrameTensors(dp: VideoDatapoint, t: Tensor): Promise<void> {
   const [T, , H, W] = t.shape;
   const plane = 3 * H * W;
-  const all = new Float32Array(await gpu().read(t.storage.buffer, 0, T * plane * 4));
+  const all = await gpu().read(t.storage.buffer, 0, T * plane * 4);
   dp.frames.forEach((f, i) => {
-    const a = hostBufferPool.f32(plane);
-    a.set(all.subarray(i * plane, (i + 1) * plane));
-    f.tensor = a;
+    f.tensor = new Float32Array(all, i * plane * 4, plane);
   });
 }
