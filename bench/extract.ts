@@ -1,8 +1,10 @@
 /**
  * `deno task bench extract [--json] [--reps N]`: frames written per second by `extractVideo`
  * (every 4th frame, quality 95) and its time as a ratio to ffmpeg's decode-only time
- * (`ffmpeg -i V -f null -`) for the same video, measured in the same run; plus ffmpeg's own
- * mjpeg encoder doing the same selection (the alternative that was not chosen), the
+ * (`ffmpeg -i V -f null -`) for the same video, measured in the same run, with the CPU time
+ * split between ffmpeg and this process; the same extraction with sharp as the JPEG back end
+ * (instead of the system libjpeg-turbo through FFI); ffmpeg's own mjpeg encoder doing the
+ * same selection (the alternative that was not chosen), the
  * reference's Python/OpenCV loop when `python3` with `cv2` is installed (also checking that
  * our files are byte-identical to `cv2.imwrite`'s), and a folder of 8 videos with
  * `--jobs 2` against `--jobs 1`.
@@ -13,7 +15,12 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
-import { extractVideo, extractVideos, ffmpegVersion } from "../src/data/extract/mod.ts";
+import {
+  extractVideo,
+  extractVideos,
+  ffmpegVersion,
+  jpegBackend,
+} from "../src/data/extract/mod.ts";
 
 const args = [...Deno.args];
 const json = args.includes("--json");
@@ -63,20 +70,24 @@ class CpuMeter {
     );
     return new CpuMeter(wrapper, logFile);
   }
-  /** Runs `fn` and returns [wall s, CPU s of ffmpeg children + this process]. */
-  async measure(fn: () => Promise<unknown>, self: boolean): Promise<[number, number]> {
+  /** Runs `fn`: wall s, CPU s of the ffmpeg children and of this process (all threads). */
+  async measure(
+    fn: () => Promise<unknown>,
+    self: boolean,
+  ): Promise<{ wall: number; cpu: number; ffmpeg: number; self: number }> {
     await Deno.writeTextFile(this.logFile, "");
     const c0 = process.cpuUsage();
     const t = performance.now();
     await fn();
     const wall = (performance.now() - t) / 1000;
     const c = process.cpuUsage(c0);
-    let cpu = self ? (c.user + c.system) / 1e6 : 0;
+    const own = self ? (c.user + c.system) / 1e6 : 0;
+    let ffmpeg = 0;
     for (const line of (await Deno.readTextFile(this.logFile)).split("\n")) {
       const [u, sy] = line.trim().split(/\s+/).map(Number);
-      if (Number.isFinite(u) && Number.isFinite(sy)) cpu += u + sy;
+      if (Number.isFinite(u) && Number.isFinite(sy)) ffmpeg += u + sy;
     }
-    return [wall, cpu];
+    return { wall, cpu: ffmpeg + own, ffmpeg, self: own };
   }
 }
 
@@ -164,33 +175,52 @@ try {
     "-an",
     savLike,
   ]);
-  log(`device: ${results.device}\n${results.ffmpeg}\nmedian of ${reps} runs each\n`);
+  const load = () => Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+  results.loadAtStart = load();
+  const backend = await jpegBackend();
+  results.jpegBackend = backend;
+  log(
+    `device: ${results.device}\n${results.ffmpeg}\nJPEG back end: ${backend}; load average ` +
+      `at start ${results.loadAtStart}\nmedian of ${reps} runs each\n`,
+  );
   const py = await hasOpenCv();
   const meter = await CpuMeter.create(tmp);
   await extractVideo(bedroom, join(tmp, "warmup"), { sampleRate: 50 }); // load sharp, probe ffmpeg
 
   const pairs = [["bedroom 960x540 30fps", bedroom], ["sav-like 848x480 24fps", savLike]];
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  type Cpu = { wall: number; cpu: number; ffmpeg: number; self: number };
   for (const [name, video] of pairs) {
-    // Interleaved: each rep times decode-only, ours, ffmpeg-mjpeg (and the Python loop) back
-    // to back, so load changes on a shared machine hit baseline and candidates alike; the
-    // figures are medians of the per-rep ratios.
+    // Interleaved: each rep times decode-only, ours, ours through sharp, ffmpeg-mjpeg (and
+    // the Python loop) back to back, so load changes on a shared machine hit baseline and
+    // candidates alike; the figures are medians of the per-rep ratios.
     const out = join(tmp, "ours"), mj = join(tmp, "mjpeg"), ref = join(tmp, "opencv");
-    const rows: { decode: number; ours: number; mjpeg: number; py?: number; cpu: number }[] = [];
+    const rows: {
+      decode: Cpu;
+      ours: Cpu;
+      sharp: Cpu;
+      mjpeg: number;
+      py?: number;
+    }[] = [];
     let frames = 0;
     for (let r = 0; r < reps; r++) {
       // Both through the same ffmpeg (the timing wrapper when there is one).
       const ff = meter?.wrapper ?? "ffmpeg";
       const decodeOnly = () => run(ff, ["-nostdin", "-v", "error", "-i", video, "-f", "null", "-"]);
-      const extract = async () => {
-        frames = (await extractVideo(video, out, { sampleRate: 4, quality: 95 })).frames;
+      // Each extraction writes a fresh folder: removing the last one is not timed.
+      const extract = (jpeg?: "sharp") => async () => {
+        frames = (await extractVideo(video, out, { sampleRate: 4, quality: 95, jpegBackend: jpeg }))
+          .frames;
+      };
+      const timed = async (fn: () => Promise<unknown>, self: boolean): Promise<Cpu> => {
+        await Deno.remove(out, { recursive: true }).catch(() => {});
+        if (meter) return await meter.measure(fn, self);
+        return { wall: await time(fn), cpu: NaN, ffmpeg: NaN, self: NaN };
       };
       if (meter) Deno.env.set("FFMPEG", meter.wrapper);
-      const [decode, decodeCpu] = meter
-        ? await meter.measure(decodeOnly, false)
-        : [await time(decodeOnly), NaN];
-      const [ours, oursCpu] = meter
-        ? await meter.measure(extract, true)
-        : [await time(extract), NaN];
+      const decode = await timed(decodeOnly, false);
+      const sharpRun = await timed(extract("sharp"), true);
+      const ours = await timed(extract(), true);
       Deno.env.delete("FFMPEG");
       const mjpeg = await time(
         () =>
@@ -223,35 +253,44 @@ try {
           () => Deno.remove(ref, { recursive: true }).catch(() => {}),
         )
         : undefined;
-      rows.push({ decode, ours, mjpeg, py: pyS, cpu: oursCpu / decodeCpu });
+      rows.push({ decode, ours, sharp: sharpRun, mjpeg, py: pyS });
     }
-    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-    const decode = med(rows.map((x) => x.decode)), ours = med(rows.map((x) => x.ours));
+    const decode = med(rows.map((x) => x.decode.wall)), ours = med(rows.map((x) => x.ours.wall));
     const row: Record<string, unknown> = {
       framesWritten: frames,
       decodeOnlyS: decode,
       oursS: ours,
       oursFramesPerS: frames / ours,
-      oursOverDecode: med(rows.map((x) => x.ours / x.decode)),
-      ffmpegMjpegQ2OverDecode: med(rows.map((x) => x.mjpeg / x.decode)),
-      oursCpuOverDecodeCpu: med(rows.map((x) => x.cpu)),
+      oursOverDecode: med(rows.map((x) => x.ours.wall / x.decode.wall)),
+      oursCpuOverDecodeCpu: med(rows.map((x) => x.ours.cpu / x.decode.cpu)),
+      decodeCpuS: med(rows.map((x) => x.decode.cpu)),
+      oursFfmpegCpuS: med(rows.map((x) => x.ours.ffmpeg)),
+      oursProcessCpuS: med(rows.map((x) => x.ours.self)),
+      sharpOverDecode: med(rows.map((x) => x.sharp.wall / x.decode.wall)),
+      sharpCpuOverDecodeCpu: med(rows.map((x) => x.sharp.cpu / x.decode.cpu)),
+      sharpProcessCpuS: med(rows.map((x) => x.sharp.self)),
+      ffmpegMjpegQ2OverDecode: med(rows.map((x) => x.mjpeg / x.decode.wall)),
     };
+    const f = (k: string, d = 2) => (row[k] as number).toFixed(d);
     log(
       `${name}: ${frames} frames written; decode-only ${decode.toFixed(3)} s; ours ${
         ours.toFixed(3)
-      } s = ${(frames / ours).toFixed(1)} frames/s; ours/decode-only ${
-        (row.oursOverDecode as number).toFixed(2)
-      }x (CPU time ${
-        (row.oursCpuOverDecodeCpu as number).toFixed(2)
-      }x); ffmpeg mjpeg -q:v 2 (not chosen) ${
-        (row.ffmpegMjpegQ2OverDecode as number).toFixed(2)
-      }x decode-only`,
+      } s = ${(frames / ours).toFixed(1)} frames/s; ours/decode-only ${f("oursOverDecode")}x ` +
+        `(CPU time ${f("oursCpuOverDecodeCpu")}x)\n` +
+        `  CPU s: decode-only ffmpeg ${f("decodeCpuS", 3)}; ours: ffmpeg ${
+          f("oursFfmpegCpuS", 3)
+        } + this process ${f("oursProcessCpuS", 3)} (read, encode, write)\n` +
+        `  same with sharp as the JPEG back end: ${f("sharpOverDecode")}x (CPU time ${
+          f("sharpCpuOverDecodeCpu")
+        }x, this process ${f("sharpProcessCpuS", 3)} s); ffmpeg mjpeg -q:v 2 (not chosen) ${
+          f("ffmpegMjpegQ2OverDecode")
+        }x decode-only`,
     );
     if (py) {
       const pr = rows.filter((x) => x.py !== undefined);
       const cmp = await sameBytes(out, ref);
-      row.pythonOpenCvOverDecode = med(pr.map((x) => x.py! / x.decode));
-      row.oursOverPythonOpenCv = med(pr.map((x) => x.ours / x.py!));
+      row.pythonOpenCvOverDecode = med(pr.map((x) => x.py! / x.decode.wall));
+      row.oursOverPythonOpenCv = med(pr.map((x) => x.ours.wall / x.py!));
       row.byteIdenticalToOpenCv = `${cmp.same}/${cmp.total}`;
       log(
         `  python/OpenCV reference loop ${
@@ -288,31 +327,36 @@ try {
   }
   const scaling: Record<string, number> = {};
   const folderReps = Math.max(1, Math.min(reps, 3));
-  const per: Record<number, number[]> = { 1: [], 2: [] };
+  const per: Record<number, { fps: number; cpu: number }[]> = { 1: [], 2: [] };
   for (let r = 0; r < folderReps; r++) {
     for (const jobs of [1, 2]) {
       let written = 0;
       const root = join(tmp, `folder_out_${jobs}`);
-      const s = await time(
-        async () => {
-          written = (await extractVideos(videos, root, { jobs, skipComplete: false })).frames;
-        },
-        () => Deno.remove(root, { recursive: true }).catch(() => {}),
-      );
-      per[jobs].push(written / s);
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+      const go = async () => {
+        written = (await extractVideos(videos, root, { jobs, skipComplete: false })).frames;
+      };
+      if (meter) Deno.env.set("FFMPEG", meter.wrapper);
+      const m = meter ? await meter.measure(go, true) : { wall: await time(go), cpu: NaN };
+      Deno.env.delete("FFMPEG");
+      per[jobs].push({ fps: written / m.wall, cpu: m.cpu });
     }
   }
-  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  scaling.jobs1FramesPerS = med(per[1]);
-  scaling.jobs2FramesPerS = med(per[2]);
-  scaling.jobs2OverJobs1Throughput = med(per[2].map((x, i) => x / per[1][i]));
+  scaling.jobs1FramesPerS = med(per[1].map((x) => x.fps));
+  scaling.jobs2FramesPerS = med(per[2].map((x) => x.fps));
+  scaling.jobs2OverJobs1Throughput = med(per[2].map((x, i) => x.fps / per[1][i].fps));
+  scaling.jobs1CpuS = med(per[1].map((x) => x.cpu));
+  scaling.jobs2CpuS = med(per[2].map((x) => x.cpu));
   results.folder8 = scaling;
+  results.loadAtEnd = load();
   log(
     `folder of 8 videos (848x480, 120 frames each): --jobs 1 ${
       scaling.jobs1FramesPerS.toFixed(1)
     } frames/s, --jobs 2 ${scaling.jobs2FramesPerS.toFixed(1)} frames/s = ${
       scaling.jobs2OverJobs1Throughput.toFixed(2)
-    }x throughput (${cores} logical cores)`,
+    }x throughput (${cores} logical cores); CPU s --jobs 1 ${
+      scaling.jobs1CpuS.toFixed(2)
+    }, --jobs 2 ${scaling.jobs2CpuS.toFixed(2)}\nload average at end ${results.loadAtEnd}`,
   );
   if (json) console.log(JSON.stringify(results));
 } finally {

@@ -88,9 +88,13 @@ class Compressor {
     lib.jpeg_mem_dest(this.cinfo, this.outPtr, this.outSize);
     lib.jpeg_start_compress(this.cinfo, 1);
     if (this.rows.length < height) this.rows = new BigUint64Array(height);
-    const base = Deno.UnsafePointer.value(Deno.UnsafePointer.of(data)) as bigint;
-    const stride = BigInt(width * 3);
-    for (let y = 0, p = base; y < height; y++, p += stride) this.rows[y] = p;
+    // Row pointers as 32-bit halves (no BigInt per row): user-space addresses fit in 53 bits.
+    const base = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(data)));
+    const halves = new Uint32Array(this.rows.buffer, 0, height * 2);
+    for (let y = 0, p = base, stride = width * 3; y < height; y++, p += stride) {
+      halves[2 * y] = p % 0x100000000;
+      halves[2 * y + 1] = Math.floor(p / 0x100000000);
+    }
     // One call normally takes every row; loop in case the library stops early.
     let done = 0;
     while (done < height) {
