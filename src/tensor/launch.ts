@@ -109,16 +109,38 @@ function describe(t: Tensor): string {
     `(${t.storage.bytes} bytes)`;
 }
 
+/** One past the last storage element a view reads (its offset when it is empty). */
+function viewEnd(t: Tensor): number {
+  if (t.size === 0) return t.offset;
+  return t.shape.reduce((e, d, i) => e + (d - 1) * t.strides[i], t.offset + 1);
+}
+
 /**
- * The whole storage buffer of a tensor, as a binding (offsets go through uniforms). A storage
- * above the binding limit is returned whole, named, so that the launch fails with a message
- * naming the kernel, the tensor and the limit (kernels that split use `planChunks` instead).
+ * The storage buffer of a tensor, as a binding from byte 0 (offsets go through uniforms): the
+ * whole buffer, or, for a storage above the binding limit, its first `maxStorageBufferBindingSize`
+ * bytes when the view lies within them. Otherwise the whole storage is returned, named, so that
+ * the launch fails with a message naming the kernel, the tensor and the limit (kernels that
+ * split use `planChunks`, or `bindingOfView` for a view anywhere in a large storage).
  */
 export function bindingOf(t: Tensor): BufferArg {
   const max = gpu().maxBinding;
   const buffer = t.storage.buffer;
-  if (t.storage.bytes > max) return { buffer, size: buffer.size, what: describe(t) };
-  return { buffer, size: Math.min(buffer.size, max) };
+  const fits = t.storage.bytes <= max || viewEnd(t) * dtypeBytes(t.dtype) <= max;
+  if (!fits) return { buffer, size: buffer.size, what: describe(t) };
+  return { buffer, size: Math.floor(Math.min(buffer.size, max) / 4) * 4 };
+}
+
+/**
+ * A binding covering just the elements a view reads, with the element offset of the view's
+ * [0, ..., 0] inside it (what a kernel's uniforms should use instead of `t.offset`). Lets a
+ * kernel that does not split its launch still read a view (a slice of qkv, say) of a storage
+ * above the binding limit, as long as the view itself fits one binding.
+ */
+export function bindingOfView(t: Tensor): { binding: BufferArg; offset: number } {
+  const [c] = planChunks(`view of ${fmtShape(t.shape)}`, [], [
+    { tensor: t, offset: t.offset, strides: [], inner: Math.max(1, viewEnd(t) - t.offset) },
+  ]);
+  return { binding: c.bindings[0], offset: c.offsets[0] };
 }
 
 /** One operand of a launch that may be split, seen over the launch's iteration dims. */

@@ -185,3 +185,19 @@ Deno.test("sum over more than 65535 rows is exact (long columns reduce through p
   await assertSplitEqual("long columns split", LIM, () => [T.sum(x, 0)]);
   x.dispose();
 });
+
+Deno.test("bindingOf() binds a view at the start of a large storage; bindingOfView() any view", async () => {
+  await assertSplitEqual("maxPool2d of the first rows of a large tensor", LIM, () => {
+    const x = T.reshape(T.arange(40000), [1, 1, 200, 200]);
+    return [T.maxPool2d(T.slice(x, 2, 0, 40), { kernelSize: [2, 2] })];
+  });
+  withBindingLimit(LIM, () => {
+    const x = T.zeros([200, 200]);
+    const tail = T.slice(x, 0, 150, 200);
+    const { binding, offset } = T.bindingOfView(tail);
+    assert((binding.size ?? 0) <= LIM, `size ${binding.size}`);
+    assertEquals((binding.offset ?? 0) / 4 + offset, tail.offset);
+    tail.dispose();
+    x.dispose();
+  });
+});
