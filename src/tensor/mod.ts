@@ -85,6 +85,13 @@
  * `GpuError` listing the kernel labels of that submission; `setGpuDebug(true)` submits each
  * launch alone so the error names exactly one kernel.
  *
+ * Large tensors: a tensor may be larger than the device's maxStorageBufferBindingSize (up to
+ * maxBufferSize). A kernel that can run over blocks of its iteration space launches once per
+ * block of `planChunks(op, shape, operands)` (launch.ts: aligned binding windows and per-block
+ * offsets; elementwise ops, matmul, layer norm, softmax and sums do); any other launch that binds
+ * too much fails naming the kernel, the tensor and the limit. Tests pretend a small limit with
+ * `gpu().setMaxBindingOverride(bytes)`.
+ *
  * @module
  */
 import "./methods.ts";
