@@ -164,8 +164,12 @@ export class FifoPpmReader {
           `PPM stream: ended mid-frame at byte ${this.offset + filled} (frame of ${n} bytes)`,
         );
       }
-      // A different header (the size changed): parse what was read afresh.
-      this.#carry = buf.slice(0, filled);
+      // A different header (the size changed): parse what was read afresh, before whatever
+      // the carry still holds.
+      const rest = this.#carry;
+      this.#carry = new Uint8Array(filled + rest.length);
+      this.#carry.set(buf.subarray(0, filled));
+      this.#carry.set(rest, filled);
       this.#header = null;
     }
     // Header byte by byte from the carry, topping it up with small reads.

@@ -1,6 +1,7 @@
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "../../assert.ts";
 import {
   extractVideo,
+  ffmpegArgs,
   FfmpegError,
   frameName,
   MARKER_NAME,
@@ -158,4 +159,27 @@ Deno.test("extractVideo() rejects a bad sample rate or quality before running ff
     "Sample rate",
   );
   await assertRejects(() => extractVideo("x.mp4", "out", { quality: 101 }), RangeError, "quality");
+  await assertRejects(
+    () => extractVideo("x.mp4", "out", { ffmpegThreads: 0 }),
+    RangeError,
+    "threads",
+  );
+});
+
+Deno.test("ffmpegArgs() decodes with the given threads and writes PPM frames to the given output", async () => {
+  const args = await ffmpegArgs("in.mp4", 4, { threads: 1, output: "/tmp/x/frames.ppm" });
+  const at = (flag: string) => args[args.indexOf(flag) + 1];
+  assert(args.indexOf("-threads") < args.indexOf("-i"), "-threads is a decoder option");
+  assertEquals(at("-threads"), "1");
+  assertEquals(at("-vf"), "select='not(mod(n\\,4))'");
+  assertEquals([at("-pix_fmt"), at("-c:v"), at("-f"), at("-avioflags")], [
+    "rgb24",
+    "ppm",
+    "image2pipe",
+    "direct",
+  ]);
+  assertEquals(args.slice(-2), ["-y", "/tmp/x/frames.ppm"]);
+  const plain = await ffmpegArgs("in.mp4", 1);
+  assertEquals(plain.includes("-threads") || plain.includes("-vf") || plain.includes("-y"), false);
+  assertEquals(plain.at(-1), "pipe:1");
 });
