@@ -31,6 +31,8 @@ import {
 
 const MAX_HEADER = 64;
 const PIPE_BYTES = 1 << 20;
+/** The FIFO's file name inside the folder given to {@linkcode FifoPpmReader.create}. */
+export const FIFO_NAME = ".frames.ppm.fifo";
 
 /** Reads P6 frames from a FIFO that ffmpeg writes to (`ffmpeg ... -y <path>`). */
 export class FifoPpmReader {
@@ -55,7 +57,6 @@ export class FifoPpmReader {
     fd: number,
     /** The FIFO's path: give it to ffmpeg as its output. */
     readonly path: string,
-    readonly dir: string,
     readonly allocate: (bytes: number) => ArrayBuffer,
   ) {
     this.#fd = fd;
@@ -64,29 +65,29 @@ export class FifoPpmReader {
   }
 
   /**
-   * Makes a FIFO in a new temporary folder and opens its read end (without blocking: ffmpeg
-   * opens the write end later). Null when libc/FFI or FIFOs are not available.
+   * Makes a FIFO `.frames.ppm.fifo` in `dir` (the video's staging folder, so a killed run
+   * leaves it where the next run clears anyway) and opens its read end without blocking:
+   * ffmpeg opens the write end later. Null when libc/FFI or FIFOs are not available there.
    */
-  static async create(
+  static create(
+    dir: string,
     allocate: (bytes: number) => ArrayBuffer = (n) => new ArrayBuffer(n),
-  ): Promise<FifoPpmReader | null> {
+  ): FifoPpmReader | null {
     const libc = openLibc();
     if (libc === null) return null;
-    const dir = await Deno.makeTempDir({ prefix: "sam2-extract-" });
-    const path = join(dir, "frames.ppm");
+    const path = join(dir, FIFO_NAME);
     const cpath = cString(path);
-    if (libc.mkfifo(cpath, 0o600) !== 0) {
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-      return null;
-    }
+    if (libc.mkfifo(cpath, 0o600) !== 0) return null;
     const fd = libc.open(cpath, O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0);
     if (fd < 0) {
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      try {
+        Deno.removeSync(path);
+      } catch { /* gone */ }
       return null;
     }
     // Best effort: above the user's pipe quota Linux refuses and the pipe stays at 64 KiB.
     libc.fcntl(fd, F_SETPIPE_SZ, PIPE_BYTES);
-    return new FifoPpmReader(libc, fd, path, dir, allocate);
+    return new FifoPpmReader(libc, fd, path, allocate);
   }
 
   /**
@@ -225,6 +226,6 @@ export class FifoPpmReader {
     this.#closed = true;
     if (this.#file !== null) this.libc.fclose(this.#file);
     else this.libc.close(this.#fd);
-    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+    await Deno.remove(this.path).catch(() => {});
   }
 }

@@ -217,7 +217,7 @@ export async function extractVideo(
   };
   // Frames come through a FIFO read with libc when FFI allows (cheaper per frame), else
   // through ffmpeg's stdout.
-  const fifo = opts.frameTransport === "stdout" ? null : await FifoPpmReader.create(allocate);
+  const fifo = opts.frameTransport === "stdout" ? null : FifoPpmReader.create(staging, allocate);
   if (fifo === null && opts.frameTransport === "fifo") {
     await Deno.remove(staging, { recursive: true }).catch(() => {});
     throw new Error(
