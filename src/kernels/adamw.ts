@@ -292,12 +292,15 @@ export function adamwFlatUniforms(
 /**
  * AdamW over a flat buffer of parameters: P, G, m and v hold every member at its offset (a
  * multiple of OPT_WG; the caller copies parameters and gradients into P and G with buffer
- * copies, and P back after). One thread per element, one dispatch over the whole flat buffer;
+ * copies, and P back after). One dispatch over the whole flat buffer, OPT_WG / 4 threads per
+ * workgroup, four elements (one vec4) per thread: members start on OPT_WG boundaries, so every
+ * vec4 belongs to one member, and loads on lavapipe cost per load, not per byte;
  * workgroup w reads its member from `wgSlot[w]` (a static table), so no thread loops or picks a
  * buffer (on lavapipe a per-lane loop or a branch per member costs every lane). Members without
- * a gradient have length 0 and return at once. Arithmetic is exactly the per-tensor kernel's.
- * Bindings: P, G, m, v, wgSlot (u32 per workgroup), [scale], uniforms (`adamwFlatUniforms`);
- * dispatch `optWorkgroups(flat length)`.
+ * a gradient have length 0 and return at once. Arithmetic is exactly the per-tensor kernel's,
+ * per component.
+ * Bindings: P, G, m, v, wgSlot (u32 per OPT_WG elements), [scale], uniforms
+ * (`adamwFlatUniforms`); dispatch `optWorkgroups(flat length)`.
  */
 export function adamwFlatKernel(spec: { capacity: number; scaled?: boolean }): KernelSource {
   const cap = adamwFlatCapacity(spec.capacity);
@@ -314,22 +317,24 @@ struct U {
   eps: f32, q3: f32, q4: f32, q5: f32,
   slot: array<Slot, ${cap}>,
 }
-@group(0) @binding(0) var<storage, read_write> p: array<f32>;
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read_write> m: array<f32>;
-@group(0) @binding(3) var<storage, read_write> v: array<f32>;
+@group(0) @binding(0) var<storage, read_write> p: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> g: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> m: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> v: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> wgSlot: array<u32>;
 ${scaled ? "@group(0) @binding(5) var<storage, read> scale: array<f32>;" : ""}
 @group(0) @binding(${scaled ? 6 : 5}) var<uniform> u: U;
 
-@compute @workgroup_size(${OPT_WG})
+@compute @workgroup_size(${OPT_WG / 4})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let w = wid.x + wid.y * 65535u;
   if (w >= u.nwg) { return; }
   let sl = u.slot[min(wgSlot[w], ${cap - 1}u)];
-  let i = (w - sl.wg0) * ${OPT_WG}u + lid.x;
+  let i = (w - sl.wg0) * ${OPT_WG}u + 4u * lid.x;
   if (i >= sl.n) { return; }
-  let j = sl.off + i;
+  // Four elements per thread; those past n (up to the member's OPT_WG padding) are computed on
+  // scratch and never copied back or exposed.
+  let j = (sl.off + i) >> 2u;
   let gi = g[j]${scaled ? " * scale[1]" : ""};
   let pi = p[j] * sl.decay;
   let mi = m[j] * u.b1 + u.omb1 * gi;
@@ -351,7 +356,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       ...(scaled ? ["read" as const] : []),
       "uniform",
     ],
-    workgroupSize: [OPT_WG, 1, 1],
+    workgroupSize: [OPT_WG / 4, 1, 1],
   };
 }
 

@@ -105,11 +105,15 @@ interface Active {
  * step count does not advance), as in PyTorch. Nothing is read back.
  *
  * Multi-tensor mode (the default): the m and v of the parameters that get a gradient are packed
- * into flat buffers (each at most one storage binding), and one dispatch updates up to
- * `ADAMW_MAX_SLOTS` parameters of a buffer (fewer where the device binds fewer storage buffers),
- * so a SAM 2 step takes ~500 / 14 dispatches instead of ~500. `state(p)` then returns views into
- * the flat buffers. A parameter above the storage binding limit is updated on its own, in
- * windows. `multiTensor: false` keeps one state tensor pair and one dispatch per parameter.
+ * into flat buffers (each at most one storage binding and 1024 parameters; every parameter on a
+ * 256-element boundary), and `state(p)` returns views into them. "gather" (default on CPU
+ * adapters) copies the parameters and gradients of a flat buffer into flat scratch with buffer
+ * copies, updates it in one dispatch (vec4 loads) and copies the parameters back: a SAM 2 step
+ * is ~1500 copies and 1-2 dispatches instead of ~500 dispatches. "bind" (default on GPUs, where
+ * the copies would cost more than they save) binds up to 16 parameter/gradient pairs per
+ * dispatch. Both give bitwise the per-tensor results. A parameter above the storage binding
+ * limit is updated on its own, in windows. `multiTensor: false` keeps one state tensor pair and
+ * one dispatch per parameter.
  *
  * @example
  * ```ts
