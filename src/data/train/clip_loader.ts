@@ -11,6 +11,9 @@ import { type ClipDatasetSpec, type ClipSourceSpec, openClipSource } from "./cli
 import {
   type BatchedVideoDatapoint,
   collateBatch,
+  collateGpuBatch,
+  type GpuBatchedVideoDatapoint,
+  type LoaderBatch,
   recycleBatch,
   recycleDatapoint,
 } from "./collate.ts";
@@ -22,10 +25,28 @@ import {
   type TrainMixedDatasetOptions,
 } from "./mixed_dataset.ts";
 import type { ClipSource } from "./concat_dataset.ts";
-import { GpuPixelPipeline, GpuPlanError, readFrameTensors } from "./transforms/gpu_pipeline.ts";
+import {
+  clipOutputSize,
+  GpuPixelPipeline,
+  GpuPlanError,
+  writeFrameTensors,
+} from "./transforms/gpu_pipeline.ts";
 import { executePlansCpu } from "./transforms/plan.ts";
 import { PIXEL_OPS_ON_GPU } from "./transforms/build.ts";
 import { initGpu } from "../../gpu/runtime.ts";
+import { keep } from "../../tensor/scope.ts";
+import { Tensor } from "../../tensor/tensor.ts";
+
+/** Where the pixel transforms run (see {@linkcode ClipLoaderOptions.pixels}). */
+export type PixelDevice = "cpu" | "gpu" | "auto";
+
+/**
+ * The batches a loader with `pixels: P` yields: host images for "cpu", a GPU image tensor for
+ * "gpu", either for "auto" (decided by the adapter at run time: narrow with `isGpuBatch`).
+ */
+export type LoaderBatchOf<P extends PixelDevice> = P extends "cpu" ? BatchedVideoDatapoint
+  : P extends "gpu" ? GpuBatchedVideoDatapoint
+  : LoaderBatch;
 
 /** Options for {@linkcode ClipLoader}. */
 export interface ClipLoaderOptions {
@@ -44,11 +65,13 @@ export interface ClipLoaderOptions {
   mixing?: Omit<TrainMixedDatasetOptions, "datasets" | "batchSizes">;
   /**
    * Where pixel transforms run: "gpu" (Workers decode, draw and do masks; warp, resize,
-   * jitter and normalise run as WGSL kernels; frames are then read back for collation),
-   * "cpu", or "auto": the GPU on a real GPU, the CPU on a software adapter or none.
+   * jitter and normalise run as WGSL kernels writing each clip into its slot of the batch's
+   * [T, B, 3, H, W] tensor, which the batch carries: no read back, see
+   * `GpuBatchedVideoDatapoint` for who frees it), "cpu" (host `Float32Array` images), or
+   * "auto": the GPU on a real GPU, the CPU on a software adapter or none.
    * @default "auto"
    */
-  pixels?: "cpu" | "gpu" | "auto";
+  pixels?: PixelDevice;
 }
 
 function pixelsOnGpuSpec(d: ClipDatasetSpec): ClipDatasetSpec {
@@ -76,8 +99,11 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
-/** Prefetching, Worker-backed loader of collated clip batches. */
-export class ClipLoader {
+/**
+ * Prefetching, Worker-backed loader of collated clip batches; `B` is the batch type its
+ * `pixels` option gives (see {@linkcode LoaderBatchOf}).
+ */
+export class ClipLoader<B extends LoaderBatch = LoaderBatch> {
   readonly opts: ClipLoaderOptions;
   readonly mixed: TrainMixedDataset;
   private inline: ClipSource[];
@@ -98,14 +124,16 @@ export class ClipLoader {
   }
 
   /** Opens the datasets (and starts the Workers). Call {@linkcode ClipLoader.close} when done. */
-  static async create(opts: ClipLoaderOptions): Promise<ClipLoader> {
+  static async create<P extends PixelDevice = "auto">(
+    opts: ClipLoaderOptions & { pixels?: P },
+  ): Promise<ClipLoader<LoaderBatchOf<P>>> {
     const onGpu = await pixelDevice(opts.pixels ?? "auto") === "gpu";
     if (onGpu) await initGpu();
     const specs = onGpu
       ? opts.datasets.map((d) => Array.isArray(d) ? d.map(pixelsOnGpuSpec) : pixelsOnGpuSpec(d))
       : opts.datasets;
     const datasets = await Promise.all(specs.map(openClipSource));
-    const loader = new ClipLoader(opts, datasets);
+    const loader = new ClipLoader<LoaderBatchOf<P>>(opts, datasets);
     if (onGpu) loader.gpuPixels = new GpuPixelPipeline();
     const n = opts.workers ?? 2;
     const ready: Promise<void>[] = [];
@@ -167,8 +195,11 @@ export class ClipLoader {
     return { dp, worker };
   }
 
-  /** Gives a consumed batch's buffers back for the next batches (optional, saves page faults). */
-  recycle(batch: BatchedVideoDatapoint): void {
+  /**
+   * Gives a consumed batch's buffers back for the next batches (optional for host batches,
+   * saves page faults); disposes a GPU batch's image tensor unless a training step took it.
+   */
+  recycle(batch: B): void {
     recycleBatch(batch);
   }
 
@@ -178,7 +209,7 @@ export class ClipLoader {
   }
 
   /** Yields the collated batches of `epoch`, prefetching clips ahead of the consumer. */
-  async *epoch(epoch: number): AsyncGenerator<BatchedVideoDatapoint> {
+  async *epoch(epoch: number): AsyncGenerator<B> {
     const plan: PlannedBatch[] = this.mixed.plan(epoch);
     const items: { b: number; d: number; idx: number; pos: number }[] = [];
     plan.forEach((pb, b) =>
@@ -208,10 +239,10 @@ export class ClipLoader {
         got.push(await inflight.shift()!);
       }
       issue();
-      for (const g of got) if (this.gpuPixels) await this.#pixelsOnGpu(g.dp);
-      const batch = collateBatch(got.map((g) => g.dp), this.opts.dictKey ?? "all", {
-        recycleClips: false,
-      });
+      const dps = got.map((g) => g.dp), key = this.opts.dictKey ?? "all";
+      const batch = this.gpuPixels
+        ? this.#collateOnGpu(dps, key)
+        : collateBatch(dps, key, { recycleClips: false });
       for (const g of got) {
         if (!g.worker) recycleDatapoint(g.dp);
         else if (this.workers.includes(g.worker)) {
@@ -219,7 +250,7 @@ export class ClipLoader {
           g.worker.postMessage({ type: "recycle", buffers }, buffers);
         }
       }
-      yield batch;
+      yield batch as B;
     }
   }
 
@@ -228,20 +259,30 @@ export class ClipLoader {
     return this.gpuPixels !== null;
   }
 
-  async #pixelsOnGpu(dp: VideoDatapoint): Promise<void> {
-    let t;
+  /**
+   * Runs each clip's pixel plans on the GPU straight into its slot of one [T, B, 3, H, W]
+   * tensor and collates the rest: the images are never read back. The tensor is kept out of
+   * any open scope: the batch's consumer owns it.
+   */
+  #collateOnGpu(dps: VideoDatapoint[], dictKey: string): GpuBatchedVideoDatapoint {
+    const { frames: T, height: H, width: W } = clipOutputSize(dps[0]);
+    const images = keep(Tensor.empty([T, dps.length, 3, H, W], "f32"));
     try {
-      t = this.gpuPixels!.run(dp);
+      dps.forEach((dp, b) => {
+        try {
+          this.gpuPixels!.run(dp, { out: images, batchIndex: b });
+        } catch (e) {
+          // an op without a kernel (hue): the CPU runs the same plan (same result), and the
+          // frames go up into the clip's slot
+          if (!(e instanceof GpuPlanError)) throw e;
+          executePlansCpu(dp);
+          writeFrameTensors(dp, images, b);
+        }
+      });
+      return collateGpuBatch(dps, images, dictKey);
     } catch (e) {
-      // an op without a kernel (hue): the CPU runs the same plan, same result
-      if (!(e instanceof GpuPlanError)) throw e;
-      executePlansCpu(dp);
-      return;
-    }
-    try {
-      await readFrameTensors(dp, t);
-    } finally {
-      t.dispose();
+      images.dispose();
+      throw e;
     }
   }
 

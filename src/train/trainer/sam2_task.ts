@@ -3,10 +3,10 @@
  * gradients through every frame) and `MultiStepMultiMasksAndIous` on a collated batch, as the
  * reference's `Trainer._step` computes them.
  */
-import type { BatchedVideoDatapoint } from "../../data/mod.ts";
+import { isGpuBatch, type LoaderBatch } from "../../data/mod.ts";
 import { splitSam2Train } from "../../sam2/config/mod.ts";
 import { SAM2Train, SeededTrainRandom, type TrainRandom } from "../../sam2/train/mod.ts";
-import { tensor } from "../../tensor/mod.ts";
+import { adopt, type Tensor, tensor } from "../../tensor/mod.ts";
 import type { TrainingConfig } from "../config/mod.ts";
 import { MultiStepMultiMasksAndIous } from "../loss/mod.ts";
 import type { TrainingContext } from "./run_training.ts";
@@ -32,7 +32,7 @@ export function createSam2TrainTask(
   cfg: TrainingConfig,
   ctx: TrainingContext,
   opts: Sam2TrainTaskOptions = {},
-): TrainTask<BatchedVideoDatapoint> {
+): TrainTask<LoaderBatch> {
   const t = cfg.trainer;
   if (!t.model) throw new Error("trainer.model is missing from the training config");
   const { model: base, extra } = splitSam2Train(t.model);
@@ -45,9 +45,9 @@ export function createSam2TrainTask(
   return {
     model,
     async: true,
-    async step(batch: BatchedVideoDatapoint): Promise<StepOutput> {
-      const { numFrames: T, numVideos: V, numObjects: O, height: H, width: W } = batch;
-      const imgBatch = tensor(batch.imgBatch, [T, V, 3, H, W]);
+    async step(batch: LoaderBatch): Promise<StepOutput> {
+      const { numFrames: T, numObjects: O, height: H, width: W } = batch;
+      const imgBatch = inputImages(batch);
       const step = stepIndex++;
       const rand = opts.random?.(step) ??
         new SeededTrainRandom((ctx.seed * 1_000_003 + step) >>> 0);
@@ -73,4 +73,28 @@ export function createSam2TrainTask(
       };
     },
   };
+}
+
+/**
+ * The model input [T, B, 3, H, W] of a batch, owned by the step's scope either way: host
+ * images are uploaded into a tensor made inside the step (the trainer's `tidyAsync` frees it
+ * when the step ends); a GPU batch's tensor (the loader ran the pixels on the GPU) is taken as
+ * is, no read back and no second upload, and adopted into the same scope, so it is freed at
+ * the same point and GPU memory stays flat across steps. The batch's tensor is then consumed:
+ * a second step on the same GPU batch fails with "used after dispose".
+ *
+ * @throws {RangeError} when a GPU batch's tensor does not have the batch's shape.
+ */
+function inputImages(batch: LoaderBatch): Tensor {
+  const { numFrames: T, numVideos: V, height: H, width: W } = batch;
+  const shape = [T, V, 3, H, W];
+  if (!isGpuBatch(batch)) return tensor(batch.imgBatch, shape);
+  const t = batch.imgBatch;
+  if (t.shape.join() !== shape.join() || t.dtype !== "f32") {
+    throw new RangeError(
+      `The batch's image tensor is ${t.dtype} [${t.shape}], its sizes say f32 [${shape}]`,
+    );
+  }
+  t.assertAlive("SAM 2 training step (a GPU batch's images are freed by the step that used them)");
+  return adopt(t);
 }

@@ -334,6 +334,51 @@ export class GpuPixelPipeline {
 }
 
 /**
+ * The [T, H, W] a clip's frames reach: from the pending plans of {@linkcode
+ * GpuPixelPipeline.run}, or the frames' images once their pixels were done (so a batch tensor
+ * can be made before any clip of it runs).
+ */
+export function clipOutputSize(
+  dp: VideoDatapoint,
+): { frames: number; height: number; width: number } {
+  const f0 = dp.frames[0] as PlannedFrame | undefined;
+  if (!f0) throw new RangeError("The clip has no frames");
+  const p = f0.pixelPlan;
+  return {
+    frames: dp.frames.length,
+    height: p ? p.height : f0.image.height,
+    width: p ? p.width : f0.image.width,
+  };
+}
+
+/**
+ * Uploads the CPU-made frame tensors of a clip (`DatapointFrame.tensor`, [3, H, W] each) into
+ * its slot b of a [T, B, 3, H, W] batch tensor: for the clips the GPU path cannot run (hue),
+ * so a batch is on the GPU whichever path each of its clips took.
+ *
+ * @throws {RangeError} when a frame has no tensor or the sizes do not match `out`.
+ */
+export function writeFrameTensors(dp: VideoDatapoint, out: Tensor, batchIndex: number): void {
+  const [T, B, C, H, W] = out.shape;
+  const plane = 3 * H * W;
+  if (out.shape.length !== 5 || C !== 3 || dp.frames.length !== T || batchIndex >= B) {
+    throw new RangeError(
+      `writeFrameTensors: a clip of ${dp.frames.length} frames does not fit slot ${batchIndex} ` +
+        `of [${out.shape}]`,
+    );
+  }
+  dp.frames.forEach((f, t) => {
+    if (!f.tensor || f.tensor.length !== plane) {
+      throw new RangeError(
+        `writeFrameTensors: frame ${t} has ${f.tensor ? f.tensor.length : "no"} tensor values, ` +
+          `[3, ${H}, ${W}] needs ${plane} (ToTensorAPI last, one size for the batch)`,
+      );
+    }
+    gpu().write(out.storage.buffer, (t * B + batchIndex) * plane * 4, f.tensor);
+  });
+}
+
+/**
  * Reads a clip tensor of {@linkcode GpuPixelPipeline.run} back into each frame's `tensor`, so
  * the CPU collation can take GPU-transformed clips. The frames' tensors are views of one read
  * back buffer (no second copy).
