@@ -1,14 +1,12 @@
 /// <reference lib="deno.worker" />
 /** Worker of `hashSmallFiles`: reads and hashes one chunk of paths per message. */
-import { hasherFactory } from "./hash.ts";
-import { type FileHash, hashChunkSync } from "./hash_pool.ts";
+import { type FileHash, hashChunk } from "./hash_pool.ts";
 
 self.onmessage = async (e: MessageEvent<{ paths: string[] }>) => {
   const { paths } = e.data;
   try {
-    const { oneShot } = await hasherFactory();
     const out = new Array<FileHash>(paths.length);
-    hashChunkSync(paths, 0, paths.length, oneShot, out);
+    await hashChunk(paths, 0, paths.length, out);
     self.postMessage({ hashes: out.map((r) => r.hash), sizes: out.map((r) => r.size) });
   } catch (err) {
     const error = err as Error;

@@ -1,10 +1,21 @@
 /**
- * Content hashing: BLAKE3 (strong, recorded as "blake3" with every entry). The native addon
- * (`@napi-rs/blake-hash`, SIMD, ~3 GB/s here) is loaded on first use only, so a no-op run that
- * hashes nothing never pays for it; WASM BLAKE3 (`hash-wasm`) gives the same digests where the
- * native addon cannot load.
+ * Content hashing: BLAKE3 (strong, recorded as "blake3" with every entry). Inputs up to
+ * `JS_HASH_MAX` bytes (small files, folder listings, keys) are hashed in TypeScript
+ * (`blake3_js.ts`): for them a call across Node-API costs more than the hashing, and loading
+ * an npm module starts Deno's Node layer (tens of ms per process and per Worker). Larger ones
+ * go to the native addon (`@napi-rs/blake-hash`, SIMD, ~3.6 GB/s here), loaded on first use
+ * only; WASM BLAKE3 (`hash-wasm`) gives the same digests where the native addon cannot load.
+ * `SAM2_HASH_IMPL=wasm` or `=js` forces one implementation for everything (tests compare
+ * them).
  */
+import { blake3Hex } from "./blake3_js.ts";
 import { importLazily } from "./lazy_import.ts";
+
+/** Inputs up to this many bytes are hashed in TypeScript rather than by the native addon. */
+export const JS_HASH_MAX = 4096;
+
+/** `SAM2_HASH_IMPL`: "wasm" or "js" forces that implementation for every input. */
+const forced = Deno.env.get("SAM2_HASH_IMPL");
 
 /** The content hash algorithm recorded with lock entries, store entries and the stat cache. */
 export const HASH_ALGO = "blake3";
@@ -25,11 +36,12 @@ export interface HasherFactory {
 }
 
 let factory: Promise<HasherFactory> | undefined;
+let nativeLoaded = false;
 
 /** Loads the fastest available BLAKE3 once per process. */
 export function hasherFactory(): Promise<HasherFactory> {
-  factory ??= (async () => {
-    if (Deno.env.get("SAM2_HASH_IMPL") !== "wasm") {
+  factory ??= (async (): Promise<HasherFactory> => {
+    if (forced !== "wasm") {
       try {
         const native = await importLazily<typeof import("@napi-rs/blake-hash")>(
           "@napi-rs/blake-hash",
@@ -72,15 +84,32 @@ export function hasherFactory(): Promise<HasherFactory> {
         return { update: (d: Uint8Array) => void h.update(d), digest: () => h.digest("hex") };
       },
     };
-  })();
+  })().then((f) => {
+    nativeLoaded = true;
+    return f;
+  });
   return factory;
 }
 
-/** BLAKE3 of bytes or a UTF-8 string, hex. */
+/**
+ * The hex digest of one buffer whose hashing may need the native addon loaded first: small
+ * inputs are hashed at once, in TypeScript.
+ */
+export function hashSmall(data: Uint8Array, jsMax = JS_HASH_MAX): string | Promise<string> {
+  if (forced === "js" || (data.length <= jsMax && forced !== "wasm")) return blake3Hex(data);
+  return hasherFactory().then((f) => f.oneShot(data));
+}
+
+/** Until the native addon is loaded, buffers up to this size are hashed in TypeScript. */
+const JS_UNLOADED_MAX = 1 << 20;
+
+/**
+ * BLAKE3 of bytes or a UTF-8 string, hex. A folder listing of a few hundred KiB is hashed in
+ * TypeScript (a few ms) rather than loading the native addon just for it.
+ */
 export async function hashBytes(data: Uint8Array | string): Promise<string> {
-  return (await hasherFactory()).oneShot(
-    typeof data === "string" ? new TextEncoder().encode(data) : data,
-  );
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  return await hashSmall(bytes, nativeLoaded ? JS_HASH_MAX : JS_UNLOADED_MAX);
 }
 
 const CHUNK = 4 << 20;

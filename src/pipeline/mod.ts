@@ -22,6 +22,7 @@ export * from "./parse.ts";
 export * from "./load.ts";
 export * from "./dag.ts";
 export * from "./hash.ts";
+export * from "./blake3_js.ts";
 export * from "./hash_pool.ts";
 export * from "./lazy_import.ts";
 export * from "./tree.ts";

@@ -449,7 +449,7 @@ export class StatCache {
       let size = 0, files = 0;
       const lines: string[] = [];
       for (const [name, child] of n.entries) {
-        const c = await build(child);
+        const c = "entries" in child ? await build(child) : child.node!;
         entries[name] = c;
         size += c.size;
         files += c.type === "dir" ? c.files : 1;

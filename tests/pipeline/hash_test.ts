@@ -1,26 +1,44 @@
 import { assertEquals, assertNotEquals, assertRejects } from "../assert.ts";
 import {
+  blake3Hex,
   hashBytes,
+  hasherFactory,
   hashFile,
   hashSmallFiles,
   hashTree,
   StatCache,
 } from "../../src/pipeline/mod.ts";
 
-Deno.test("hashBytes() is BLAKE3 (known answer) in the native and the WASM implementation", async () => {
+Deno.test("hashBytes() is BLAKE3 (known answer) in the native, the WASM and the TypeScript implementation", async () => {
   const abc = "6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85";
   assertEquals(await hashBytes("abc"), abc);
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "eval",
-      `import { hashBytes } from "${
-        new URL("../../src/pipeline/hash.ts", import.meta.url).href
-      }"; console.log(await hashBytes("abc"))`,
-    ],
-    env: { SAM2_HASH_IMPL: "wasm" },
-    stdout: "piped",
-  }).output();
-  assertEquals(new TextDecoder().decode(out.stdout).trim(), abc);
+  assertEquals(blake3Hex(new TextEncoder().encode("abc")), abc);
+  const big = `new Uint8Array(5000).map((_, i) => (i * 7) & 255)`;
+  const expectBig = (await hasherFactory()).oneShot(
+    new Uint8Array(5000).map((_, i) => (i * 7) & 255),
+  );
+  for (const impl of ["wasm", "js"]) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `import { hashBytes } from "${
+          new URL("../../src/pipeline/hash.ts", import.meta.url).href
+        }"; console.log(await hashBytes("abc")); console.log(await hashBytes(${big}))`,
+      ],
+      env: { SAM2_HASH_IMPL: impl },
+      stdout: "piped",
+    }).output();
+    assertEquals(new TextDecoder().decode(out.stdout).trim().split("\n"), [abc, expectBig], impl);
+  }
+});
+
+Deno.test("blake3Hex() matches the native BLAKE3 at block, chunk and tree boundaries", async () => {
+  const { oneShot, impl } = await hasherFactory();
+  const lengths = [0, 1, 63, 64, 65, 1023, 1024, 1025, 2048, 2049, 3072, 4097, 5120, 8193];
+  for (const n of [...lengths, 16384, 31745, 65536 + 1024 + 1, (1 << 20) + 3]) {
+    const data = new Uint8Array(n).map((_, i) => (i * 31 + 7) & 255);
+    assertEquals(blake3Hex(data), oneShot(data), `${n} bytes (against ${impl})`);
+  }
 });
 
 Deno.test("hashFile() streams large files to the same digest as one buffer", async () => {
