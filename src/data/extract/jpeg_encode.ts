@@ -9,15 +9,15 @@
  * - `"sharp"`: libvips' jpegsave through `sharp`. libvips leaves out the JFIF APP0 segment
  *   that libjpeg (and so OpenCV) writes; it is put back.
  *
- * The first encode checks the libjpeg back end against sharp on a test frame and uses it
- * only when the bytes agree (else, or without the library or FFI permission, sharp). Either
- * way the same RGB frame gives byte-for-byte the file `cv2.imwrite` writes (checked against
- * Debian's OpenCV 4.6: `deno task bench extract` re-checks it when python3 with cv2 is
- * installed).
+ * The first encode checks the libjpeg back end on a test frame against the SHA-256 of the
+ * bytes `cv2.imencode` (OpenCV 4.6, Debian) and sharp write for it, and uses it only when they
+ * agree (else, or without the library or FFI permission, sharp, which is loaded only then).
+ * Either way the same RGB frame gives byte-for-byte the file `cv2.imwrite` writes
+ * (`deno task bench extract` and tests/data/extract/jpeg_encode_test.ts re-check it on video
+ * frames when python3 with cv2 is installed).
  *
  * @module
  */
-import sharp from "sharp";
 import type { RgbFrame } from "./ppm_stream.ts";
 import { type LibjpegEncoder, openLibjpeg } from "./_libjpeg.ts";
 
@@ -37,8 +37,9 @@ export interface EncodeJpegOptions {
   backend?: JpegBackend;
 }
 
-// Parallelism comes from many frames in flight (libuv's pool); sharp's global settings
-// (concurrency, cache) are left alone since other modules share them.
+// Parallelism comes from many frames in flight (libjpeg calls on Deno's blocking-thread
+// pool, or libuv's pool for sharp); sharp's global settings (concurrency, cache) are left
+// alone since other modules share them.
 
 /** Checks that `quality` is an integer in 1..100 (the IJG scale), else throws RangeError. */
 export function checkQuality(quality: number): void {
@@ -56,16 +57,30 @@ function probeFrame(): RgbFrame {
   const data = new Uint8Array(width * height * 3);
   let s = 12345;
   for (let i = 0; i < data.length; i++) {
-    s = (s * 1103515245 + 12345) >>> 0;
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
     data[i] = ((i % 255) + (s >>> 24)) & 255;
   }
   return { width, height, data };
 }
 
 /**
+ * SHA-256 of `cv2.imencode(".jpg", probeFrame as BGR, [IMWRITE_JPEG_QUALITY, q])` (OpenCV 4.6
+ * with libjpeg-turbo 2.1.5); sharp writes the same bytes.
+ */
+const PROBE_SHA256: Record<number, string> = {
+  95: "750e4c1af00c326bc8e409dafcb40c4aa947163610c0d699e4e55e303c77c37f",
+  75: "25168b3003d2528622166c2ad51b8cb96f7b91e5763cd5496bddbefeeea7751d",
+};
+
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
+  return [...d].map((x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+/**
  * The back end {@linkcode encodeJpeg} uses: `"libjpeg"` when `libjpeg.so.62` loads and
- * encodes a test frame at qualities 95 and 75 to exactly sharp's bytes, else `"sharp"`.
- * Decided once per process.
+ * encodes a test frame at qualities 95 and 75 to exactly OpenCV's (and sharp's) bytes, else
+ * `"sharp"`. Decided once per process.
  */
 export function jpegBackend(): Promise<JpegBackend> {
   chosen ??= (async (): Promise<JpegBackend> => {
@@ -73,9 +88,8 @@ export function jpegBackend(): Promise<JpegBackend> {
     if (libjpeg === null) return "sharp";
     const f = probeFrame();
     try {
-      for (const q of [95, 75]) {
-        const a = await libjpeg.encode(f, q), b = await encodeWithSharp(f, q);
-        if (a.length !== b.length || !a.every((x, i) => x === b[i])) return "sharp";
+      for (const [q, want] of Object.entries(PROBE_SHA256)) {
+        if (await sha256Hex(await libjpeg.encode(f, Number(q))) !== want) return "sharp";
       }
       return "libjpeg";
     } catch {
@@ -105,7 +119,12 @@ export async function encodeJpeg(
   return await encodeWithSharp(frame, quality);
 }
 
+// sharp (libvips, ~0.2 s of CPU to load) is imported only when it is used.
+let sharpModule: Promise<typeof import("sharp")> | null = null;
+
 async function encodeWithSharp(frame: RgbFrame, quality: number): Promise<Uint8Array> {
+  sharpModule ??= import("sharp");
+  const sharp = (await sharpModule).default;
   const buf = await sharp(frame.data, {
     raw: { width: frame.width, height: frame.height, channels: 3 },
   })
