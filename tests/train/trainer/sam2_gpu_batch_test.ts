@@ -16,6 +16,7 @@ import { gpu, initGpu } from "../../../src/gpu/mod.ts";
 import {
   type BatchedVideoDatapoint,
   ClipLoader,
+  type GpuBatchedVideoDatapoint,
   isGpuBatch,
   type LoaderBatch,
   loaderOptionsFromReferenceConfig,
@@ -23,7 +24,7 @@ import {
 import { SeededTrainRandom } from "../../../src/sam2/train/mod.ts";
 import { checkDataPaths, runTraining } from "../../../src/train/mod.ts";
 import { createSam2TrainTask } from "../../../src/train/trainer/sam2_task.ts";
-import { Tensor } from "../../../src/tensor/mod.ts";
+import { keep, Tensor, tensor } from "../../../src/tensor/mod.ts";
 
 await initGpu();
 
@@ -122,4 +123,59 @@ Deno.test("a SAM 2 training step from a GPU-mode batch takes its image tensor as
   // the step's scope owns the tensor: alive while the step ran, freed once it ended
   assertEquals(onGpu.disposedInStep, false, "still alive inside the step");
   assert(b.imgBatch.disposed, "freed with the step's tidyAsync scope (the data has no recycle)");
+});
+
+Deno.test("SAM 2 training steps fed GPU batches leave no GPU memory behind", async () => {
+  const dir = await Deno.makeTempDir();
+  const live: number[] = [];
+  const peak: number[] = [];
+  const pool = gpu().pool;
+  try {
+    const report = await runTraining({
+      config: "mini_trainer.yaml",
+      cwd: here,
+      overrides: [`launcher.experiment_log_dir=${dir}`, "trainer.logging.log_freq=1000"],
+      maxSteps: 5,
+      print: () => {},
+      createData: async (cfg, ctx) => {
+        const train = cfg.trainer.data!.train as unknown as Record<string, unknown>;
+        const opts = loaderOptionsFromReferenceConfig(train, { seed: ctx.seed, workers: 0 });
+        return await ClipLoader.create({ ...checkDataPaths(opts, here).options, pixels: "gpu" });
+      },
+      createTask: (cfg, ctx) => {
+        // As sam2_memory_test: the same batch every step (same work, same buffers), here as a
+        // fresh GPU batch per step whose tensor is kept out of every scope, as the loader's:
+        // only the step taking it over can free it.
+        const task = createSam2TrainTask(cfg, ctx, { random: () => new SeededTrainRandom(7) });
+        const inner = task.step.bind(task);
+        let first: { batch: GpuBatchedVideoDatapoint; images: Float32Array } | null = null;
+        task.step = async (b: LoaderBatch) => {
+          assert(isGpuBatch(b), "pixels: 'gpu' gives GPU batches");
+          first ??= {
+            batch: b,
+            images: new Float32Array(
+              await gpu().read(b.imgBatch.storage.buffer, 0, b.imgBatch.size * 4),
+            ),
+          };
+          const s = pool.stats();
+          live.push(s.liveBytes);
+          peak.push(s.peakBytes);
+          pool.resetPeak();
+          const images = keep(tensor(first.images, first.batch.imgBatch.shape));
+          return inner({ ...first.batch, imgBatch: images });
+        };
+        return task;
+      },
+    });
+    assertEquals(report.result!.progress.steps.train, 5, "every step trained (none skipped)");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  const mib = (b: number) => (b / 2 ** 20).toFixed(2);
+  const shown = live.map((l, i) => `before step ${i}: live ${mib(l)} MiB, peak ${mib(peak[i])}`);
+  // step 0 created the AdamW state; from then on each step must free its batch tensor
+  const steady = live.slice(2);
+  assert(steady.every((l) => l === steady[0]), `live bytes grow:\n${shown.join("\n")}`);
+  const peaks = peak.slice(2);
+  assert(Math.max(...peaks) <= Math.min(...peaks) * 1.03, `peak varies:\n${shown.join("\n")}`);
 });
