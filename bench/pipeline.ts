@@ -91,11 +91,20 @@ async function noop(files: number, reps: number) {
     // second run: outputs written by the first are now past the racy window once rehashed
     await new Promise((r) => setTimeout(r, 2100));
     await timed([Deno.execPath(), "run", "-A", main, "run", "pipeline.yaml"], dir);
+    // each no-op is paired with a bare `deno run` of an empty script just before it, so that
+    // both see the same load on a shared machine
     const runs: Timed[] = [];
-    for (let i = 0; i < reps; i++) {
-      const t = await timed([Deno.execPath(), "run", "-A", main, "run", "pipeline.yaml"], dir);
-      if (!t.stdout.includes("1 up to date")) throw new Error(`not a no-op: ${t.stdout}`);
-      runs.push(t);
+    const floors: Timed[] = [];
+    const empty = await Deno.makeTempFile({ suffix: ".ts" });
+    try {
+      for (let i = 0; i < reps; i++) {
+        floors.push(await timed([Deno.execPath(), "run", "-A", empty], "/tmp"));
+        const t = await timed([Deno.execPath(), "run", "-A", main, "run", "pipeline.yaml"], dir);
+        if (!t.stdout.includes("1 up to date")) throw new Error(`not a no-op: ${t.stdout}`);
+        runs.push(t);
+      }
+    } finally {
+      await Deno.remove(empty);
     }
     // the same no-op through `deno task run` (what `deno task run FILE` costs a user)
     const viaTask: Timed[] = [];
@@ -127,6 +136,9 @@ async function noop(files: number, reps: number) {
       firstRunWall: first.wall,
       noopWall: median(runs.map((r) => r.wall)),
       noopCpu: runs[0].cpu === null ? null : median(runs.map((r) => r.cpu!)),
+      pairedFloorWall: median(floors.map((r) => r.wall)),
+      pairedFloorCpu: floors[0].cpu === null ? null : median(floors.map((r) => r.cpu!)),
+      noopOverFloorWall: median(runs.map((r, i) => r.wall / floors[i].wall)),
       noopViaDenoTaskWall: median(viaTask.map((r) => r.wall)),
       noopViaDenoTaskCpu: viaTask[0].cpu === null ? null : median(viaTask.map((r) => r.cpu!)),
       oneByteChangedWall: changed.wall,
@@ -249,7 +261,7 @@ log(
 );
 
 // No-op re-runs.
-const r10 = await noop(10_000, 5);
+const r10 = await noop(10_000, 9);
 // first-run hashing throughput of the 10,000 files, in-process (Workers as the engine uses them,
 // then one thread), vs sha256sum on the same files; best of 3, interleaved
 const cpuMs = () => {
@@ -292,8 +304,10 @@ const fmt = (r: Awaited<ReturnType<typeof noop>>, target: number) =>
     r.oneByteChangedWall.toFixed(3)
   } s (stage re-ran); first run ${r.firstRunWall.toFixed(2)} s; no-op via deno task: ${
     r.noopViaDenoTaskWall.toFixed(3)
-  } s wall, ${r.noopViaDenoTaskCpu?.toFixed(3) ?? "?"} s cpu; no-op / empty-script floor: ${
-    (r.noopWall / floor.wall).toFixed(2)
+  } s wall, ${r.noopViaDenoTaskCpu?.toFixed(3) ?? "?"} s cpu; empty-script floor in the same reps ${
+    r.pairedFloorWall.toFixed(3)
+  } s wall (${r.pairedFloorCpu?.toFixed(3) ?? "?"} s cpu), no-op / floor ${
+    r.noopOverFloorWall.toFixed(2)
   }x wall`;
 log(fmt(r10, 0.25));
 log(
@@ -307,7 +321,7 @@ log(
 );
 let r100: Awaited<ReturnType<typeof noop>> | null = null;
 if (!quick) {
-  r100 = await noop(100_000, 3);
+  r100 = await noop(100_000, 5);
   await Deno.remove(r100.dir, { recursive: true });
   log(fmt(r100, 1.5));
 }
