@@ -7,6 +7,13 @@
  * Then the pixel transforms alone, CPU path against GPU path on the same decoded clips with
  * the same seeds (ratio = GPU time / CPU time, wall and CPU seconds of this process), and how
  * many output values the two paths disagree on.
+ *
+ * `--pixels gpu [--e2e-clips N]`: also end to end, loader `pixels: "cpu"` against `pixels:
+ * "gpu"` in the same run, same seed and workers: from asking the loader for a batch to the
+ * trainer holding the model input on the GPU (CPU mode: collated host array uploaded as the
+ * SAM 2 task does; GPU mode: the batch's own tensor, nothing read back or uploaded), GPU work
+ * waited for (ratio = GPU mode time / CPU mode time; modes run in ABBA order, each N batches
+ * after one warm-up batch).
  */
 import {
   buildTransforms,
@@ -14,6 +21,7 @@ import {
   ClipLoader,
   decodeRgb,
   GpuPixelPipeline,
+  isGpuBatch,
   moseTrainTransformSpecs,
   openClipDataset,
   PIXEL_OPS_ON_GPU,
@@ -22,6 +30,7 @@ import {
   type VideoDatapoint,
 } from "../src/data/mod.ts";
 import { gpu, initGpu, settleGpu } from "../src/gpu/mod.ts";
+import { tensor } from "../src/tensor/mod.ts";
 
 const args = Deno.args;
 const json = args.includes("--json");
@@ -32,6 +41,11 @@ const num = (name: string, def: number) => {
 const clips = num("--clips", 8);
 const workers = num("--workers", 2);
 const pixelClips = args.includes("--no-pixels") ? 0 : num("--pixel-clips", 3);
+const pixelsArg = args.includes("--pixels") ? args[args.indexOf("--pixels") + 1] : "cpu";
+if (pixelsArg !== "cpu" && pixelsArg !== "gpu") {
+  throw new Error(`--pixels takes "cpu" or "gpu", got "${pixelsArg}"`);
+}
+const e2eClips = num("--e2e-clips", 2);
 const FIX = new URL("../../shared/fixtures/davis2016/", import.meta.url).pathname;
 
 const spec: ClipDatasetSpec = {
@@ -164,6 +178,69 @@ async function pixelBench(n: number): Promise<PixelResult> {
 }
 const pixels = pixelClips > 0 ? await pixelBench(pixelClips) : null;
 
+// --- end to end: loader in CPU vs GPU pixel mode, up to the model input on the GPU ---
+interface EndToEndResult {
+  clips: number;
+  workers: number;
+  cpu_mode_ms_per_batch: number;
+  gpu_mode_ms_per_batch: number;
+  cpu_mode_cpu_s_per_batch: number;
+  gpu_mode_cpu_s_per_batch: number;
+  gpu_over_cpu_wall: number;
+  gpu_over_cpu_cpu_seconds: number;
+}
+async function endToEnd(mode: "cpu" | "gpu"): Promise<{ ms: number; cpuS: number }> {
+  const rt = await initGpu();
+  const loader = await ClipLoader.create({
+    datasets: [spec],
+    batchSizes: [1],
+    workers,
+    seed: 1,
+    pixels: mode,
+  });
+  const it = loader.epoch(0);
+  try {
+    /** One batch as the trainer gets it: the model input [T, B, 3, H, W] on the GPU. */
+    const next = async () => {
+      const b = (await it.next()).value!;
+      const input = isGpuBatch(b)
+        ? b.imgBatch
+        : tensor(b.imgBatch, [b.numFrames, b.numVideos, 3, b.height, b.width]);
+      await rt.sync();
+      input.dispose();
+      loader.recycle(b);
+    };
+    await next(); // warm-up (JIT, pipeline compilation, first decode)
+    const t0 = performance.now(), c0 = cpuSeconds();
+    for (let i = 0; i < e2eClips; i++) await next();
+    return { ms: (performance.now() - t0) / e2eClips, cpuS: (cpuSeconds() - c0) / e2eClips };
+  } finally {
+    await it.return(undefined);
+    loader.close();
+  }
+}
+let e2e: EndToEndResult | null = null;
+if (pixelsArg === "gpu") {
+  // ABBA order, so drift in the machine's load falls on both modes alike
+  const c1 = await endToEnd("cpu"), g1 = await endToEnd("gpu");
+  const g2 = await endToEnd("gpu"), c2 = await endToEnd("cpu");
+  const mean = (a: { ms: number; cpuS: number }, b: { ms: number; cpuS: number }) => ({
+    ms: (a.ms + b.ms) / 2,
+    cpuS: (a.cpuS + b.cpuS) / 2,
+  });
+  const c = mean(c1, c2), g = mean(g1, g2);
+  e2e = {
+    clips: e2eClips,
+    workers,
+    cpu_mode_ms_per_batch: +c.ms.toFixed(1),
+    gpu_mode_ms_per_batch: +g.ms.toFixed(1),
+    cpu_mode_cpu_s_per_batch: +c.cpuS.toFixed(3),
+    gpu_mode_cpu_s_per_batch: +g.cpuS.toFixed(3),
+    gpu_over_cpu_wall: +(g.ms / c.ms).toFixed(3),
+    gpu_over_cpu_cpu_seconds: +(g.cpuS / c.cpuS).toFixed(3),
+  };
+}
+
 const load = (() => {
   try {
     return Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
@@ -192,6 +269,7 @@ const result = {
   clip_ms_inline_over_decode: +((1000 / inline) / decodeMs).toFixed(2),
   clip_ms_workers_over_decode: +((1000 / pooled) / decodeMs).toFixed(2),
   pixel_transforms: pixels,
+  end_to_end_pixels: e2e,
 };
 if (json) console.log(JSON.stringify(result));
 else {
@@ -222,6 +300,21 @@ else {
     console.log(
       `  GPU/CPU: ${pixels.gpu_over_cpu_wall}x wall, ${pixels.gpu_over_cpu_cpu_seconds}x CPU ` +
         `seconds; ${pixels.values_differing_frac} of the output values differ by > 1e-6`,
+    );
+  }
+  if (e2e) {
+    console.log(
+      `end to end (2 x ${e2e.clips} batches of 1 clip per mode, ${e2e.workers} workers, to the ` +
+        `model input ` +
+        `on the GPU = ${gpu().adapterName}):`,
+    );
+    console.log(
+      `  pixels cpu ${e2e.cpu_mode_ms_per_batch} ms/batch (${e2e.cpu_mode_cpu_s_per_batch} CPU ` +
+        `s), pixels gpu ${e2e.gpu_mode_ms_per_batch} ms/batch (${e2e.gpu_mode_cpu_s_per_batch} ` +
+        `CPU s)`,
+    );
+    console.log(
+      `  GPU/CPU mode: ${e2e.gpu_over_cpu_wall}x wall, ${e2e.gpu_over_cpu_cpu_seconds}x CPU seconds`,
     );
   }
 }
