@@ -55,6 +55,13 @@ export interface AttentionSpec {
   mask?: boolean;
   /** Whether dropout is applied. @default false */
   dropout?: boolean;
+  /**
+   * Windowed variant for launches split over heads (operands above the binding limit): every
+   * buffer index adds a per-binding element offset from the uniforms (`offsets`), and the
+   * dropout hash adds the chunk's first head (`bh0`), so each head computes exactly what the
+   * unsplit launch does. The plain variant's code is unchanged. @default false
+   */
+  windowed?: boolean;
 }
 
 /** Uniform block shared by the three kernels (16 words; see `attentionUniforms`). */
@@ -77,6 +84,14 @@ export interface AttentionUniforms {
   first?: boolean;
   /** This is the last chunk (the forward normalises its output). @default true */
   last?: boolean;
+  /** Windowed kernels: global index of the launch's head 0 (for the dropout hash). @default 0 */
+  bh0?: number;
+  /**
+   * Windowed kernels: per binding (in binding order, uniforms excluded), the index in that
+   * binding's array (vectors for q, k, v, out and their gradients; f32 for mask, ml, delta) of
+   * the launch's head 0. @default all 0
+   */
+  offsets?: readonly number[];
 }
 
 /** A generated attention kernel plus the tiling facts the host needs for uniforms and dispatch. */
@@ -92,6 +107,8 @@ export interface AttentionKernel extends KernelSource {
   wg: number;
   /** Which kernel: the forward, dQ or dK/dV. */
   kind: "fwd" | "q" | "kv";
+  /** Whether this is the windowed variant (offsets from the uniforms). */
+  windowed: boolean;
   /**
    * Loop iterations per invocation for each block of streamed rows (keys, or queries for
    * dK/dV), and for the fixed part; `attentionChunks` splits the stream so that lavapipe's limit
@@ -129,7 +146,7 @@ export function attentionChunks(
 
 /** Packs `AttentionUniforms` in the WGSL struct's order. */
 export function attentionUniforms(kernel: AttentionKernel, u: AttentionUniforms): ArrayBuffer {
-  const b = new ArrayBuffer(64);
+  const b = new ArrayBuffer(kernel.windowed ? 128 : 64);
   const w = new Uint32Array(b), f = new Float32Array(b);
   w[0] = u.lq;
   w[1] = u.lk;
@@ -143,6 +160,10 @@ export function attentionUniforms(kernel: AttentionKernel, u: AttentionUniforms)
   w[9] = u.start ?? 0;
   w[10] = u.end ?? (kernel.kind === "kv" ? u.lq : u.lk);
   w[11] = u.last === false ? 0 : 1;
+  if (kernel.windowed) {
+    w[12] = u.bh0 ?? 0;
+    (u.offsets ?? []).forEach((o, i) => w[16 + i] = o);
+  }
   return b;
 }
 
@@ -157,6 +178,7 @@ export function resolveAttentionSpec(s: AttentionSpec): Required<AttentionSpec> 
     wg: Math.max(1, Math.min(256, Math.floor(s.wg ?? 8))),
     mask: s.mask ?? false,
     dropout: s.dropout ?? false,
+    windowed: s.windowed ?? false,
   };
 }
 
@@ -186,7 +208,12 @@ function common(r: Required<AttentionSpec>): string {
   return `
 struct U {
   lq: u32, lk: u32, bh: u32, maskStride: u32, scale: f32, keepScale: f32, seed: u32, thresh: u32,
-  first: u32, start: u32, end: u32, last: u32, p0: u32, p1: u32, p2: u32, p3: u32,
+  first: u32, start: u32, end: u32, last: u32, ${
+    r.windowed
+      ? `bh0: u32, p1: u32, p2: u32, p3: u32,
+  ${lines(16, (i) => `o${i}: u32,`).replaceAll("\n", " ")}`
+      : "p0: u32, p1: u32, p2: u32, p3: u32,"
+  }
 }
 alias V = ${V};
 fn dotv(a: V, b: V) -> f32 { return ${dotv}; }
@@ -197,7 +224,7 @@ fn pcg(v: u32) -> u32 {
 }
 // Counter-based keep decision for probability (bh, i, j); recomputed identically in backward.
 fn keep(bh: u32, i: u32, j: u32) -> f32 {
-  let h = pcg(pcg(pcg(u.seed ^ pcg(bh)) ^ i) ^ j);
+  let h = pcg(pcg(pcg(u.seed ^ pcg(${r.windowed ? "u.bh0 + bh" : "bh"})) ^ i) ^ j);
   return select(0.0, u.keepScale, h >= u.thresh);
 }
 `;
@@ -278,7 +305,12 @@ ${lines(rows, (x) => `      if (${o.valid(x)}) { ${buf}[${o.row(x)} + c] = o${x}
 
 function label(name: string, r: Required<AttentionSpec>): string {
   return `${name}(d=${r.d},dv=${r.dv},rows=${r.rows},block=${r.block},wg=${r.wg},` +
-    `mask=${r.mask},dropout=${r.dropout})`;
+    `mask=${r.mask},dropout=${r.dropout}${r.windowed ? ",windowed" : ""})`;
+}
+
+/** Index prefix of binding `i`: its element offset from the uniforms in the windowed variant. */
+function offsetOf(r: Required<AttentionSpec>): (i: number) => string {
+  return (i) => r.windowed ? `u.o${i} + ` : "";
 }
 
 /**
@@ -295,8 +327,9 @@ function buildAttentionForwardKernel(spec: AttentionSpec): AttentionKernel {
   const { DQ, DV } = vecOf(r);
   const R = r.rows, B = r.block;
   const mb = r.mask ? 1 : 0;
+  const O = offsetOf(r);
   const mask = (x: number, y: number) =>
-    r.mask ? ` + mask[bh * u.maskStride + ri${x} * u.lk + cj${y}]` : "";
+    r.mask ? ` + mask[${O(3)}bh * u.maskStride + ri${x} * u.lk + cj${y}]` : "";
   const p = (x: number, y: number) =>
     r.dropout ? `(s${x}_${y} * keep(bh, row0 + ${x}u, j0 + ${y}u))` : `s${x}_${y}`;
   const code = `${common(r)}
@@ -313,8 +346,8 @@ ${
     lines(R, (x) =>
       `  let ri${x} = min(row0 + ${x}u, u.lq - 1u);
   let i${x} = bh * u.lq + ri${x};
-  var m${x} = select(ml[i${x} * 2u], -3.0e38, fresh);
-  var l${x} = select(ml[i${x} * 2u + 1u], 0.0, fresh);`)
+  var m${x} = select(ml[${O(4 + mb)}i${x} * 2u], -3.0e38, fresh);
+  var l${x} = select(ml[${O(4 + mb)}i${x} * 2u + 1u], 0.0, fresh);`)
   }
   for (var j0 = u.start; j0 < u.end; j0 += ${B}u) {
 ${
@@ -322,7 +355,12 @@ ${
       `    let cj${y} = min(j0 + ${y}u, u.end - 1u);
     let kj${y} = bh * u.lk + cj${y};`)
   }
-${dotTile("s", DQ, R, B, { a: (x) => `q[i${x} * ${DQ}u + c]`, b: (y) => `k[kj${y} * ${DQ}u + c]` })}
+${
+    dotTile("s", DQ, R, B, {
+      a: (x) => `q[${O(0)}i${x} * ${DQ}u + c]`,
+      b: (y) => `k[${O(1)}kj${y} * ${DQ}u + c]`,
+    })
+  }
 ${
     lines(R, (x) =>
       `${
@@ -343,9 +381,9 @@ ${
   }
 ${
     foldTile("out", DV, R, B, {
-      row: (x) => `i${x} * ${DV}u`,
+      row: (x) => `${O(3 + mb)}i${x} * ${DV}u`,
       valid: (x) => `row0 + ${x}u < u.lq`,
-      b: (y) => `v[kj${y} * ${DV}u + c]`,
+      b: (y) => `v[${O(2)}kj${y} * ${DV}u + c]`,
       w: p,
       scale: (x) => `corr${x}`,
     })
@@ -355,14 +393,18 @@ ${
 ${
     lines(R, (x) =>
       `  let inv${x} = select(1.0, select(0.0, 1.0 / l${x}, l${x} > 0.0), u.last == 1u);
-  if (row0 + ${x}u < u.lq) { ml[i${x} * 2u] = m${x}; ml[i${x} * 2u + 1u] = l${x}; }`)
+  if (row0 + ${x}u < u.lq) {
+    ml[${O(4 + mb)}i${x} * 2u] = m${x};
+    ml[${O(4 + mb)}i${x} * 2u + 1u] = l${x};
+  }`)
   }
   if (u.last == 1u) {
     for (var c = 0u; c < ${DV}u; c++) {
 ${
     lines(R, (x) =>
       `      if (row0 + ${x}u < u.lq) {
-        out[i${x} * ${DV}u + c] = select(out[i${x} * ${DV}u + c] * inv${x}, V(0.0), fresh);
+        out[${O(3 + mb)}i${x} * ${DV}u + c] =
+          select(out[${O(3 + mb)}i${x} * ${DV}u + c] * inv${x}, V(0.0), fresh);
       }`)
   }
     }
@@ -385,6 +427,7 @@ ${
     rows: R,
     block: B,
     kind: "fwd",
+    windowed: r.windowed,
     loopsPerBlock: DQ + DV + 1,
     loopsFixed: DV + 1,
     vq: DQ,
@@ -408,8 +451,9 @@ function buildAttentionBackwardQKernel(spec: AttentionSpec): AttentionKernel {
   const { DQ, DV } = vecOf(r);
   const R = r.rows, B = r.block;
   const mb = r.mask ? 1 : 0;
+  const O = offsetOf(r);
   const mask = (x: number, y: number) =>
-    r.mask ? ` + mask[bh * u.maskStride + ri${x} * u.lk + cj${y}]` : "";
+    r.mask ? ` + mask[${O(3)}bh * u.maskStride + ri${x} * u.lk + cj${y}]` : "";
   const z = (x: number, y: number) => r.dropout ? ` * keep(bh, row0 + ${x}u, j0 + ${y}u)` : "";
   const code = `${common(r)}
 @group(0) @binding(0) var<storage, read> q: array<V>;
@@ -428,24 +472,34 @@ ${
     lines(R, (x) =>
       `  let ri${x} = min(row0 + ${x}u, u.lq - 1u);
   let i${x} = bh * u.lq + ri${x};
-  let ls${x} = ml[i${x} * 2u] + log(ml[i${x} * 2u + 1u]);
+  let ls${x} = ml[${O(5 + mb)}i${x} * 2u] + log(ml[${O(5 + mb)}i${x} * 2u + 1u]);
   var dl${x} = 0.0;`)
   }
   for (var c = 0u; c < ${DV}u; c++) {
-${lines(R, (x) => `    dl${x} += dotv(dout[i${x} * ${DV}u + c], o[i${x} * ${DV}u + c]);`)}
+${
+    lines(R, (x) =>
+      `    dl${x} += dotv(dout[${O(4 + mb)}i${x} * ${DV}u + c], o[${
+        O(3 + mb)
+      }i${x} * ${DV}u + c]);`)
   }
-${lines(R, (x) => `  if (row0 + ${x}u < u.lq) { delta[i${x}] = dl${x}; }`)}
+  }
+${lines(R, (x) => `  if (row0 + ${x}u < u.lq) { delta[${O(7 + mb)}i${x}] = dl${x}; }`)}
   for (var j0 = u.start; j0 < u.end; j0 += ${B}u) {
 ${
     lines(B, (y) =>
       `    let cj${y} = min(j0 + ${y}u, u.end - 1u);
     let kj${y} = bh * u.lk + cj${y};`)
   }
-${dotTile("s", DQ, R, B, { a: (x) => `q[i${x} * ${DQ}u + c]`, b: (y) => `k[kj${y} * ${DQ}u + c]` })}
+${
+    dotTile("s", DQ, R, B, {
+      a: (x) => `q[${O(0)}i${x} * ${DQ}u + c]`,
+      b: (y) => `k[${O(1)}kj${y} * ${DQ}u + c]`,
+    })
+  }
 ${
     dotTile("t", DV, R, B, {
-      a: (x) => `dout[i${x} * ${DV}u + c]`,
-      b: (y) => `v[kj${y} * ${DV}u + c]`,
+      a: (x) => `dout[${O(4 + mb)}i${x} * ${DV}u + c]`,
+      b: (y) => `v[${O(2)}kj${y} * ${DV}u + c]`,
     })
   }
 ${
@@ -457,9 +511,9 @@ ${
   }
 ${
     foldTile("dq", DQ, R, B, {
-      row: (x) => `i${x} * ${DQ}u`,
+      row: (x) => `${O(6 + mb)}i${x} * ${DQ}u`,
       valid: (x) => `row0 + ${x}u < u.lq`,
-      b: (y) => `k[kj${y} * ${DQ}u + c]`,
+      b: (y) => `k[${O(1)}kj${y} * ${DQ}u + c]`,
       w: (x, y) => `s${x}_${y}`,
     })
   }
@@ -486,6 +540,7 @@ ${
     rows: R,
     block: B,
     kind: "q",
+    windowed: r.windowed,
     loopsPerBlock: 2 * DQ + DV + 1,
     loopsFixed: DV + 1,
     vq: DQ,
@@ -508,8 +563,9 @@ function buildAttentionBackwardKVKernel(spec: AttentionSpec): AttentionKernel {
   const { DQ, DV } = vecOf(r);
   const R = r.rows, B = r.block;
   const mb = r.mask ? 1 : 0;
+  const O = offsetOf(r);
   const mask = (x: number, y: number) =>
-    r.mask ? ` + mask[bh * u.maskStride + ci${y} * u.lk + rj${x}]` : "";
+    r.mask ? ` + mask[${O(3)}bh * u.maskStride + ci${y} * u.lk + rj${x}]` : "";
   const code = `${common(r)}
 @group(0) @binding(0) var<storage, read> q: array<V>;
 @group(0) @binding(1) var<storage, read> k: array<V>;
@@ -533,14 +589,19 @@ ${
     lines(B, (y) =>
       `    let ci${y} = min(i0 + ${y}u, u.end - 1u);
     let qi${y} = bh * u.lq + ci${y};
-    let ls${y} = ml[qi${y} * 2u] + log(ml[qi${y} * 2u + 1u]);
-    let dl${y} = delta[qi${y}];`)
+    let ls${y} = ml[${O(4 + mb)}qi${y} * 2u] + log(ml[${O(4 + mb)}qi${y} * 2u + 1u]);
+    let dl${y} = delta[${O(5 + mb)}qi${y}];`)
   }
-${dotTile("s", DQ, R, B, { a: (x) => `k[j${x} * ${DQ}u + c]`, b: (y) => `q[qi${y} * ${DQ}u + c]` })}
+${
+    dotTile("s", DQ, R, B, {
+      a: (x) => `k[${O(1)}j${x} * ${DQ}u + c]`,
+      b: (y) => `q[${O(0)}qi${y} * ${DQ}u + c]`,
+    })
+  }
 ${
     dotTile("t", DV, R, B, {
-      a: (x) => `v[j${x} * ${DV}u + c]`,
-      b: (y) => `dout[qi${y} * ${DV}u + c]`,
+      a: (x) => `v[${O(2)}j${x} * ${DV}u + c]`,
+      b: (y) => `dout[${O(3 + mb)}qi${y} * ${DV}u + c]`,
     })
   }
 ${
@@ -554,17 +615,17 @@ ${
   }
 ${
     foldTile("dvo", DV, R, B, {
-      row: (x) => `j${x} * ${DV}u`,
+      row: (x) => `${O(7 + mb)}j${x} * ${DV}u`,
       valid: (x) => `row0 + ${x}u < u.lk`,
-      b: (y) => `dout[qi${y} * ${DV}u + c]`,
+      b: (y) => `dout[${O(3 + mb)}qi${y} * ${DV}u + c]`,
       w: (x, y) => `t${x}_${y}`,
     })
   }
 ${
     foldTile("dk", DQ, R, B, {
-      row: (x) => `j${x} * ${DQ}u`,
+      row: (x) => `${O(6 + mb)}j${x} * ${DQ}u`,
       valid: (x) => `row0 + ${x}u < u.lk`,
-      b: (y) => `q[qi${y} * ${DQ}u + c]`,
+      b: (y) => `q[${O(0)}qi${y} * ${DQ}u + c]`,
       w: (x, y) => `s${x}_${y}`,
     })
   }
@@ -591,6 +652,7 @@ ${
     rows: R,
     block: B,
     kind: "kv",
+    windowed: r.windowed,
     loopsPerBlock: 2 * DQ + 2 * DV + 1,
     loopsFixed: 1,
     vq: DQ,

@@ -4,11 +4,14 @@
  * gradient is the other's forward), so one op definition serves both, given which raw launch
  * is its forward and which its adjoint.
  */
+import { gpu } from "../../gpu/runtime.ts";
 import type { ConvShape } from "../../kernels/conv.ts";
+import { planChunks, runElementwise } from "../launch.ts";
 import type { OpDef } from "../op.ts";
-import { fmtShape } from "../shape.ts";
-import type { Tensor } from "../tensor.ts";
+import { fmtShape, numel } from "../shape.ts";
+import { Tensor } from "../tensor.ts";
 import { channelSumRaw, convWeightGradRaw, denseF32 } from "./_conv_launch.ts";
+import { copyContiguous } from "./layout.ts";
 
 /** A per-axis [h, w] pair or one number for both. */
 export type Pair = number | readonly [number, number];
@@ -67,6 +70,104 @@ export function checkConvBias(op: string, bias: Tensor | null, channels: number)
   }
 }
 
+/** Whether a storage of `bytes` is above the device's binding limit. */
+function tooBig(bytes: number): boolean {
+  return bytes > gpu().maxBinding;
+}
+
+/**
+ * Blocks of batch items (first item, count) such that each block of every tensor in `batched`
+ * ([N, ...] dense f32, any offset) fits one binding, planned by `planChunks` (which throws a
+ * RangeError naming the op, the tensor and the limit when one item alone does not fit).
+ */
+function batchBlocks(op: string, n: number, batched: readonly Tensor[]): [number, number][] {
+  return planChunks(
+    op,
+    [n],
+    batched.map((t) => {
+      const per = t.size / n;
+      return { tensor: t, offset: t.offset, strides: [per], inner: per };
+    }),
+  ).map((c) => [c.start[0], c.shape[0]]);
+}
+
+/**
+ * Items [n0, n0 + nb) of a dense [N, ...] tensor, for a raw launch: a view when its storage fits
+ * one binding (the launch binds it whole and reads the offset), else a contiguous copy (a small
+ * storage of its own; the copy itself is split by `runElementwise`).
+ */
+function batchSlice(t: Tensor, n: number, n0: number, nb: number): Tensor {
+  const per = t.size / n;
+  const v = t.view([nb, ...t.shape.slice(1)], t.strides, t.offset + n0 * per);
+  if (!tooBig(t.storage.bytes)) return v;
+  const c = copyContiguous(v);
+  v.dispose();
+  return c;
+}
+
+/**
+ * `run(a, s)` for a raw launch whose input `a` and output (`outShape`) are batched along dim 0.
+ * The common case (both fit one binding) is one call; otherwise it runs per block of batch
+ * items (each block's geometry has its own n) and copies each block's result into its place in
+ * the output. Every output element is computed by the same kernel from the same taps, so the
+ * result is bitwise the unsplit one.
+ */
+function perBatch(
+  op: string,
+  a: Tensor,
+  outShape: number[],
+  s: ConvShape,
+  run: (a: Tensor, s: ConvShape) => Tensor,
+): Tensor {
+  if (!tooBig(a.storage.bytes) && !tooBig(numel(outShape) * 4)) return run(a, s);
+  const out = Tensor.empty(outShape, "f32");
+  const per = out.size / s.n;
+  for (const [n0, nb] of batchBlocks(op, s.n, [a, out])) {
+    const as = batchSlice(a, s.n, n0, nb);
+    const ys = run(as, { ...s, n: nb });
+    const os = out.view(ys.shape, out.strides, n0 * per);
+    runElementwise(`${op}_batch_copy`, "x0", [ys], { out: os });
+    [os, ys].forEach((t) => t.dispose());
+    if (as !== a) as.dispose();
+  }
+  return out;
+}
+
+/**
+ * `run(ts, s)` for a reduction over the batch (weight or bias gradient) of batched inputs `ts`:
+ * one call in the common case, else the sum of per-block results (partial sums: the order of
+ * additions differs from the unsplit launch).
+ */
+function sumPerBatch(
+  op: string,
+  ts: Tensor[],
+  s: ConvShape,
+  run: (ts: Tensor[], s: ConvShape) => Tensor,
+): Tensor {
+  if (!ts.some((t) => tooBig(t.storage.bytes))) return run(ts, s);
+  let acc: Tensor | null = null;
+  for (const [n0, nb] of batchBlocks(op, s.n, ts)) {
+    const subs = ts.map((t) => batchSlice(t, s.n, n0, nb));
+    const part = run(subs, { ...s, n: nb });
+    subs.forEach((t, i) => t !== ts[i] && t.dispose());
+    if (!acc) acc = part;
+    else {
+      runElementwise(`${op}_batch_sum`, "o + x0", [part], { out: acc, readOut: true });
+      part.dispose();
+    }
+  }
+  return acc!;
+}
+
+/** x-shaped [N, C, H, W] and y-shaped [N, O, OH, OW] of a forward conv's geometry. */
+function xShape(s: ConvShape): number[] {
+  return [s.n, s.c, s.h, s.w];
+}
+
+function yShape(s: ConvShape): number[] {
+  return [s.n, s.o, s.oh, s.ow];
+}
+
 /** A raw conv launch: dense f32 inputs, the geometry of the forward conv2d. */
 type RawConv = (a: Tensor, w: Tensor, bias: Tensor | null, s: ConvShape) => Tensor;
 
@@ -74,7 +175,9 @@ type RawConv = (a: Tensor, w: Tensor, bias: Tensor | null, s: ConvShape) => Tens
  * The op definition of conv2d (forward = the conv, adjoint = its input-gradient gather) or of
  * conv_transpose2d (the other way round). `ConvShape` is always the geometry of the forward
  * conv2d; `transposed` says whether the op's input plays that conv's output (so the weight
- * gradient takes its arguments the other way round).
+ * gradient takes its arguments the other way round). Inputs, outputs or gradients above the
+ * device's binding limit are handled per block of batch items (see `perBatch`, `sumPerBatch`);
+ * one item above the limit is a RangeError naming the op, the tensor and the limit.
  */
 export function convOpDef(
   name: string,
@@ -86,7 +189,13 @@ export function convOpDef(
     name,
     forward(ctx, inputs, s) {
       const [x, w, b] = inputs.map((t, i) => denseF32(t, ["input", "weight", "bias"][i]));
-      const y = forward(x, w, b ?? null, s);
+      const y = perBatch(
+        name,
+        x,
+        transposed ? xShape(s) : yShape(s),
+        s,
+        (xs, ss) => forward(xs, w, b ?? null, ss),
+      );
       ctx.save(x, w);
       [x, w, b].forEach((t, i) => t && t !== inputs[i] && t.dispose());
       return y;
@@ -94,11 +203,25 @@ export function convOpDef(
     backward(ctx, g0, s) {
       const [x, w] = ctx.saved;
       const g = denseF32(g0, "grad");
-      const gx = ctx.needsGrad[0] ? adjoint(g, w, null, s) : null;
-      const gw = ctx.needsGrad[1]
-        ? (transposed ? convWeightGradRaw(x, g, s) : convWeightGradRaw(g, x, s))
+      const gx = ctx.needsGrad[0]
+        ? perBatch(
+          name,
+          g,
+          transposed ? yShape(s) : xShape(s),
+          s,
+          (gs, ss) => adjoint(gs, w, null, ss),
+        )
         : null;
-      const gb = ctx.needsGrad[2] ? channelSumRaw(g) : null;
+      const gw = ctx.needsGrad[1]
+        ? sumPerBatch(
+          name,
+          [g, x],
+          s,
+          ([gs, xs], ss) =>
+            transposed ? convWeightGradRaw(xs, gs, ss) : convWeightGradRaw(gs, xs, ss),
+        )
+        : null;
+      const gb = ctx.needsGrad[2] ? sumPerBatch(name, [g], s, ([gs]) => channelSumRaw(gs)) : null;
       if (g !== g0) g.dispose();
       return ctx.needsGrad.length === 3 ? [gx, gw, gb] : [gx, gw];
     },

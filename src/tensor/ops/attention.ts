@@ -11,7 +11,7 @@ import {
   LAVAPIPE_LOOP_BUDGET,
 } from "../../kernels/attention.ts";
 import { apply } from "../autograd.ts";
-import { bindingOf } from "../launch.ts";
+import { bindingOf, planChunks, runElementwise, type SplitOperand } from "../launch.ts";
 import type { OpDef } from "../op.ts";
 import { nextRandomKey } from "../philox.ts";
 import { fmtShape } from "../shape.ts";
@@ -65,6 +65,7 @@ function specOf(
   a: Attrs,
   owned: number,
   streamed: number,
+  windowed = false,
 ): AttentionSpec {
   const cpu = gpu().isCpuAdapter;
   const t = a.tiling;
@@ -76,6 +77,7 @@ function specOf(
     wg: t?.wg ?? (cpu ? 8 : 32),
     rows: t?.rows ?? (cpu ? (owned >= 64 ? 8 : 4) : 2),
     block: t?.block ?? (streamed >= 1024 && cpu ? 16 : streamed >= 64 ? 8 : 4),
+    windowed,
   };
 }
 
@@ -91,18 +93,36 @@ function budget(): number {
   return gpu().isCpuAdapter ? LAVAPIPE_LOOP_BUDGET : Infinity;
 }
 
+/** Whether any of `ts` has a storage above the device's binding limit (the launch must split). */
+function overLimit(ts: readonly Tensor[]): boolean {
+  const max = gpu().maxBinding;
+  return ts.some((t) => t.storage.bytes > max);
+}
+
 /**
- * Launches `kernel` once per chunk of its streamed dimension (keys, or queries for dK/dV),
- * carrying the state through its outputs between chunks.
+ * Launches an attention kernel (`make(windowed)` builds the plain or the windowed variant)
+ * once per chunk of its streamed dimension (keys, or queries for dK/dV), carrying the state
+ * through its outputs between chunks. When a buffer's storage is above the binding limit, the
+ * launch is also split over heads (the flattened leading dims): each block of heads binds
+ * windows of every per-head buffer (q, k, v, a [..., Lq, Lk] mask, outputs, ml, gradients) and
+ * the windowed kernel reads its offsets and first head from the uniforms, so every head
+ * computes exactly what the unsplit launch does. A head that does not fit one binding is a
+ * RangeError naming the op, the tensor and the limit (from `planChunks`).
  */
 function launchChunked(
-  kernel: AttentionKernel,
+  make: (windowed: boolean) => AttentionKernel,
   buffers: Tensor[],
+  scalars: ReadonlySet<Tensor>,
   sizes: { n: number; rows: number },
   qkv: [Tensor, Tensor, Tensor],
   a: Attrs,
   mask?: Tensor,
 ): void {
+  if (overLimit(buffers)) {
+    launchSplit(make(true), buffers, scalars, sizes, qkv, a, mask);
+    return;
+  }
+  const kernel = make(false);
   const [q, k, v] = qkv;
   const bh = geometry(q, k, v).bh;
   const chunks = attentionChunks(kernel, sizes.n, budget());
@@ -120,12 +140,68 @@ function launchChunked(
   });
 }
 
+/**
+ * `launchChunked` over blocks of heads, each binding windows of the buffers. `scalars` are the
+ * buffers the kernel reads as f32 (mask, ml, delta); the others as vectors of the kernel's width.
+ */
+function launchSplit(
+  kernel: AttentionKernel,
+  buffers: Tensor[],
+  scalars: ReadonlySet<Tensor>,
+  sizes: { n: number; rows: number },
+  qkv: [Tensor, Tensor, Tensor],
+  a: Attrs,
+  mask?: Tensor,
+): void {
+  const [q, k, v] = qkv;
+  const { bh, d } = geometry(q, k, v);
+  const vw = d / kernel.vq;
+  const operands: SplitOperand[] = buffers.map((t) => {
+    // A [Lq, Lk] mask is shared by every head: bound whole (or a window of all of it).
+    if (t === mask && t.rank === 2) {
+      return { tensor: t, offset: t.offset, strides: [0], inner: t.size };
+    }
+    const per = t.size / bh;
+    return { tensor: t, offset: t.offset, strides: [per], inner: per };
+  });
+  const heads = planChunks("scaled_dot_product_attention", [bh], operands);
+  const chunks = attentionChunks(kernel, sizes.n, budget());
+  for (const h of heads) {
+    // Window offsets are multiples of the vector width: per-head sizes are multiples of d or
+    // dv, and windows start at 256-byte boundaries.
+    const offsets = h.offsets.map((o, i) => scalars.has(buffers[i]) ? o : o / vw);
+    chunks.forEach(([start, end], c) => {
+      gpu().launch(kernel, {
+        buffers: h.bindings,
+        uniforms: uniforms(kernel, qkv, a, mask, {
+          start,
+          end,
+          first: c === 0,
+          last: c === chunks.length - 1,
+          bh: h.shape[0],
+          bh0: h.start[0],
+          offsets,
+        }),
+        workgroups: attentionWorkgroups(kernel, sizes.rows, h.shape[0]),
+      });
+    });
+  }
+}
+
 function uniforms(
   kernel: AttentionKernel,
   [q, k, v]: [Tensor, Tensor, Tensor],
   a: Attrs,
   mask: Tensor | undefined,
-  chunk: { start: number; end: number; first: boolean; last: boolean },
+  chunk: {
+    start: number;
+    end: number;
+    first: boolean;
+    last: boolean;
+    bh?: number;
+    bh0?: number;
+    offsets?: readonly number[];
+  },
 ) {
   const { lq, lk, d, bh } = geometry(q, k, v);
   const p = a.dropoutP;
@@ -140,6 +216,31 @@ function uniforms(
     threshold: Math.min(0xffffffff, Math.floor(p * 2 ** 32)),
     ...chunk,
   });
+}
+
+/**
+ * `rope2dRaw` of a dense x [..., L, d], in blocks of the leading (head) dims when x is above the
+ * binding limit: each block is rotated into a small tensor and copied into its place (the
+ * rotation of a token depends only on its position in L, so the result is the same).
+ */
+function ropeRaw(x: Tensor, o: Rope2dOptions, inverse = false): Tensor {
+  if (!overLimit([x])) return rope2dRaw(x, o, inverse);
+  const l = x.shape[x.rank - 2], d = x.shape[x.rank - 1];
+  const per = l * d, bh = x.size / Math.max(1, per);
+  const out = Tensor.empty(x.shape, "f32");
+  const blocks = planChunks("rope2d", [bh], [
+    { tensor: x, offset: x.offset, strides: [per], inner: per },
+    { tensor: out, offset: 0, strides: [per], inner: per },
+  ]);
+  for (const b of blocks) {
+    const nb = b.shape[0], h0 = b.start[0];
+    const xs = x.view([nb, l, d], [per, d, 1], x.offset + h0 * per);
+    const r = rope2dRaw(xs, o, inverse);
+    const os = out.view([nb, l, d], [per, d, 1], h0 * per);
+    runElementwise("rope2d_block_copy", "x0", [r], { out: os });
+    [xs, r, os].forEach((t) => t.dispose());
+  }
+  return out;
 }
 
 function ropeQ(a: Attrs): Rope2dOptions | null {
@@ -164,16 +265,17 @@ const sdpaOp: OpDef<Attrs> = {
     const [q0, k0, v] = inputs.slice(0, 3).map(dense);
     const mask = a.hasMask ? dense(inputs[3]) : undefined;
     const rq = ropeQ(a), rk = ropeK(a);
-    const q = rq ? rope2dRaw(q0, rq) : q0;
-    const k = rk ? rope2dRaw(k0, rk) : k0;
+    const q = rq ? ropeRaw(q0, rq) : q0;
+    const k = rk ? ropeRaw(k0, rk) : k0;
     const { lq, lk, d, dv, bh } = geometry(q, k, v);
     const out = Tensor.empty([...q.shape.slice(0, -1), dv], "f32");
     // Row max and sum pairs [BH·Lq, 2] (logsumexp = m + log l), kept for the backward.
     const lse = Tensor.empty([bh * lq * 2], "f32");
     if (out.size > 0) {
-      const kernel = attentionForwardKernel(specOf(d, dv, a, lq, lk));
+      const make = (w: boolean) => attentionForwardKernel(specOf(d, dv, a, lq, lk, w));
       const bufs = [q, k, v, ...(mask ? [mask] : []), out, lse];
-      launchChunked(kernel, bufs, { n: lk, rows: lq }, [q, k, v], a, mask);
+      const scalars = new Set([lse, ...(mask ? [mask] : [])]);
+      launchChunked(make, bufs, scalars, { n: lk, rows: lq }, [q, k, v], a, mask);
     }
     ctx.save(q, k, v, out, lse, ...(mask ? [mask] : []));
     lse.dispose();
@@ -191,23 +293,24 @@ const sdpaOp: OpDef<Attrs> = {
     const delta = Tensor.empty([bh * lq], "f32");
     const m = mask ? [mask] : [];
     if (lq > 0 && lk > 0) {
-      const kq = attentionBackwardQKernel(specOf(d, dv, a, lq, lk));
+      const scalars = new Set([lse, delta, ...m]);
+      const kq = (w: boolean) => attentionBackwardQKernel(specOf(d, dv, a, lq, lk, w));
       const bq = [q, k, v, ...m, out, g, lse, dq, delta];
-      launchChunked(kq, bq, { n: lk, rows: lq }, [q, k, v], a, mask);
-      const kk = attentionBackwardKVKernel(specOf(d, dv, a, lk, lq));
+      launchChunked(kq, bq, scalars, { n: lk, rows: lq }, [q, k, v], a, mask);
+      const kk = (w: boolean) => attentionBackwardKVKernel(specOf(d, dv, a, lk, lq, w));
       const bk = [q, k, v, ...m, g, lse, delta, dk, dvv];
-      launchChunked(kk, bk, { n: lq, rows: lk }, [q, k, v], a, mask);
+      launchChunked(kk, bk, scalars, { n: lq, rows: lk }, [q, k, v], a, mask);
     }
     delta.dispose();
     if (g !== g0) g.dispose();
     const rq = ropeQ(a), rk = ropeK(a);
     let gq: Tensor | null = dq, gk: Tensor | null = dk;
     if (rq) {
-      gq = rope2dRaw(dq, rq, true);
+      gq = ropeRaw(dq, rq, true);
       dq.dispose();
     }
     if (rk) {
-      gk = rope2dRaw(dk, rk, true);
+      gk = ropeRaw(dk, rk, true);
       dk.dispose();
     }
     return [
