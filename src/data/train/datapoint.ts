@@ -16,7 +16,11 @@ export interface DatapointObject {
 /** One frame: the image (RGB uint8 until `ToTensor`, then CHW float32) and its objects. */
 export interface DatapointFrame {
   image: RgbImage;
-  /** Set by the to-tensor transform: [3, H, W] float32. */
+  /**
+   * Set by the to-tensor transform: [3, H, W] float32. Never set when the pixel transforms
+   * ran on the GPU: those frames went straight into the batch's GPU tensor
+   * (`GpuBatchedVideoDatapoint.imgBatch`) and `image` only gives their final size.
+   */
   tensor?: Float32Array;
   objects: DatapointObject[];
 }
