@@ -11,6 +11,9 @@
  *   against our own hashing on one thread (no Workers);
  * - what `deno task run` adds to a no-op (deno task is a second process in front of the CLI).
  *
+ * `--baseline DIR` also times the no-op with the CLI of another checkout (DIR/src/cli/main.ts),
+ * interleaved with ours on the same project: a before/after comparison under the same load.
+ *
  * Wall times and CPU times (user+sys of the whole process, from /usr/bin/time when present)
  * are both printed: on a shared machine the CPU time is the steadier figure.
  */
@@ -20,6 +23,12 @@ import { hasherFactory, hashFile, StatCache } from "../src/pipeline/mod.ts";
 const args = new Set(Deno.args);
 const json = args.has("--json");
 const quick = args.has("--quick");
+// --baseline DIR: another checkout (e.g. `git worktree add /tmp/base <commit>`) whose CLI's
+// no-op is timed on the same project, interleaved with ours
+const baselineAt = Deno.args.indexOf("--baseline");
+const baselineMain = baselineAt >= 0
+  ? new URL("src/cli/main.ts", `file://${Deno.args[baselineAt + 1].replace(/\/?$/, "/")}`).pathname
+  : null;
 const main = new URL("../src/cli/main.ts", import.meta.url).pathname;
 const denoJson = new URL("../deno.json", import.meta.url).pathname;
 const log = (s: string) => {
@@ -95,6 +104,7 @@ async function noop(files: number, reps: number) {
     // both see the same load on a shared machine
     const runs: Timed[] = [];
     const floors: Timed[] = [];
+    const base: Timed[] = [];
     const empty = await Deno.makeTempFile({ suffix: ".ts" });
     try {
       for (let i = 0; i < reps; i++) {
@@ -102,6 +112,14 @@ async function noop(files: number, reps: number) {
         const t = await timed([Deno.execPath(), "run", "-A", main, "run", "pipeline.yaml"], dir);
         if (!t.stdout.includes("1 up to date")) throw new Error(`not a no-op: ${t.stdout}`);
         runs.push(t);
+        if (baselineMain) {
+          const b = await timed(
+            [Deno.execPath(), "run", "-A", baselineMain, "run", "pipeline.yaml"],
+            dir,
+          );
+          if (!b.stdout.includes("1 up to date")) throw new Error(`baseline: ${b.stdout}`);
+          base.push(b);
+        }
       }
     } finally {
       await Deno.remove(empty);
@@ -139,6 +157,8 @@ async function noop(files: number, reps: number) {
       pairedFloorWall: median(floors.map((r) => r.wall)),
       pairedFloorCpu: floors[0].cpu === null ? null : median(floors.map((r) => r.cpu!)),
       noopOverFloorWall: median(runs.map((r, i) => r.wall / floors[i].wall)),
+      baselineNoopWall: base.length ? median(base.map((r) => r.wall)) : null,
+      baselineNoopCpu: base.length && base[0].cpu !== null ? median(base.map((r) => r.cpu!)) : null,
       noopViaDenoTaskWall: median(viaTask.map((r) => r.wall)),
       noopViaDenoTaskCpu: viaTask[0].cpu === null ? null : median(viaTask.map((r) => r.cpu!)),
       oneByteChangedWall: changed.wall,
@@ -308,7 +328,13 @@ const fmt = (r: Awaited<ReturnType<typeof noop>>, target: number) =>
     r.pairedFloorWall.toFixed(3)
   } s wall (${r.pairedFloorCpu?.toFixed(3) ?? "?"} s cpu), no-op / floor ${
     r.noopOverFloorWall.toFixed(2)
-  }x wall`;
+  }x wall${
+    r.baselineNoopWall === null
+      ? ""
+      : `; baseline checkout's no-op ${r.baselineNoopWall.toFixed(3)} s wall, ${
+        r.baselineNoopCpu?.toFixed(3) ?? "?"
+      } s cpu`
+  }`;
 log(fmt(r10, 0.25));
 log(
   `hash 10,000 small files: ours ${filesRes.oursFilesPerS.toFixed(0)} files/s (${
