@@ -5,8 +5,15 @@
  *
  * ffmpeg decodes and keeps frames by decoded-frame number (`select=not(mod(n,N))` with
  * passthrough timing, so variable-frame-rate videos give the same frames as a
- * decode-every-frame loop), converts only the kept frames to RGB and pipes them as PPM;
- * libjpeg-turbo (sharp) encodes them in parallel at IJG quality, like OpenCV's writer.
+ * decode-every-frame loop), converts only the kept frames to RGB (the same swscale
+ * conversion OpenCV's `VideoCapture` makes) and pipes them as PPM through a FIFO
+ * (`_fifo_reader.ts`) or its stdout; libjpeg-turbo encodes them at IJG quality, like
+ * OpenCV's writer (`jpeg_encode.ts`), a few frames at once off the main thread.
+ *
+ * Where the CPU time goes beyond decoding (848x480, every 4th frame, 2 cores; measured with
+ * `perf` and `deno task bench extract`): libjpeg's encode (as much as `cv2.imencode` takes),
+ * copying frames through the pipe, writing the files; ffmpeg's RGB conversion is small.
+ * ffmpeg decodes with `cores / jobs` threads so several videos do not thrash the cores.
  *
  * @module
  */
@@ -222,7 +229,7 @@ export async function extractVideo(
     await Deno.remove(staging, { recursive: true }).catch(() => {});
     throw new Error(
       `Frame transport "fifo" is not available here (it needs Linux, FFI permission and ` +
-        `FIFOs in the temporary folder): use "stdout"`,
+        `FIFOs in "${dirname(staging)}"): use "stdout"`,
     );
   }
   const threads = opts.ffmpegThreads ?? Math.max(1, navigator.hardwareConcurrency ?? 2);
@@ -240,7 +247,7 @@ export async function extractVideo(
     await Deno.remove(staging, { recursive: true }).catch(() => {});
     throw new FfmpegError(video, `cannot run "${ffmpegPath()}": ${String(e)}`);
   }
-  child.status.finally(() => fifo?.writerExited());
+  child.status.then(() => fifo?.writerExited(), () => fifo?.writerExited());
   const stderrText = new Response(child.stderr).text();
   const onAbort = () => {
     try {
