@@ -163,7 +163,10 @@ function loadBlock(data: Uint8Array, off: number, len: number): void {
   for (let i = 0; i < len; i++) m[i >> 2] |= data[off + i] << ((i & 3) * 8);
 }
 
-const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+/** Character codes of the two hex digits of each byte value. */
+const HEX_HI = new Uint8Array(256).map((_, i) => "0123456789abcdef".charCodeAt(i >> 4));
+const HEX_LO = new Uint8Array(256).map((_, i) => "0123456789abcdef".charCodeAt(i & 15));
+const hexCodes = new Array<number>(64);
 
 /** The BLAKE3 hash (32 bytes, hex) of `data`. */
 export function blake3Hex(data: Uint8Array): string {
@@ -221,10 +224,14 @@ export function blake3Hex(data: Uint8Array): string {
       compress(IV, 0, BLOCK_LEN, PARENT | (i === 0 ? ROOT : 0), out, 0);
     }
   }
-  let hex = "";
-  for (let i = 0; i < 8; i++) {
+  // one string from 64 character codes (32 concatenations per digest cost more than hashing)
+  for (let i = 0, k = 0; i < 8; i++) {
     const w = out[i];
-    hex += HEX[w & 255] + HEX[(w >>> 8) & 255] + HEX[(w >>> 16) & 255] + HEX[w >>> 24];
+    for (let sh = 0; sh < 32; sh += 8, k += 2) {
+      const b = (w >>> sh) & 255;
+      hexCodes[k] = HEX_HI[b];
+      hexCodes[k + 1] = HEX_LO[b];
+    }
   }
-  return hex;
+  return String.fromCharCode.apply(null, hexCodes);
 }
