@@ -100,6 +100,35 @@ Deno.test("extractVideos() runs only its shard of the list", async () => {
   }
 });
 
+Deno.test("extractVideos() gives each job's ffmpeg its share of the cores as decoding threads", async () => {
+  const tmp = await tempDir();
+  const before = Deno.env.get("FFMPEG");
+  try {
+    const videos = await clips(tmp, 2);
+    // An ffmpeg that notes its -threads value, then runs the real one.
+    const log = join(tmp, "threads.log"), wrapper = join(tmp, "ffmpeg.sh");
+    await Deno.writeTextFile(
+      wrapper,
+      `#!/bin/sh\nprev=\nfor a in "$@"; do [ "$prev" = -threads ] && echo "$a" >> '${log}'; ` +
+        `prev="$a"; done\nexec ffmpeg "$@"\n`,
+      { mode: 0o755 },
+    );
+    Deno.env.set("FFMPEG", wrapper);
+    const cores = navigator.hardwareConcurrency ?? 2;
+    for (const jobs of [1, 2]) {
+      await Deno.writeTextFile(log, "");
+      const s = await extractVideos(videos, join(tmp, `out${jobs}`), { jobs });
+      assertEquals(s.extracted, 2);
+      const share = String(Math.max(1, Math.floor(cores / jobs)));
+      assertEquals((await Deno.readTextFile(log)).trim().split("\n"), [share, share]);
+    }
+  } finally {
+    if (before === undefined) Deno.env.delete("FFMPEG");
+    else Deno.env.set("FFMPEG", before);
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
 Deno.test("extractVideos() refuses two videos with the same stem, or bad options, before starting", async () => {
   await assertRejects(() => extractVideos(["a/x.mp4"], "out", { sampleRate: 0 }), RangeError);
   await assertRejects(() => extractVideos(["a/x.mp4"], "out", { jobs: 0 }), RangeError, "Jobs");
