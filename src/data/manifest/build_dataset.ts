@@ -225,7 +225,8 @@ export async function buildDataset(opts: BuildDatasetOptions): Promise<DatasetMa
         const size = await checkImage(img);
         if (!size) return;
         const jsonPath = join(annotations!, `${name}.json`);
-        const loader = await Sa1bSegmentLoader.open(jsonPath);
+        // Polygon annotations are rasterised at the image's size when the json has no `image`.
+        const loader = await Sa1bSegmentLoader.open(jsonPath, { imageSize: size });
         const objects: ManifestObject[] = [];
         loader.segments.forEach((rle, i) => {
           const [h, w] = rle.size;

@@ -177,3 +177,42 @@ Deno.test("buildDataset() writes the manifest at an extension-less path as a fil
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("buildDataset() indexes SA-1B images, polygon annotations without an image size too", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await generateSyntheticDataset({
+      out: `${dir}/syn`,
+      videos: 1,
+      frames: 2,
+      width: 64,
+      height: 48,
+      seed: 3,
+      formats: ["sa1b"],
+    });
+    const names = [...Deno.readDirSync(`${dir}/syn/sa1b`)].map((e) => e.name).sort();
+    const json = names.find((n) => n.endsWith(".json"))!;
+    // SA-1B-style json without its `image` record and with the masks as COCO polygons: the
+    // polygons are rasterised at the image's own size.
+    await Deno.writeTextFile(
+      `${dir}/syn/sa1b/${json}`,
+      JSON.stringify({
+        annotations: [
+          { segmentation: [[2, 2, 20, 2, 20, 12, 2, 12]], area: 180 },
+          { segmentation: [[30, 5, 40, 5, 35, 15]], area: 50 },
+        ],
+      }),
+    );
+    const m = await buildDataset({
+      frames: `${dir}/syn/sa1b`,
+      annotations: `${dir}/syn/sa1b`,
+      format: "sa1b",
+      out: `${dir}/m.json`,
+    });
+    assertEquals(m.totals.videos, 1);
+    assertEquals(m.videos[0].objects.map((o) => o.id), [0, 1]);
+    assertEquals([m.videos[0].width, m.videos[0].height], [64, 48]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
