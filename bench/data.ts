@@ -9,11 +9,13 @@
  * many output values the two paths disagree on.
  *
  * `--pixels gpu [--e2e-clips N]`: also end to end, loader `pixels: "cpu"` against `pixels:
- * "gpu"` in the same run, same seed and workers: from asking the loader for a batch to the
- * trainer holding the model input on the GPU (CPU mode: collated host array uploaded as the
- * SAM 2 task does; GPU mode: the batch's own tensor, nothing read back or uploaded), GPU work
- * waited for (ratio = GPU mode time / CPU mode time; modes run in ABBA order, each N batches
- * after one warm-up batch).
+ * "gpu", imagesOnGpu: true` in the same run, same seed and workers: from asking the loader for
+ * a batch to the trainer holding the model input on the GPU (CPU mode: collated host array
+ * uploaded as the SAM 2 task does; GPU mode: the batch's own tensor, nothing read back or
+ * uploaded), GPU work waited for (ratio = GPU mode time / CPU mode time); and GPU pixels read
+ * back into host arrays then uploaded (`imagesOnGpu: false`, what the trainer got before).
+ * Modes run in ABBA order (CPU, GPU, read back, read back, GPU, CPU), each N batches after
+ * one warm-up batch.
  */
 import {
   buildTransforms,
@@ -188,15 +190,22 @@ interface EndToEndResult {
   gpu_mode_cpu_s_per_batch: number;
   gpu_over_cpu_wall: number;
   gpu_over_cpu_cpu_seconds: number;
+  /** GPU pixels with the frames read back into host arrays (`imagesOnGpu: false`). */
+  gpu_readback_ms_per_batch: number;
+  gpu_readback_cpu_s_per_batch: number;
+  gpu_readback_over_cpu_wall: number;
 }
-async function endToEnd(mode: "cpu" | "gpu"): Promise<{ ms: number; cpuS: number }> {
+async function endToEnd(
+  mode: "cpu" | "gpu" | "gpu-readback",
+): Promise<{ ms: number; cpuS: number }> {
   const rt = await initGpu();
   const loader = await ClipLoader.create({
     datasets: [spec],
     batchSizes: [1],
     workers,
     seed: 1,
-    pixels: mode,
+    pixels: mode === "cpu" ? "cpu" : "gpu",
+    imagesOnGpu: mode === "gpu",
   });
   const it = loader.epoch(0);
   try {
@@ -223,12 +232,13 @@ let e2e: EndToEndResult | null = null;
 if (pixelsArg === "gpu") {
   // ABBA order, so drift in the machine's load falls on both modes alike
   const c1 = await endToEnd("cpu"), g1 = await endToEnd("gpu");
+  const r1 = await endToEnd("gpu-readback"), r2 = await endToEnd("gpu-readback");
   const g2 = await endToEnd("gpu"), c2 = await endToEnd("cpu");
   const mean = (a: { ms: number; cpuS: number }, b: { ms: number; cpuS: number }) => ({
     ms: (a.ms + b.ms) / 2,
     cpuS: (a.cpuS + b.cpuS) / 2,
   });
-  const c = mean(c1, c2), g = mean(g1, g2);
+  const c = mean(c1, c2), g = mean(g1, g2), r = mean(r1, r2);
   e2e = {
     clips: e2eClips,
     workers,
@@ -238,6 +248,9 @@ if (pixelsArg === "gpu") {
     gpu_mode_cpu_s_per_batch: +g.cpuS.toFixed(3),
     gpu_over_cpu_wall: +(g.ms / c.ms).toFixed(3),
     gpu_over_cpu_cpu_seconds: +(g.cpuS / c.cpuS).toFixed(3),
+    gpu_readback_ms_per_batch: +r.ms.toFixed(1),
+    gpu_readback_cpu_s_per_batch: +r.cpuS.toFixed(3),
+    gpu_readback_over_cpu_wall: +(r.ms / c.ms).toFixed(3),
   };
 }
 
@@ -315,6 +328,11 @@ else {
     );
     console.log(
       `  GPU/CPU mode: ${e2e.gpu_over_cpu_wall}x wall, ${e2e.gpu_over_cpu_cpu_seconds}x CPU seconds`,
+    );
+    console.log(
+      `  GPU pixels read back to host arrays (imagesOnGpu off): ${e2e.gpu_readback_ms_per_batch} ` +
+        `ms/batch (${e2e.gpu_readback_cpu_s_per_batch} CPU s), ${e2e.gpu_readback_over_cpu_wall}x ` +
+        `CPU mode wall`,
     );
   }
 }

@@ -29,6 +29,7 @@ import {
   clipOutputSize,
   GpuPixelPipeline,
   GpuPlanError,
+  readFrameTensors,
   writeFrameTensors,
 } from "./transforms/gpu_pipeline.ts";
 import { executePlansCpu } from "./transforms/plan.ts";
@@ -41,12 +42,15 @@ import { Tensor } from "../../tensor/tensor.ts";
 export type PixelDevice = "cpu" | "gpu" | "auto";
 
 /**
- * The batches a loader with `pixels: P` yields: host images for "cpu", a GPU image tensor for
- * "gpu", either for "auto" (decided by the adapter at run time: narrow with `isGpuBatch`).
+ * The batches a loader with `pixels: P` and `imagesOnGpu: G` yields: host images unless `G`;
+ * with `G`, host images for "cpu", a GPU image tensor for "gpu", either for "auto" (decided
+ * by the adapter at run time: narrow with `isGpuBatch`).
  */
-export type LoaderBatchOf<P extends PixelDevice> = P extends "cpu" ? BatchedVideoDatapoint
-  : P extends "gpu" ? GpuBatchedVideoDatapoint
-  : LoaderBatch;
+export type LoaderBatchOf<P extends PixelDevice, G extends boolean> = G extends true
+  ? (P extends "cpu" ? BatchedVideoDatapoint
+    : P extends "gpu" ? GpuBatchedVideoDatapoint
+    : LoaderBatch)
+  : BatchedVideoDatapoint;
 
 /** Options for {@linkcode ClipLoader}. */
 export interface ClipLoaderOptions {
@@ -65,13 +69,21 @@ export interface ClipLoaderOptions {
   mixing?: Omit<TrainMixedDatasetOptions, "datasets" | "batchSizes">;
   /**
    * Where pixel transforms run: "gpu" (Workers decode, draw and do masks; warp, resize,
-   * jitter and normalise run as WGSL kernels writing each clip into its slot of the batch's
-   * [T, B, 3, H, W] tensor, which the batch carries: no read back, see
-   * `GpuBatchedVideoDatapoint` for who frees it), "cpu" (host `Float32Array` images), or
-   * "auto": the GPU on a real GPU, the CPU on a software adapter or none.
+   * jitter and normalise run as WGSL kernels), "cpu", or "auto": the GPU on a real GPU, the
+   * CPU on a software adapter or none.
    * @default "auto"
    */
   pixels?: PixelDevice;
+  /**
+   * When the pixels run on the GPU, leave the images there: each clip is written into its slot
+   * of the batch's [T, B, 3, H, W] tensor, which the batch carries as `imgBatch`
+   * (`GpuBatchedVideoDatapoint`; see there who frees it), and nothing is read back (~100 MB
+   * per 8-frame 1024 px clip). The SAM 2 training task takes such a batch as its model input
+   * as is. Without it the frames are read back and batches hold host arrays, so the batch
+   * type does not depend on the adapter. No effect when the pixels run on the CPU.
+   * @default false
+   */
+  imagesOnGpu?: boolean;
 }
 
 function pixelsOnGpuSpec(d: ClipDatasetSpec): ClipDatasetSpec {
@@ -124,16 +136,16 @@ export class ClipLoader<B extends LoaderBatch = LoaderBatch> {
   }
 
   /** Opens the datasets (and starts the Workers). Call {@linkcode ClipLoader.close} when done. */
-  static async create<P extends PixelDevice = "auto">(
-    opts: ClipLoaderOptions & { pixels?: P },
-  ): Promise<ClipLoader<LoaderBatchOf<P>>> {
+  static async create<P extends PixelDevice = "auto", G extends boolean = false>(
+    opts: ClipLoaderOptions & { pixels?: P; imagesOnGpu?: G },
+  ): Promise<ClipLoader<LoaderBatchOf<P, G>>> {
     const onGpu = await pixelDevice(opts.pixels ?? "auto") === "gpu";
     if (onGpu) await initGpu();
     const specs = onGpu
       ? opts.datasets.map((d) => Array.isArray(d) ? d.map(pixelsOnGpuSpec) : pixelsOnGpuSpec(d))
       : opts.datasets;
     const datasets = await Promise.all(specs.map(openClipSource));
-    const loader = new ClipLoader<LoaderBatchOf<P>>(opts, datasets);
+    const loader = new ClipLoader<LoaderBatchOf<P, G>>(opts, datasets);
     if (onGpu) loader.gpuPixels = new GpuPixelPipeline();
     const n = opts.workers ?? 2;
     const ready: Promise<void>[] = [];
@@ -240,9 +252,12 @@ export class ClipLoader<B extends LoaderBatch = LoaderBatch> {
       }
       issue();
       const dps = got.map((g) => g.dp), key = this.opts.dictKey ?? "all";
-      const batch = this.gpuPixels
-        ? this.#collateOnGpu(dps, key)
-        : collateBatch(dps, key, { recycleClips: false });
+      let batch: LoaderBatch;
+      if (this.gpuPixels && this.opts.imagesOnGpu) batch = this.#collateOnGpu(dps, key);
+      else {
+        if (this.gpuPixels) { for (const dp of dps) await this.#pixelsOnGpu(dp); }
+        batch = collateBatch(dps, key, { recycleClips: false });
+      }
       for (const g of got) {
         if (!g.worker) recycleDatapoint(g.dp);
         else if (this.workers.includes(g.worker)) {
@@ -257,6 +272,24 @@ export class ClipLoader<B extends LoaderBatch = LoaderBatch> {
   /** Whether pixel transforms run on the GPU (see `ClipLoaderOptions.pixels`). */
   get pixelsOnGpu(): boolean {
     return this.gpuPixels !== null;
+  }
+
+  /** Runs a clip's pixel plans on the GPU and reads its frames back (`imagesOnGpu` off). */
+  async #pixelsOnGpu(dp: VideoDatapoint): Promise<void> {
+    let t;
+    try {
+      t = this.gpuPixels!.run(dp);
+    } catch (e) {
+      // an op without a kernel (hue): the CPU runs the same plan, same result
+      if (!(e instanceof GpuPlanError)) throw e;
+      executePlansCpu(dp);
+      return;
+    }
+    try {
+      await readFrameTensors(dp, t);
+    } finally {
+      t.dispose();
+    }
   }
 
   /**

@@ -1,7 +1,7 @@
 /**
  * Collation of clips into the batch the model trains on (`training/utils/data_utils.py::
  * collate_fn` and `BatchedVideoDatapoint`), as flat typed arrays with their shapes; when the
- * pixel transforms ran on the GPU, the images stay there as one tensor
+ * pixel transforms ran on the GPU, the images can stay there as one tensor
  * ({@linkcode GpuBatchedVideoDatapoint}) and only masks and indices are on the host.
  *
  * @module
@@ -33,9 +33,9 @@ export interface BatchedVideoDatapoint {
 }
 
 /**
- * A batch whose pixel transforms ran on the GPU: the same fields as
- * {@linkcode BatchedVideoDatapoint}, but the images never came back to the host. `imgBatch`
- * is the [T, B, 3, H, W] float32 tensor the model takes as is.
+ * A batch whose pixel transforms ran on the GPU (`ClipLoaderOptions.imagesOnGpu`): the same
+ * fields as {@linkcode BatchedVideoDatapoint}, but the images never came back to the host.
+ * `imgBatch` is the [T, B, 3, H, W] float32 tensor the model takes as is.
  *
  * Ownership: the tensor belongs to whoever consumes the batch (it is `keep`-ed, so no scope
  * frees it by accident). A training step takes it over (the SAM 2 task adopts it into the

@@ -1,7 +1,7 @@
 /**
- * GPU batches: with `pixels: "gpu"` the loader runs each clip's pixel plans straight into its
- * slot of the batch's [T, B, 3, H, W] tensor and yields that tensor, never reading the images
- * back nor building a host image array; the values are those of `pixels: "cpu"` for the same
+ * GPU batches: with `pixels: "gpu"` and `imagesOnGpu` the loader runs each clip's pixel plans
+ * straight into its slot of the batch's [T, B, 3, H, W] tensor and yields that tensor, never
+ * reading the images back nor building a host image array; the values are those of `pixels: "cpu"` for the same
  * seed (within the GPU path's stated tolerance: the affine warp's float32 coordinates).
  */
 import { assert, assertEquals } from "../../assert.ts";
@@ -44,6 +44,7 @@ async function firstBatch<P extends "cpu" | "gpu">(
     workers,
     seed: 3,
     pixels,
+    imagesOnGpu: true,
   });
   const g = gpu();
   const read = g.read.bind(g), f32 = hostBufferPool.f32.bind(hostBufferPool);

@@ -63,7 +63,7 @@ async function oneStep(
         const train = cfg.trainer.data!.train as unknown as Record<string, unknown>;
         const opts = loaderOptionsFromReferenceConfig(train, { seed: ctx.seed, workers: 0 });
         const { options } = checkDataPaths(opts, here);
-        const loader = await ClipLoader.create({ ...options, pixels });
+        const loader = await ClipLoader.create({ ...options, pixels, imagesOnGpu: true });
         // no `recycle`: what frees the GPU batch's tensor can only be the step's scope
         return {
           numBatches: (e: number) => loader.numBatches(e),
@@ -140,7 +140,11 @@ Deno.test("SAM 2 training steps fed GPU batches leave no GPU memory behind", asy
       createData: async (cfg, ctx) => {
         const train = cfg.trainer.data!.train as unknown as Record<string, unknown>;
         const opts = loaderOptionsFromReferenceConfig(train, { seed: ctx.seed, workers: 0 });
-        return await ClipLoader.create({ ...checkDataPaths(opts, here).options, pixels: "gpu" });
+        return await ClipLoader.create({
+          ...checkDataPaths(opts, here).options,
+          pixels: "gpu",
+          imagesOnGpu: true,
+        });
       },
       createTask: (cfg, ctx) => {
         // As sam2_memory_test: the same batch every step (same work, same buffers), here as a
