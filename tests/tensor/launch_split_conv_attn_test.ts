@@ -40,6 +40,16 @@ Deno.test("split attention (blocks of heads, unaligned windows) equals the unspl
   });
 });
 
+Deno.test("split attention over a long key stream (chunked for lavapipe's loop limit) equals the unsplit one", async () => {
+  // 30000 keys of d 4: on lavapipe each head's stream runs in 2 dispatches carrying the state,
+  // inside each block of heads.
+  await assertSplitEqual("Lk 30000, one head per block", 512 * 1024, () => {
+    const q = t([2, 1, 9, 4], 13, true), k = t([2, 1, 30000, 4], 14, true);
+    const v = t([2, 1, 30000, 4], 15, true);
+    return withGrads(T.scaledDotProductAttention(q, k, v, SMALL), 16, [q, k, v]);
+  });
+});
+
 Deno.test("split attention with a per-head mask, a shared mask and RoPE equals the unsplit one", async () => {
   await assertSplitEqual("per-head mask [2, 5, 37, 29]", 8192, () => {
     const q = t([2, 5, 37, 12], 21, true), k = t([2, 5, 29, 12], 22, true);
