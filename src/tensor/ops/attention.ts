@@ -328,7 +328,10 @@ const sdpaOp: OpDef<Attrs> = {
  * q [..., Lq, d], k [..., Lk, d], v [..., Lk, dv] with equal leading dims (batch, heads). Flash-
  * style kernels: the Lq×Lk score matrix is never stored; the forward keeps the row logsumexp
  * and the backward recomputes the scores from it. Dropout draws a counter-based hash of
- * (seed, head, i, j), so backward re-derives the same mask.
+ * (seed, head, i, j), so backward re-derives the same mask. Operands above the device's
+ * maxStorageBufferBindingSize (up to maxBufferSize) are handled per block of heads, each bound
+ * as a window (bitwise the same result); one head above the limit, or a shared [Lq, Lk] mask
+ * above it, is a RangeError naming the op, the tensor and the limit.
  *
  * @example
  * ```ts

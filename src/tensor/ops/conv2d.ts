@@ -35,6 +35,8 @@ export function convOutputSize(n: number, k: number, s: number, p: number, d: nu
  * all three inputs. Kernels: a direct depthwise kernel, a row-tiled implicit GEMM for stride 1
  * along W, a general implicit GEMM otherwise (see src/kernels/conv.ts); convs whose kernel equals
  * the stride without padding (1x1, 2x2 s2, 4x4 s4) run on the matmul kernel.
+ * Inputs, outputs and gradients above the device's maxStorageBufferBindingSize run per block
+ * of batch items (`convOpDef`); one item above the limit is a RangeError naming the op.
  *
  * @example
  * ```ts
