@@ -48,6 +48,13 @@ export interface StageContext<P> {
    * computes those paths from here, not from the staging path; see `placeDependent`.
    */
   destinations: Record<string, string>;
+  /**
+   * Content digests of the stage's input paths as hashed for its key (a Merkle hash for
+   * folders), by absolute path. An output that describes inputs without holding their bytes (a
+   * dataset manifest) records them, so that it changes whenever they do and the stages that
+   * read it are not wrongly kept cached by early cutoff.
+   */
+  inputDigests: Record<string, string>;
   /** Aborted when the run is interrupted; stop promptly. */
   signal: AbortSignal;
   /** Reports progress, shown as a bar. */

@@ -371,7 +371,7 @@ async function runStage(
     const tStart = performance.now();
     let failure: string | null = null;
     try {
-      await execStage(engine, stage, staging, writeLog, reporter, opts.signal);
+      await execStage(engine, stage, sk, staging, writeLog, reporter, opts.signal);
     } catch (e) {
       failure = (e as Error).message;
     } finally {
@@ -546,6 +546,7 @@ const PROGRESS_RE = /^::progress\s+(\d+)\s*\/\s*(\d+)\s*$/;
 async function execStage(
   engine: Engine,
   stage: Stage,
+  sk: StageKey,
   staging: string,
   log: (line: string) => void,
   reporter: Reporter,
@@ -618,6 +619,9 @@ async function execStage(
     outputs: outs,
     destinations: Object.fromEntries(
       Object.entries(stage.outs).map(([name, path]) => [name, engine.abs(path)]),
+    ),
+    inputDigests: Object.fromEntries(
+      Object.entries(sk.deps).map(([path, t]) => [engine.abs(path), `${HASH_ALGO}:${t.hash}`]),
     ),
     signal: signal ?? new AbortController().signal,
     progress: (doneN, total) => reporter.stageProgress(stage.name, doneN, total),

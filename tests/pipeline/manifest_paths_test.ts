@@ -97,3 +97,51 @@ Deno.test("readManifest() still reads a schema 1 manifest with absolute folders"
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("build-dataset records its inputs' digests: a changed frame byte re-runs what reads the manifest", async () => {
+  // The manifest lists names and counts, not bytes; without the digests an edited frame would
+  // leave it identical and early cutoff would keep a training stage that reads it cached.
+  const dir = await datasetProject();
+  const pipeline = PIPELINE + `  reader:
+    run: cp ${"${stages.dataset.outs.manifest}"} ${"${outs.copy}"}
+    outs:
+      copy: out/reader.json
+`;
+  try {
+    await write(dir, "pipeline.yaml", pipeline);
+    const s1 = await run(dir, { registry: builtinRegistry() });
+    assertEquals(statuses(s1), { dataset: "ran", reader: "ran" });
+    const raw = JSON.parse(await Deno.readTextFile(`${dir}/out/dataset/manifest.json`));
+    assert(/^blake3:[0-9a-f]{64}$/.test(raw.digests.frames), JSON.stringify(raw.digests));
+    assert(/^blake3:[0-9a-f]{64}$/.test(raw.digests.annotations), JSON.stringify(raw.digests));
+    const video = [...Deno.readDirSync(`${dir}/data/davis/JPEGImages`)][0].name;
+    const frame = `${dir}/data/davis/JPEGImages/${video}/00001.jpg`;
+    const bytes = await Deno.readFile(frame);
+    bytes[bytes.length - 3] ^= 1; // inside the entropy-coded data: still a readable JPEG
+    await Deno.writeFile(frame, bytes);
+    const s2 = await run(dir, { registry: builtinRegistry() });
+    assertEquals(statuses(s2), { dataset: "ran", reader: "ran" });
+    const raw2 = JSON.parse(await Deno.readTextFile(`${dir}/out/dataset/manifest.json`));
+    assertNotEquals(raw2.digests.frames, raw.digests.frames);
+    assertEquals(raw2.digests.annotations, raw.digests.annotations);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("build-dataset refuses a default annotations folder that its key would not cover", async () => {
+  const dir = await datasetProject();
+  try {
+    await write(
+      dir,
+      "pipeline.yaml",
+      PIPELINE.replace("      annotations: data/davis/Annotations\n", ""),
+    );
+    const s = await run(dir, { registry: builtinRegistry() });
+    assertEquals(statuses(s), { dataset: "failed" });
+    const why = s.results.find((r) => r.stage === "dataset")!.reasons.join("; ");
+    assert(why.includes("name that folder in `annotations:`"), why);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

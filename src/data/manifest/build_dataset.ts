@@ -53,6 +53,11 @@ export interface BuildDatasetOptions {
   verify?: "decode" | "header";
   /** Only these videos (names). */
   videos?: string[];
+  /**
+   * Content digests of the frames and annotations folders (e.g. the pipeline's Merkle hashes),
+   * recorded in the manifest so that it changes whenever the data does.
+   */
+  digests?: { frames?: string; annotations?: string };
   /** Called as work advances (videos done, total). */
   onProgress?: (done: number, total: number) => void;
   /** Frames checked at once. @default 4 */
@@ -266,6 +271,7 @@ export async function buildDataset(opts: BuildDatasetOptions): Promise<DatasetMa
       : opts.format === "davis"
       ? { verify, masks: layout.masks ?? "palette" }
       : { verify },
+    ...(opts.digests ? { digests: { ...opts.digests } } : {}),
     videos,
     totals: {
       videos: videos.length,

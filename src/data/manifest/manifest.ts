@@ -60,6 +60,11 @@ export interface DatasetManifest {
     /** DAVIS: palette PNGs, or one sub-folder of binary PNGs per object. */
     masks?: "palette" | "per-object";
   };
+  /**
+   * Content digests of `frames` and `annotations` when the builder knew them (a pipeline stage
+   * does): the manifest lists names and counts, not bytes, so these make it change with the data.
+   */
+  digests?: { frames?: string; annotations?: string };
   videos: ManifestVideo[];
   totals: { videos: number; frames: number; annotatedFrames: number; objects: number };
   /** Things that are allowed but worth knowing (objects appearing after frame 0, void pixels). */

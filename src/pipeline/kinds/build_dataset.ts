@@ -41,16 +41,29 @@ export const buildDatasetKind: StageKind<BuildDatasetParams> = {
       "../../data/manifest/build_dataset.ts",
       import.meta.url,
     );
+    const { frames, annotations } = ctx.params;
     const m = await buildDataset({
-      frames: ctx.params.frames,
-      ...(ctx.params.annotations ? { annotations: ctx.params.annotations } : {}),
+      frames,
+      ...(annotations ? { annotations } : {}),
       format: ctx.params.format,
       out: ctx.outputs.manifest,
       relativeTo: dirname(ctx.destinations.manifest),
       annEvery: ctx.params.ann_every,
       verify: ctx.params.verify,
+      digests: {
+        frames: ctx.inputDigests[frames],
+        ...(annotations ? { annotations: ctx.inputDigests[annotations] } : {}),
+      },
       onProgress: (d, t) => ctx.progress(d, t),
     });
+    // Only the `with:` paths are hashed into the key: a default annotations folder outside
+    // `frames` (DAVIS `Annotations` beside `JPEGImages`) would change without re-running us.
+    if (!annotations && !`${m.annotations}/`.startsWith(`${frames.replace(/\/+$/, "")}/`)) {
+      throw new Error(
+        `build-dataset: the annotations were found at "${m.annotations}", outside "frames"; ` +
+          `name that folder in \`annotations:\` so that its content is part of the stage's key`,
+      );
+    }
     ctx.log(`manifest: ${JSON.stringify(m).length} bytes`);
   },
 };

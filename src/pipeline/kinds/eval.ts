@@ -11,8 +11,18 @@ import { type Infer, s } from "../schema.ts";
 const params = s.object({
   checkpoint: s.path({ role: "input", desc: "Checkpoint to evaluate (.pt or .safetensors)" }),
   model_config: s.path({ role: "input", desc: "Model config (YAML, e.g. configs/mini.yaml)" }),
-  video_dir: s.path({ role: "input", desc: "Frames, <dir>/<video>/<frame>.jpg" }),
-  gt_dir: s.path({ role: "input", desc: "Ground-truth masks (DAVIS or SA-V layout)" }),
+  dataset: s.optional(s.path({
+    role: "input",
+    desc: "A DAVIS-format build-dataset manifest: its folders are video_dir and gt_dir",
+  })),
+  video_dir: s.optional(s.path({
+    role: "input",
+    desc: "Frames, <dir>/<video>/<frame>.jpg @default the dataset's frames",
+  })),
+  gt_dir: s.optional(s.path({
+    role: "input",
+    desc: "Ground-truth masks (DAVIS or SA-V layout) @default the dataset's annotations",
+  })),
   input_mask_dir: s.optional(s.path({
     role: "input",
     desc: "Prompt masks (the first frame's of each video are used) @default gt_dir",
@@ -36,6 +46,25 @@ const params = s.object({
 /** Parameters of `eval`. */
 export type EvalParams = Infer<typeof params>;
 
+/** The frames and ground-truth folders: explicit ones win over the manifest's. */
+export function evalFolders(
+  p: EvalParams,
+  manifest?: { format: string; frames: string; annotations: string },
+): { videoDir: string; gtDir: string } {
+  if (manifest && manifest.format !== "davis" && !(p.video_dir && p.gt_dir)) {
+    throw new Error(
+      `eval: the dataset is "${manifest.format}"; evaluation reads DAVIS-style PNG masks ` +
+        `(build the dataset with format: davis, or give video_dir and gt_dir)`,
+    );
+  }
+  const videoDir = p.video_dir ?? manifest?.frames;
+  const gtDir = p.gt_dir ?? manifest?.annotations;
+  if (!videoDir || !gtDir) {
+    throw new Error("eval: give `dataset` (a build-dataset manifest) or both video_dir and gt_dir");
+  }
+  return { videoDir, gtDir };
+}
+
 /** The `eval` stage kind. */
 export const evalKind: StageKind<EvalParams> = {
   name: "eval",
@@ -50,6 +79,7 @@ export const evalKind: StageKind<EvalParams> = {
     new URL("../../eval/evaluate.ts", import.meta.url).href,
     new URL("../../eval/_video_worker.ts", import.meta.url).href,
     new URL("../../eval/report.ts", import.meta.url).href,
+    new URL("../../data/manifest/manifest.ts", import.meta.url).href,
   ],
   async run(ctx) {
     const { initGpu } = await importLazily<typeof import("../../gpu/mod.ts")>(
@@ -68,12 +98,20 @@ export const evalKind: StageKind<EvalParams> = {
       import.meta.url,
     );
     const p = ctx.params;
+    let manifest: { format: string; frames: string; annotations: string } | undefined;
+    if (p.dataset) {
+      const { readManifest } = await importLazily<
+        typeof import("../../data/manifest/manifest.ts")
+      >("../../data/manifest/manifest.ts", import.meta.url);
+      manifest = await readManifest(p.dataset);
+    }
+    const { videoDir, gtDir } = evalFolders(p, manifest);
     await initGpu();
     const pred = await predictVideos({
       checkpoint: p.checkpoint,
       modelConfig: p.model_config,
-      baseVideoDir: p.video_dir,
-      inputMaskDir: p.input_mask_dir ?? p.gt_dir,
+      baseVideoDir: videoDir,
+      inputMaskDir: p.input_mask_dir ?? gtDir,
       outputMaskDir: ctx.outputs.predictions,
       videos: p.videos,
       scoreThresh: p.score_thresh,
@@ -89,7 +127,7 @@ export const evalKind: StageKind<EvalParams> = {
     ctx.log(`predicted ${pred.frames} frames of ${pred.videos.length} videos`);
     if (ctx.signal.aborted) throw ctx.signal.reason;
     const result = await evaluate({
-      gtRoot: p.gt_dir,
+      gtRoot: gtDir,
       predRoot: ctx.outputs.predictions,
       videos: p.videos,
       skipFirstAndLast: p.skip_first_and_last,
@@ -97,7 +135,7 @@ export const evalKind: StageKind<EvalParams> = {
     });
     if (result.objects.length === 0) {
       throw new Error(
-        `eval: no object was scored: no video of "${p.gt_dir}" has predictions in ` +
+        `eval: no object was scored: no video of "${gtDir}" has predictions in ` +
           `"${ctx.outputs.predictions}" (check video_dir, gt_dir and input_mask_dir)`,
       );
     }

@@ -16,6 +16,10 @@ const params = s.object({
     role: "input",
     desc: "Trainer config (YAML, the reference's configs/sam2.1_training form)",
   }),
+  dataset: s.optional(s.path({
+    role: "input",
+    desc: "A build-dataset manifest: sets dataset.img_folder and dataset.gt_folder to its folders",
+  })),
   img_folder: s.optional(s.path({
     role: "input",
     desc: "Frames, <dir>/<video>/<frame>.jpg: sets dataset.img_folder",
@@ -41,9 +45,25 @@ const params = s.object({
 /** Parameters of `train`. */
 export type TrainParams = Infer<typeof params>;
 
-/** `key=value` overrides for `runTraining` from the stage's parameters (folders first). */
-export function trainOverrides(p: TrainParams, logDir: string): string[] {
+/** The data folders a manifest names, for {@linkcode trainOverrides}. */
+export interface ManifestFolders {
+  frames: string;
+  annotations: string;
+}
+
+/**
+ * `key=value` overrides for `runTraining` from the stage's parameters (folders first; a
+ * manifest's folders before explicit `img_folder` / `gt_folder`, which win).
+ */
+export function trainOverrides(
+  p: TrainParams,
+  logDir: string,
+  manifest?: ManifestFolders,
+): string[] {
   const out: string[] = [];
+  if (manifest) {
+    out.push(`dataset.img_folder=${manifest.frames}`, `dataset.gt_folder=${manifest.annotations}`);
+  }
   if (p.img_folder) out.push(`dataset.img_folder=${p.img_folder}`);
   if (p.gt_folder) out.push(`dataset.gt_folder=${p.gt_folder}`);
   if (p.init_checkpoint) {
@@ -68,6 +88,7 @@ export const trainKind: StageKind<TrainParams> = {
     import.meta.url,
     new URL("../../train/trainer/run_training.ts", import.meta.url).href,
     new URL("../../train/trainer/sam2_task.ts", import.meta.url).href,
+    new URL("../../data/manifest/manifest.ts", import.meta.url).href,
   ],
   async run(ctx) {
     const { runTraining } = await importLazily<
@@ -80,11 +101,23 @@ export const trainKind: StageKind<TrainParams> = {
       typeof import("../../train/trainer/sam2_task.ts")
     >("../../train/trainer/sam2_task.ts", import.meta.url);
     const p = ctx.params;
+    let manifest: ManifestFolders | undefined;
+    if (p.dataset) {
+      const { readManifest } = await importLazily<
+        typeof import("../../data/manifest/manifest.ts")
+      >("../../data/manifest/manifest.ts", import.meta.url);
+      const m = await readManifest(p.dataset);
+      manifest = { frames: m.frames, annotations: m.annotations };
+      ctx.log(
+        `dataset ${p.dataset}: ${m.format}, ${m.totals.videos} videos, ${m.totals.objects} ` +
+          `objects (frames ${m.frames}, annotations ${m.annotations})`,
+      );
+    }
     const total = p.max_steps ?? 0;
     if (total) ctx.progress(0, total);
     const report = await runTraining({
       config: p.config,
-      overrides: trainOverrides(p, ctx.outputs.dir),
+      overrides: trainOverrides(p, ctx.outputs.dir, manifest),
       cwd: ctx.root,
       // the staging folder is fresh: a checkpoint there would be a bug, not a run to continue
       resume: "refuse",
