@@ -27,9 +27,11 @@ re-run skips complete videos and redoes partial ones or ones made with another
 --sample-rate/--quality.
 
 Quality: --quality is the IJG/libjpeg scale (1-100) that OpenCV's cv2.imwrite uses
-(IMWRITE_JPEG_QUALITY, default 95). Frames are encoded with libjpeg-turbo through sharp,
-baseline, standard tables scaled by quality, 4:2:0 chroma, no Huffman optimisation,
-as cv2.imwrite does by default. This is not ffmpeg's mjpeg -q:v scale (2-31, lower is
+(IMWRITE_JPEG_QUALITY, default 95). Frames are encoded with the system's libjpeg-turbo
+(libjpeg.so.62, the library OpenCV uses; Debian: libjpeg62-turbo) called directly, or
+with libjpeg-turbo inside sharp when it is missing (same bytes, slower): baseline,
+standard tables scaled by quality, 4:2:0 chroma, no Huffman optimisation, as
+cv2.imwrite does by default, so the files are byte-identical to cv2.imwrite's. This is not ffmpeg's mjpeg -q:v scale (2-31, lower is
 better), which is not used.
 
 Cluster: --slurm writes an sbatch array script (one task per shard, each running this
@@ -65,7 +67,7 @@ function shardArg(v: string): Shard {
   }
 }
 
-/** Half the logical cores: each ffmpeg decodes with several threads and sharp encodes in parallel. */
+/** Half the logical cores: each job's ffmpeg decodes with cores / jobs threads while it encodes. */
 export function defaultJobs(): number {
   return Math.max(1, Math.floor((navigator.hardwareConcurrency ?? 2) / 2));
 }
