@@ -31,8 +31,8 @@ Quality: --quality is the IJG/libjpeg scale (1-100) that OpenCV's cv2.imwrite us
 (libjpeg.so.62, the library OpenCV uses; Debian: libjpeg62-turbo) called directly, or
 with libjpeg-turbo inside sharp when it is missing (same bytes, slower): baseline,
 standard tables scaled by quality, 4:2:0 chroma, no Huffman optimisation, as
-cv2.imwrite does by default, so the files are byte-identical to cv2.imwrite's. This is not ffmpeg's mjpeg -q:v scale (2-31, lower is
-better), which is not used.
+cv2.imwrite does by default, so the files are byte-identical to cv2.imwrite's. This is
+not ffmpeg's mjpeg -q:v scale (2-31, lower is better), which is not used.
 
 Cluster: --slurm writes an sbatch array script (one task per shard, each running this
 command with --shard $SLURM_ARRAY_TASK_ID/<tasks>) to <slurm-log-dir>/extract.sbatch and
