@@ -85,7 +85,7 @@ function assertSameTargets(gpuB: GpuBatchedVideoDatapoint, cpuB: BatchedVideoDat
   assertEquals(gpuB.dictKey, cpuB.dictKey);
 }
 
-Deno.test("ClipLoader pixels: 'gpu' yields the images as a [T, B, 3, H, W] tensor equal to 'cpu' mode, with no read back and no host image array", async () => {
+Deno.test("ClipLoader pixels: 'gpu', imagesOnGpu: yields the images as a [T, B, 3, H, W] tensor equal to 'cpu' mode, with no read back and no host image array", async () => {
   const transforms = moseTrainTransformSpecs(48);
   const cpu = await firstBatch("cpu", transforms);
   const gpuRun = await firstBatch("gpu", transforms);
@@ -118,7 +118,7 @@ Deno.test("ClipLoader pixels: 'gpu' yields the images as a [T, B, 3, H, W] tenso
   assert(b.imgBatch.disposed, "recycling the batch (ClipLoader.recycle) disposed its tensor");
 });
 
-Deno.test("ClipLoader pixels: 'gpu' through a Worker, with a clip the GPU cannot run (hue): the CPU-made frames go up into the batch tensor, equal to 'cpu' mode", async () => {
+Deno.test("ClipLoader pixels: 'gpu', imagesOnGpu, through a Worker, with a clip the GPU cannot run (hue): the CPU-made frames go up into the batch tensor, equal to 'cpu' mode", async () => {
   const transforms: TransformSpec[] = [
     { type: "RandomHorizontalFlip", consistent_transform: true },
     { type: "RandomResizeAPI", sizes: 24, square: true, consistent_transform: true },
