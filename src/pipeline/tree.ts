@@ -432,7 +432,10 @@ export class StatCache {
         // small files: read whole, many at once (Workers when there are many); `at` is taken
         // before any is read, so a file written while the batch runs is never trusted
         const at = Date.now();
-        const hashes = await hashSmallFiles(small.map((m) => m.abs), { workers: opts.workers });
+        const hashes = await hashSmallFiles(small.map((m) => m.abs), {
+          workers: opts.workers,
+          sizes: small.map((m) => m.size),
+        });
         small.forEach((m, i) => record(m, hashes[i].hash, hashes[i].size, at));
       })(),
       // large files: streamed, a few at a time
