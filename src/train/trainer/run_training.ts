@@ -69,6 +69,11 @@ export interface RunTrainingOptions<B = BatchedVideoDatapoint> {
   maxSteps?: number;
   /** Validate and print the plan, do not train. @default false */
   dryRun?: boolean;
+  /**
+   * Where the loader runs the pixel transforms: "auto" (default) picks the GPU on real GPUs and
+   * the CPU on lavapipe. GPU-made batches stay on the GPU as the model's input (no read back).
+   */
+  pixels?: "cpu" | "gpu" | "auto";
   /** @default 0 */
   rank?: number;
   /** @default 1 */
@@ -240,8 +245,12 @@ export async function runTraining<B = BatchedVideoDatapoint>(
   try {
     if (opts.createData) data = await opts.createData(cfg, ctx);
     else if (loaderOpts) {
+      const pixels = { pixels: opts.pixels ?? "auto", imagesOnGpu: true } as const;
       const loader = await ClipLoader.create(
-        opts.dryRun || !task ? { ...loaderOpts, workers: 0 } : loaderOpts,
+        opts.dryRun || !task ? { ...loaderOpts, workers: 0, pixels: "cpu" } : {
+          ...loaderOpts,
+          ...pixels,
+        },
       );
       data = loader as unknown as ClosableTrainData<B>;
     }

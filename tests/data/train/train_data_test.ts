@@ -280,7 +280,13 @@ Deno.test("ClipLoader yields the same batches inline and with a Worker", async (
       transforms: moseTrainTransformSpecs(16),
     };
     const run = async (workers: number) => {
-      const l = await ClipLoader.create({ datasets: [spec], batchSizes: [1], workers, seed: 9 });
+      const l = await ClipLoader.create({
+        datasets: [spec],
+        batchSizes: [1],
+        workers,
+        seed: 9,
+        pixels: "cpu",
+      });
       try {
         const out = [];
         for await (const b of l.epoch(0)) {

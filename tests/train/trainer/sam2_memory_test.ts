@@ -25,6 +25,8 @@ Deno.test("a SAM2Train training step leaves no GPU memory behind and its peak is
       cwd: here,
       overrides: [`launcher.experiment_log_dir=${dir}`, "trainer.logging.log_freq=1000"],
       maxSteps: 6,
+      // host batches, so that the first can be cloned and replayed (a GPU batch serves one step)
+      pixels: "cpu",
       print: () => {},
       createTask: (cfg, ctx) => {
         // The same batch and the same prompt decisions every step, so every step does the
