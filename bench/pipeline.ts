@@ -1,5 +1,6 @@
 /**
- * `deno task bench pipeline [--json] [--quick]`: what the pipeline cache costs.
+ * `deno task bench pipeline [--json] [--quick] [--small-files]`: what the pipeline cache costs
+ * (`--small-files`: only the small-file hashing section).
  *
  * - whole-process no-op re-run of a pipeline whose input is 10,000 (and 100,000) files, with a
  *   warm stat cache (targets: < 0.25 s and < 1.5 s), against a bare `deno run` of an empty
@@ -17,12 +18,12 @@
  * Wall times and CPU times (user+sys of the whole process, from /usr/bin/time when present)
  * are both printed: on a shared machine the CPU time is the steadier figure.
  */
-import process from "node:process";
 import { hasherFactory, hashFile, StatCache } from "../src/pipeline/mod.ts";
 
 const args = new Set(Deno.args);
 const json = args.has("--json");
 const quick = args.has("--quick");
+const smallOnly = args.has("--small-files");
 // --baseline DIR: another checkout (e.g. `git worktree add /tmp/base <commit>`) whose CLI's
 // no-op is timed on the same project, interleaved with ours
 const baselineAt = Deno.args.indexOf("--baseline");
@@ -180,6 +181,91 @@ async function which(cmd: string): Promise<boolean> {
   }
 }
 
+/** CPU seconds of this process and of its waited-for children (find), from /proc. */
+function cpuWithChildren(): number | null {
+  try {
+    const f = Deno.readTextFileSync("/proc/self/stat");
+    const v = f.slice(f.lastIndexOf(")") + 2).split(" ").map(Number);
+    // fields 14-17 of stat(5): utime, stime, cutime, cstime, in clock ticks (100 per second)
+    return (v[11] + v[12] + v[13] + v[14]) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * First-run hashing of the 10,000 files under `dir/in` (listing with find, reading, BLAKE3,
+ * Merkle tree), in-process, against `find | xargs sha256sum` over the same files: as the
+ * engine runs it (Workers only for idle cores), on one thread, on one thread reading with
+ * Deno's ops (the path without FFI permission; what every read went through before), and with
+ * one Worker forced. Best of `reps`, interleaved, so load from other processes hits all alike.
+ */
+async function smallFiles(dir: string, reps = 5) {
+  const variants = {
+    ours: {},
+    oneThread: { workers: 0 },
+    oneThreadDenoReads: { workers: 0, reader: "deno" as const },
+    oneWorkerForced: { workers: 1 },
+  };
+  const best: Record<string, { wall: number; cpu: number | null }> = {};
+  const keep = (k: string, wall: number, cpu: number | null) => {
+    const b = best[k];
+    best[k] = {
+      wall: Math.min(b?.wall ?? Infinity, wall),
+      cpu: cpu === null ? null : Math.min(b?.cpu ?? Infinity, cpu),
+    };
+  };
+  let files = 0;
+  let digest = "";
+  for (let i = 0; i < reps; i++) {
+    for (const [k, opts] of Object.entries(variants)) {
+      const c0 = cpuWithChildren();
+      const t0 = performance.now();
+      const tree = await StatCache.memory().hashPath(`${dir}/in`, opts);
+      const wall = (performance.now() - t0) / 1000;
+      const c1 = cpuWithChildren();
+      keep(k, wall, c0 === null || c1 === null ? null : c1 - c0);
+      if (tree?.type !== "dir") throw new Error("no tree");
+      if (digest && tree.hash !== digest) throw new Error(`${k}: a different tree hash`);
+      digest = tree.hash;
+      files = tree.files;
+    }
+    const s1 = await timed(
+      ["sh", "-c", "find in -type f -print0 | xargs -0 sha256sum > /dev/null"],
+      dir,
+    );
+    keep("sha256sum", s1.wall, s1.cpu);
+  }
+  const ratio = (k: string) => best.sha256sum.wall / best[k].wall;
+  return {
+    files,
+    reps,
+    filesPerS: Object.fromEntries(Object.entries(best).map(([k, b]) => [k, files / b.wall])),
+    cpuS: Object.fromEntries(Object.entries(best).map(([k, b]) => [k, b.cpu])),
+    ratioVsSha256sum: ratio("ours"),
+    oneThreadRatioVsSha256sum: ratio("oneThread"),
+    oneThreadDenoReadsRatioVsSha256sum: ratio("oneThreadDenoReads"),
+    oneWorkerForcedRatioVsSha256sum: ratio("oneWorkerForced"),
+    cpuRatioVsSha256sum: best.sha256sum.cpu && best.ours.cpu
+      ? best.sha256sum.cpu / best.ours.cpu
+      : null,
+  };
+}
+
+function smallFilesLine(r: Awaited<ReturnType<typeof smallFiles>>): string {
+  const f = (k: string) =>
+    `${r.filesPerS[k].toFixed(0)} files/s, ${r.cpuS[k]?.toFixed(2) ?? "?"} s cpu`;
+  return `hash ${r.files} small files (best of ${r.reps}; cpu includes find): ours ${f("ours")} = ${
+    r.ratioVsSha256sum.toFixed(2)
+  }x sha256sum (${r.cpuRatioVsSha256sum?.toFixed(2) ?? "?"}x in cpu); one thread ${
+    f("oneThread")
+  } = ${r.oneThreadRatioVsSha256sum.toFixed(2)}x; one thread reading with Deno ops (no FFI) ${
+    f("oneThreadDenoReads")
+  } = ${r.oneThreadDenoReadsRatioVsSha256sum.toFixed(2)}x; one Worker forced ${
+    f("oneWorkerForced")
+  } = ${r.oneWorkerForcedRatioVsSha256sum.toFixed(2)}x; sha256sum ${f("sha256sum")}`;
+}
+
 const { impl } = await hasherFactory();
 const cpuModel = (() => {
   try {
@@ -199,185 +285,166 @@ log(
   `pipeline cache benchmark: ${cpuModel}, ${navigator.hardwareConcurrency} cores, load ${load}, BLAKE3 ${impl}`,
 );
 
-// Process start-up floor: deno running an empty script.
-const emptyScript = await Deno.makeTempFile({ suffix: ".ts" });
-await Deno.writeTextFile(emptyScript, "\n");
-const floorRuns: Timed[] = [];
-for (let i = 0; i < 5; i++) {
-  floorRuns.push(await timed([Deno.execPath(), "run", "-A", emptyScript], "/tmp"));
-}
-const floor = {
-  wall: median(floorRuns.map((r) => r.wall)),
-  cpu: floorRuns[0].cpu === null ? null : median(floorRuns.map((r) => r.cpu!)),
-};
-await Deno.remove(emptyScript);
-log(
-  `deno start-up floor (empty script): ${floor.wall.toFixed(3)} s wall, ${
-    floor.cpu?.toFixed(3) ?? "?"
-  } s cpu`,
-);
-// The CLI's own start-up (main.ts imports every command module): `--help` does nothing else.
-const helpRuns: Timed[] = [];
-for (let i = 0; i < 5; i++) {
-  helpRuns.push(await timed([Deno.execPath(), "run", "-A", main, "--help"], "/tmp"));
-}
-const cliFloor = {
-  wall: median(helpRuns.map((r) => r.wall)),
-  cpu: helpRuns[0].cpu === null ? null : median(helpRuns.map((r) => r.cpu!)),
-};
-log(
-  `CLI start-up floor (main.ts --help): ${cliFloor.wall.toFixed(3)} s wall, ${
-    cliFloor.cpu?.toFixed(3) ?? "?"
-  } s cpu`,
-);
-
-// 1 GB file: BLAKE3 (ours) vs sha256sum vs b3sum, same file, same run.
-const bigSize = quick ? 256 << 20 : 1 << 30;
-const big = await Deno.makeTempFile({ prefix: "sam2-bench-big-" });
-{
-  const f = await Deno.open(big, { write: true });
-  const chunk = new Uint8Array(16 << 20);
-  crypto.getRandomValues(chunk.subarray(0, 65536));
-  for (let i = 65536; i < chunk.length; i += 65536) chunk.copyWithin(i, 0, 65536);
-  for (let off = 0; off < bigSize; off += chunk.length) {
-    chunk[0] = off & 255;
-    await f.write(chunk);
-  }
-  f.close();
-}
-await hashFile(big); // page cache warm for everyone
-// best of 3, interleaved, so that load from other processes hits both sides alike
-let oursBig = Infinity;
-let sha: Timed | null = null;
-let b3: Timed | null = null;
-const hasB3 = await which("b3sum");
-for (let i = 0; i < 3; i++) {
-  const t0 = performance.now();
-  await hashFile(big);
-  oursBig = Math.min(oursBig, (performance.now() - t0) / 1000);
-  const s1 = await timed(["sha256sum", big], "/tmp");
-  if (!sha || s1.wall < sha.wall) sha = s1;
-  if (hasB3) {
-    const b1 = await timed(["b3sum", big], "/tmp");
-    if (!b3 || b1.wall < b3.wall) b3 = b1;
-  }
-}
-let t = performance.now();
-await Deno.remove(big);
-const mb = bigSize / 1e6;
-const bigRes = {
-  bytes: bigSize,
-  oursMBps: mb / oursBig,
-  sha256sumMBps: mb / sha!.wall,
-  b3sumMBps: b3 ? mb / b3.wall : null,
-  ratioVsSha256sum: sha!.wall / oursBig,
-};
-log(
-  `hash ${(bigSize / 2 ** 30).toFixed(2)} GiB file: ours ${
-    bigRes.oursMBps.toFixed(0)
-  } MB/s, sha256sum ${bigRes.sha256sumMBps.toFixed(0)} MB/s${
-    b3 ? `, b3sum ${bigRes.b3sumMBps!.toFixed(0)} MB/s` : " (b3sum not installed)"
-  }: ${bigRes.ratioVsSha256sum.toFixed(1)}x sha256sum (target >= 4x)`,
-);
-
-// No-op re-runs.
-const r10 = await noop(10_000, 9);
-// first-run hashing throughput of the 10,000 files, in-process (Workers as the engine uses them,
-// then one thread), vs sha256sum on the same files; best of 3, interleaved
-const cpuMs = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
-let oursFiles = Infinity, oursOneThread = Infinity, oursCpu = Infinity;
-let shaFiles: Timed | null = null;
-let tree = null;
-for (let i = 0; i < 3; i++) {
-  const c0 = cpuMs();
-  t = performance.now();
-  tree = await StatCache.memory().hashPath(`${r10.dir}/in`);
-  oursFiles = Math.min(oursFiles, (performance.now() - t) / 1000);
-  oursCpu = Math.min(oursCpu, (cpuMs() - c0) / 1000);
-  t = performance.now();
-  await StatCache.memory().hashPath(`${r10.dir}/in`, { workers: 0 });
-  oursOneThread = Math.min(oursOneThread, (performance.now() - t) / 1000);
-  const s1 = await timed([
-    "sh",
-    "-c",
-    "find in -type f -print0 | xargs -0 sha256sum > /dev/null",
-  ], r10.dir);
-  if (!shaFiles || s1.wall < shaFiles.wall) shaFiles = s1;
-}
-const filesRes = {
-  files: tree?.type === "dir" ? tree.files : 0,
-  oursFilesPerS: 10_000 / oursFiles,
-  oursCpuS: oursCpu,
-  oursOneThreadFilesPerS: 10_000 / oursOneThread,
-  sha256sumFilesPerS: 10_000 / shaFiles!.wall,
-  sha256sumCpuS: shaFiles!.cpu,
-  ratioVsSha256sum: shaFiles!.wall / oursFiles,
-};
-await Deno.remove(r10.dir, { recursive: true });
-const fmt = (r: Awaited<ReturnType<typeof noop>>, target: number) =>
-  `no-op re-run, ${r.files} input files: ${r.noopWall.toFixed(3)} s wall (target < ${target} s), ${
-    r.noopCpu?.toFixed(3) ?? "?"
-  } s cpu (CLI start-up floor ${cliFloor.cpu?.toFixed(3) ?? "?"} s cpu); after one byte changed: ${
-    r.oneByteChangedWall.toFixed(3)
-  } s (stage re-ran); first run ${r.firstRunWall.toFixed(2)} s; no-op via deno task: ${
-    r.noopViaDenoTaskWall.toFixed(3)
-  } s wall, ${r.noopViaDenoTaskCpu?.toFixed(3) ?? "?"} s cpu; empty-script floor in the same reps ${
-    r.pairedFloorWall.toFixed(3)
-  } s wall (${r.pairedFloorCpu?.toFixed(3) ?? "?"} s cpu), no-op / floor ${
-    r.noopOverFloorWall.toFixed(2)
-  }x wall${
-    r.baselineNoopWall === null
-      ? ""
-      : `; baseline checkout's no-op ${r.baselineNoopWall.toFixed(3)} s wall, ${
-        r.baselineNoopCpu?.toFixed(3) ?? "?"
-      } s cpu`
-  }`;
-log(fmt(r10, 0.25));
-log(
-  `hash 10,000 small files: ours ${filesRes.oursFilesPerS.toFixed(0)} files/s (${
-    filesRes.oursCpuS.toFixed(3)
-  } s cpu in-process; one thread ${
-    filesRes.oursOneThreadFilesPerS.toFixed(0)
-  } files/s), sha256sum ${filesRes.sha256sumFilesPerS.toFixed(0)} files/s (${
-    filesRes.sha256sumCpuS?.toFixed(3) ?? "?"
-  } s cpu): ${filesRes.ratioVsSha256sum.toFixed(1)}x sha256sum`,
-);
-let r100: Awaited<ReturnType<typeof noop>> | null = null;
-if (!quick) {
-  r100 = await noop(100_000, 5);
-  await Deno.remove(r100.dir, { recursive: true });
-  log(fmt(r100, 1.5));
-}
-const loadEnd = (() => {
+if (smallOnly) {
+  // `--small-files`: only the small-file hashing, on a fresh 10,000-file project
+  const dir = await makeProject(10_000);
   try {
-    return Deno.readTextFileSync("/proc/loadavg").split(" ")[0];
-  } catch {
-    return "?";
+    const r = await smallFiles(dir, 8);
+    log(smallFilesLine(r));
+    log(`load at the end: ${Deno.readTextFileSync("/proc/loadavg").split(" ")[0]}`);
+    if (json) {
+      console.log(
+        JSON.stringify({ machine: { cpu: cpuModel, load: Number(load) }, smallFiles: r }),
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
-})();
-log(`load at the end: ${loadEnd} (at the start: ${load})`);
-if (json) {
-  const strip = (r: typeof r10 | null) => {
-    if (!r) return null;
-    const { dir: _d, ...rest } = r;
-    return rest;
+} else await fullRun();
+
+/** Every section (the default). */
+async function fullRun() {
+  // Process start-up floor: deno running an empty script.
+  const emptyScript = await Deno.makeTempFile({ suffix: ".ts" });
+  await Deno.writeTextFile(emptyScript, "\n");
+  const floorRuns: Timed[] = [];
+  for (let i = 0; i < 5; i++) {
+    floorRuns.push(await timed([Deno.execPath(), "run", "-A", emptyScript], "/tmp"));
+  }
+  const floor = {
+    wall: median(floorRuns.map((r) => r.wall)),
+    cpu: floorRuns[0].cpu === null ? null : median(floorRuns.map((r) => r.cpu!)),
   };
-  console.log(JSON.stringify({
-    machine: {
-      cpu: cpuModel,
-      cores: navigator.hardwareConcurrency,
-      load: Number(load),
-      loadEnd: Number(loadEnd),
-      blake3: impl,
-    },
-    startupFloor: floor,
-    cliStartupFloor: cliFloor,
-    bigFile: bigRes,
-    smallFiles: filesRes,
-    noop10k: strip(r10),
-    noop100k: strip(r100),
-  }));
+  await Deno.remove(emptyScript);
+  log(
+    `deno start-up floor (empty script): ${floor.wall.toFixed(3)} s wall, ${
+      floor.cpu?.toFixed(3) ?? "?"
+    } s cpu`,
+  );
+  // The CLI's own start-up (main.ts imports every command module): `--help` does nothing else.
+  const helpRuns: Timed[] = [];
+  for (let i = 0; i < 5; i++) {
+    helpRuns.push(await timed([Deno.execPath(), "run", "-A", main, "--help"], "/tmp"));
+  }
+  const cliFloor = {
+    wall: median(helpRuns.map((r) => r.wall)),
+    cpu: helpRuns[0].cpu === null ? null : median(helpRuns.map((r) => r.cpu!)),
+  };
+  log(
+    `CLI start-up floor (main.ts --help): ${cliFloor.wall.toFixed(3)} s wall, ${
+      cliFloor.cpu?.toFixed(3) ?? "?"
+    } s cpu`,
+  );
+
+  // 1 GB file: BLAKE3 (ours) vs sha256sum vs b3sum, same file, same run.
+  const bigSize = quick ? 256 << 20 : 1 << 30;
+  const big = await Deno.makeTempFile({ prefix: "sam2-bench-big-" });
+  {
+    const f = await Deno.open(big, { write: true });
+    const chunk = new Uint8Array(16 << 20);
+    crypto.getRandomValues(chunk.subarray(0, 65536));
+    for (let i = 65536; i < chunk.length; i += 65536) chunk.copyWithin(i, 0, 65536);
+    for (let off = 0; off < bigSize; off += chunk.length) {
+      chunk[0] = off & 255;
+      await f.write(chunk);
+    }
+    f.close();
+  }
+  await hashFile(big); // page cache warm for everyone
+  // best of 3, interleaved, so that load from other processes hits both sides alike
+  let oursBig = Infinity;
+  let sha: Timed | null = null;
+  let b3: Timed | null = null;
+  const hasB3 = await which("b3sum");
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    await hashFile(big);
+    oursBig = Math.min(oursBig, (performance.now() - t0) / 1000);
+    const s1 = await timed(["sha256sum", big], "/tmp");
+    if (!sha || s1.wall < sha.wall) sha = s1;
+    if (hasB3) {
+      const b1 = await timed(["b3sum", big], "/tmp");
+      if (!b3 || b1.wall < b3.wall) b3 = b1;
+    }
+  }
+
+  await Deno.remove(big);
+  const mb = bigSize / 1e6;
+  const bigRes = {
+    bytes: bigSize,
+    oursMBps: mb / oursBig,
+    sha256sumMBps: mb / sha!.wall,
+    b3sumMBps: b3 ? mb / b3.wall : null,
+    ratioVsSha256sum: sha!.wall / oursBig,
+  };
+  log(
+    `hash ${(bigSize / 2 ** 30).toFixed(2)} GiB file: ours ${
+      bigRes.oursMBps.toFixed(0)
+    } MB/s, sha256sum ${bigRes.sha256sumMBps.toFixed(0)} MB/s${
+      b3 ? `, b3sum ${bigRes.b3sumMBps!.toFixed(0)} MB/s` : " (b3sum not installed)"
+    }: ${bigRes.ratioVsSha256sum.toFixed(1)}x sha256sum (target >= 4x)`,
+  );
+
+  // No-op re-runs.
+  const r10 = await noop(10_000, 9);
+  const filesRes = await smallFiles(r10.dir);
+  await Deno.remove(r10.dir, { recursive: true });
+  const fmt = (r: Awaited<ReturnType<typeof noop>>, target: number) =>
+    `no-op re-run, ${r.files} input files: ${
+      r.noopWall.toFixed(3)
+    } s wall (target < ${target} s), ${r.noopCpu?.toFixed(3) ?? "?"} s cpu (CLI start-up floor ${
+      cliFloor.cpu?.toFixed(3) ?? "?"
+    } s cpu); after one byte changed: ${
+      r.oneByteChangedWall.toFixed(3)
+    } s (stage re-ran); first run ${r.firstRunWall.toFixed(2)} s; no-op via deno task: ${
+      r.noopViaDenoTaskWall.toFixed(3)
+    } s wall, ${
+      r.noopViaDenoTaskCpu?.toFixed(3) ?? "?"
+    } s cpu; empty-script floor in the same reps ${r.pairedFloorWall.toFixed(3)} s wall (${
+      r.pairedFloorCpu?.toFixed(3) ?? "?"
+    } s cpu), no-op / floor ${r.noopOverFloorWall.toFixed(2)}x wall${
+      r.baselineNoopWall === null
+        ? ""
+        : `; baseline checkout's no-op ${r.baselineNoopWall.toFixed(3)} s wall, ${
+          r.baselineNoopCpu?.toFixed(3) ?? "?"
+        } s cpu`
+    }`;
+  log(fmt(r10, 0.25));
+  log(smallFilesLine(filesRes));
+  let r100: Awaited<ReturnType<typeof noop>> | null = null;
+  if (!quick) {
+    r100 = await noop(100_000, 5);
+    await Deno.remove(r100.dir, { recursive: true });
+    log(fmt(r100, 1.5));
+  }
+  const loadEnd = (() => {
+    try {
+      return Deno.readTextFileSync("/proc/loadavg").split(" ")[0];
+    } catch {
+      return "?";
+    }
+  })();
+  log(`load at the end: ${loadEnd} (at the start: ${load})`);
+  if (json) {
+    const strip = (r: typeof r10 | null) => {
+      if (!r) return null;
+      const { dir: _d, ...rest } = r;
+      return rest;
+    };
+    console.log(JSON.stringify({
+      machine: {
+        cpu: cpuModel,
+        cores: navigator.hardwareConcurrency,
+        load: Number(load),
+        loadEnd: Number(loadEnd),
+        blake3: impl,
+      },
+      startupFloor: floor,
+      cliStartupFloor: cliFloor,
+      bigFile: bigRes,
+      smallFiles: filesRes,
+      noop10k: strip(r10),
+      noop100k: strip(r100),
+    }));
+  }
 }

@@ -168,17 +168,24 @@ const HEX_HI = new Uint8Array(256).map((_, i) => "0123456789abcdef".charCodeAt(i
 const HEX_LO = new Uint8Array(256).map((_, i) => "0123456789abcdef".charCodeAt(i & 15));
 const hexCodes = new Array<number>(64);
 
+// Scratch state reused by every call (one hash at a time per thread: calls never interleave),
+// so hashing ten thousand small files allocates nothing but the digests.
+const CV = new Uint32Array(8);
+const OUT = new Uint32Array(8);
+const LAST_CV = new Uint32Array(8);
+const LAST_BLOCK = new Uint32Array(16);
+
 /** The BLAKE3 hash (32 bytes, hex) of `data`. */
 export function blake3Hex(data: Uint8Array): string {
-  const cv = new Uint32Array(8);
-  const out = new Uint32Array(8);
+  const cv = CV;
+  const out = OUT;
   // chaining values of completed subtrees, one per set bit of the number of chunks done
   const stack: Uint32Array[] = [];
   const chunks = Math.max(1, Math.ceil(data.length / CHUNK_LEN));
   // the last chunk's last block, and the flags it ends with, become the root (or a leaf)
-  let lastCv = new Uint32Array(8);
+  const lastCv = LAST_CV;
   let lastLen = 0, lastFlags = 0, lastCounter = 0;
-  const lastBlock = new Uint32Array(16);
+  const lastBlock = LAST_BLOCK;
   for (let c = 0; c < chunks; c++) {
     const start = c * CHUNK_LEN;
     const end = Math.min(data.length, start + CHUNK_LEN);
@@ -190,7 +197,7 @@ export function blake3Hex(data: Uint8Array): string {
       loadBlock(data, off, Math.max(0, len));
       const flags = (b === 0 ? CHUNK_START : 0) | (b === blocks - 1 ? CHUNK_END : 0);
       if (b === blocks - 1 && c === chunks - 1) {
-        lastCv = cv.slice();
+        lastCv.set(cv);
         lastBlock.set(m);
         lastLen = Math.max(0, len);
         lastFlags = flags;

@@ -10,7 +10,7 @@
  */
 import { dirname } from "./paths.ts";
 import { HASH_ALGO, hashBytes, hashFile, mapLimit } from "./hash.ts";
-import { hashSmallFiles } from "./hash_pool.ts";
+import { hashSmallFiles, type SmallFileReader } from "./hash_pool.ts";
 
 const SMALL = 1 << 20;
 
@@ -352,6 +352,8 @@ export class StatCache {
       concurrency?: number;
       /** Workers hashing small files beside this thread (see `hashSmallFiles`). */
       workers?: number;
+      /** How small files are read (see `hashSmallFiles`). @default "auto" */
+      reader?: SmallFileReader;
       raw?: string | null;
       /** Hashes known for files under a folder (by relative path), instead of the table. */
       known?: Map<string, KnownFile>;
@@ -435,6 +437,7 @@ export class StatCache {
         const hashes = await hashSmallFiles(small.map((m) => m.abs), {
           workers: opts.workers,
           sizes: small.map((m) => m.size),
+          reader: opts.reader,
         });
         small.forEach((m, i) => record(m, hashes[i].hash, hashes[i].size, at));
       })(),
