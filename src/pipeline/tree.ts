@@ -90,6 +90,58 @@ function findRaw(abs: string): string | null {
 }
 
 /**
+ * GNU find's listing of everything under `abs`, handed to `onText` in whole records as it
+ * arrives (awaited before more is read), so the caller can work while find still lists.
+ * Resolves to the whole listing's bytes, or null when find is missing or fails (whatever
+ * was handed over must then be discarded). An error thrown by `onText` stops find.
+ */
+async function streamFind(
+  abs: string,
+  onText: (text: string) => Promise<void>,
+): Promise<Uint8Array | null> {
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command("find", {
+      args: ["-L", abs, "-mindepth", "1", "-printf", "%y\\t%D\\t%i\\t%s\\t%T@\\t%C@\\t%P\\0"],
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+  } catch {
+    return null;
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const dec = new TextDecoder();
+  let rest = "";
+  try {
+    for await (const chunk of child.stdout) {
+      chunks.push(chunk);
+      total += chunk.length;
+      const text = rest + dec.decode(chunk, { stream: true });
+      const cut = text.lastIndexOf("\0");
+      rest = text.slice(cut + 1);
+      if (cut >= 0) await onText(text.slice(0, cut + 1));
+    }
+    rest += dec.decode();
+    if (rest) await onText(rest);
+  } catch (e) {
+    try {
+      child.kill();
+    } catch { /* already gone */ }
+    await child.status;
+    throw e;
+  }
+  if (!(await child.status).success) return null;
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
+/**
  * Byte equality of two listings, 4 bytes a step. This runs once per process on a cold JIT,
  * where 32-bit words are cheap and 64-bit ones are not (each BigUint64Array read allocates a
  * BigInt: ~20 ms for a 10,000-file listing).
@@ -394,24 +446,66 @@ export class StatCache {
       else misses.push({ abs: p, rel, sig, mtimeMs, size, slot });
       return slot;
     };
+    /** Small files hashed while the listing was still arriving (see `streamFind`). */
+    const early: { m: (typeof misses)[number]; hash: string; size: number; at: number }[] = [];
     let top: Slot | Dir;
     if (!st.isDirectory) top = fileSlot(abs, "", denoSig(st), st.mtime?.getTime() ?? -1, st.size);
     else {
-      const dirs = new Map<string, Dir>();
-      const root: Dir = { abs, entries: [] };
+      let dirs = new Map<string, Dir>();
+      let root: Dir = { abs, entries: [] };
       dirs.set("", root);
-      for (const e of listTree(abs, opts.raw)) {
-        const cut = e.rel.lastIndexOf("/");
-        const parent = dirs.get(cut < 0 ? "" : e.rel.slice(0, cut));
-        if (!parent) continue;
-        const name = cut < 0 ? e.rel : e.rel.slice(cut + 1);
-        const p = `${abs}/${e.rel}`;
-        if (e.dir) {
-          const d: Dir = { abs: p, entries: [] };
-          dirs.set(e.rel, d);
-          parent.entries.push([name, d]);
-        } else parent.entries.push([name, fileSlot(p, e.rel, e.sig, e.mtimeMs, e.size)]);
+      const add = (listed: Listed[]) => {
+        for (const e of listed) {
+          const cut = e.rel.lastIndexOf("/");
+          const parent = dirs.get(cut < 0 ? "" : e.rel.slice(0, cut));
+          if (!parent) continue;
+          const name = cut < 0 ? e.rel : e.rel.slice(cut + 1);
+          const p = `${abs}/${e.rel}`;
+          if (e.dir) {
+            const d: Dir = { abs: p, entries: [] };
+            dirs.set(e.rel, d);
+            parent.entries.push([name, d]);
+          } else parent.entries.push([name, fileSlot(p, e.rel, e.sig, e.mtimeMs, e.size)]);
+        }
+      };
+      let streamed = false;
+      if (opts.raw === undefined) {
+        // No listing given: find runs beside this thread while it reads and hashes the small
+        // files listed so far (two cores busy without a Worker's start-up).
+        let next = 0;
+        // a read that fails counts only if find succeeds (else the walk below decides)
+        let readError: unknown = null;
+        const bytes = await streamFind(abs, async (text) => {
+          add(parseFind(text));
+          const batch = misses.slice(next).filter((m) => m.size < SMALL);
+          next = misses.length;
+          if (batch.length === 0 || readError) return;
+          const at = Date.now();
+          try {
+            const hashes = await hashSmallFiles(batch.map((m) => m.abs), {
+              workers: 0,
+              sizes: batch.map((m) => m.size),
+              reader: opts.reader,
+            });
+            batch.forEach((m, i) =>
+              early.push({ m, hash: hashes[i].hash, size: hashes[i].size, at })
+            );
+          } catch (e) {
+            readError = e;
+          }
+        });
+        streamed = bytes !== null;
+        if (streamed && readError) throw readError;
+        if (!streamed) {
+          // find missing or failed: start again from a walk with Deno
+          misses.length = 0;
+          early.length = 0;
+          dirs = new Map();
+          root = { abs, entries: [] };
+          dirs.set("", root);
+        }
       }
+      if (!streamed) add(listTree(abs, opts.raw === undefined ? null : opts.raw));
       top = root;
     }
     const record = (m: (typeof misses)[number], hash: string, size: number, at: number) => {
@@ -427,7 +521,9 @@ export class StatCache {
       }
       m.slot.node = { type: "file", hash, size };
     };
-    const small = misses.filter((m) => m.size < SMALL);
+    for (const e of early) record(e.m, e.hash, e.size, e.at);
+    const done = new Set(early.map((e) => e.m));
+    const small = misses.filter((m) => m.size < SMALL && !done.has(m));
     const large = misses.filter((m) => m.size >= SMALL);
     await Promise.all([
       (async () => {

@@ -6,7 +6,7 @@ import {
   assertThrows,
 } from "../assert.ts";
 import { LibcFileReader } from "../../src/pipeline/_libc_read.ts";
-import { hashBytes, hashSmallFiles } from "../../src/pipeline/mod.ts";
+import { hashBytes, hashSmallFiles, StatCache } from "../../src/pipeline/mod.ts";
 
 const reader = LibcFileReader.create();
 const root = new URL("../../", import.meta.url).pathname;
@@ -178,6 +178,46 @@ Deno.test("hashSmallFiles() falls back to Deno's reads without --allow-ffi, same
     }).output();
     assert(!denied.success);
     assertStringIncludes(new TextDecoder().decode(denied.stderr), "--allow-ffi");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hashPath() hashing while find lists gives the tree of a plain walk, and a failing find falls back to one", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sam2-stream-" });
+  try {
+    for (let i = 0; i < 600; i++) {
+      await Deno.mkdir(`${dir}/in/d${i % 7}`, { recursive: true });
+      await Deno.writeTextFile(`${dir}/in/d${i % 7}/f${i}.txt`, `file ${i} ${"y".repeat(i % 300)}`);
+    }
+    await Deno.writeFile(`${dir}/in/big.bin`, new Uint8Array((1 << 20) + 3).fill(9));
+    const streamed = await StatCache.memory().hashPath(`${dir}/in`, { workers: 0 });
+    // the listing handed over whole, as the engine does after comparing it with its memo
+    const given = await StatCache.memory().hashPath(`${dir}/in`, { workers: 0, raw: null });
+    assertEquals(streamed, given);
+    // a find that lists a bogus file and fails: what was hashed meanwhile is dropped
+    const bin = `${dir}/bin`;
+    await Deno.mkdir(bin);
+    await Deno.writeTextFile(
+      `${bin}/find`,
+      `#!/bin/sh\nprintf 'f\\t1\\t2\\t3\\t4\\t5\\tnot-there.txt\\0'\nexit 1\n`,
+    );
+    await Deno.chmod(`${bin}/find`, 0o755);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `import { StatCache } from "${
+          new URL("../../src/pipeline/tree.ts", import.meta.url).href
+        }"; console.log(JSON.stringify(await StatCache.memory().hashPath(${
+          JSON.stringify(`${dir}/in`)
+        }, { workers: 0 })))`,
+      ],
+      env: { PATH: `${bin}:${Deno.env.get("PATH")}` },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+    assertEquals(JSON.parse(new TextDecoder().decode(out.stdout)), given);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
