@@ -395,7 +395,9 @@ export class StatCache {
   /**
    * The content tree of a file or folder (symbolic links followed), or null when missing.
    * Files not in the cache are hashed in parallel: small ones in chunks on Workers (see
-   * `hashSmallFiles`), large ones streamed, `concurrency` at a time.
+   * `hashSmallFiles`), large ones streamed, `concurrency` at a time. Without a given listing
+   * (`raw`), small files are read and hashed on this thread while find is still listing, and
+   * only those left when it ends go to the Workers.
    */
   async hashPath(
     abs: string,
