@@ -25,6 +25,11 @@ export interface MatmulSpec {
    * N (row-major B, N % 4 == 0); "scalar" = any layout. Alignment as for A.
    */
   bLoad: "k4" | "n4" | "scalar";
+  /**
+   * Accumulators in individually named registers (generated code, one loop over K) instead of an
+   * array indexed by loop variables; for CPU adapters (see `matmulKernel`). @default false
+   */
+  named?: boolean;
 }
 
 /**
@@ -66,12 +71,169 @@ export function matmulUniforms(args: {
  * layout, tn vec4s along K or 4 * tn/4 vec4s along N, then does 4*tm*tn FMAs; a scalar loop
  * handles the K % 4 tail. Loads past the M/N edges are clamped to the last row/column (never out
  * of bounds) and those outputs are not written. No workgroup memory: on lavapipe loads, not
- * FMAs, are the limit (each load is a per-lane loop), so big register tiles in 8-lane
- * workgroups win there. Loops stay loops (lavapipe compile time grows steeply with unrolling).
+ * FMAs, are the limit (each load is a per-lane loop), so register tiles in 8-lane workgroups
+ * win there, and `spec.named` selects a form whose accumulators are named registers (an array
+ * indexed by a loop variable is memory on llvmpipe; that form ran 1024^3 about 3x faster than
+ * the array form with 32x32 tiles). Real GPUs get the array form with loops.
  * C is contiguous [batch, M, N].
  */
 export function matmulKernel(spec: MatmulSpec): KernelSource {
-  return memoKernel(`matmulKernel:${JSON.stringify(spec)}`, () => buildMatmulKernel(spec));
+  return memoKernel(
+    `matmulKernel:${JSON.stringify(spec)}`,
+    () => spec.named ? buildNamedMatmulKernel(spec) : buildMatmulKernel(spec),
+  );
+}
+
+/** Bindings and uniforms shared by both kernel forms. */
+function matmulHeader(spec: MatmulSpec): string {
+  const aVec = spec.aLoad === "k4";
+  const bVec = spec.bLoad !== "scalar";
+  return `struct U {
+  M: u32, N: u32, K: u32, p0: u32,
+  aOff: u32, bOff: u32, cOff: u32, biasOff: u32,
+  sAm: u32, sAk: u32, sBk: u32, sBn: u32,
+  bshape: vec4<u32>, aBs: vec4<u32>, bBs: vec4<u32>,
+};
+@group(0) @binding(0) var<storage, read_write> C: array<f32>;
+@group(0) @binding(1) var<storage, read> A${aVec ? "4" : ""}: array<${aVec ? "vec4<f32>" : "f32"}>;
+@group(0) @binding(2) var<storage, read> B${bVec ? "4" : ""}: array<${bVec ? "vec4<f32>" : "f32"}>;
+${spec.bias ? "@group(0) @binding(3) var<storage, read> bias: array<f32>;" : ""}
+@group(0) @binding(${spec.bias ? 4 : 3}) var<uniform> u: U;
+${
+    aVec
+      ? `fn loadA1(i: u32) -> f32 { let v = A4[i >> 2u]; return v[i & 3u]; }`
+      : `fn loadA1(i: u32) -> f32 { return A[i]; }`
+  }
+${
+    bVec
+      ? `fn loadB1(i: u32) -> f32 { let v = B4[i >> 2u]; return v[i & 3u]; }`
+      : `fn loadB1(i: u32) -> f32 { return B[i]; }`
+  }`;
+}
+
+function kernelLabel(spec: MatmulSpec, tm: number, tn: number): string {
+  return `matmul[tm${tm},tn${tn},wg${spec.wgx}x${spec.wgy},a:${spec.aLoad},b:${spec.bLoad}${
+    spec.bias ? ",bias" : ""
+  }${spec.named ? ",named" : ""}]`;
+}
+
+/** One line per index. */
+function lines(n: number, f: (x: number) => string): string {
+  return Array.from({ length: n }, (_, x) => f(x)).join("\n");
+}
+
+/** One line per cell of an a x b tile. */
+function each(a: number, b: number, f: (x: number, y: number) => string): string {
+  const out: string[] = [];
+  for (let x = 0; x < a; x++) for (let y = 0; y < b; y++) out.push(f(x, y));
+  return out.join("\n");
+}
+
+/**
+ * The CPU-adapter form. llvmpipe keeps an array indexed by a loop variable in memory, so every
+ * accumulator here is a named vec4 register (acc{row}_{quad}, indices fixed when the WGSL is
+ * generated) and the only loop of any length runs over K, 4 at a time: per step tm vec4s of A
+ * (rows m0.., k..k+3) and, per B layout, 4·tn/4 vec4s along N ("n4", "scalar": 4 rank-1
+ * updates) or tn vec4s along K ("k4": dot products), then 4·tm·tn FMAs in straight-line code.
+ * A loop of at most 3 steps handles the K % 4 tail. Compile time grows with tm·tn (8x16 and
+ * 16x16 compile in about a second on lavapipe), so the op keeps tiles that size. Loop
+ * iterations per invocation are about K/4 (llvmpipe's cap is 65,535).
+ */
+function buildNamedMatmulKernel(spec: MatmulSpec): KernelSource {
+  const { wgx, wgy } = spec;
+  const tm = Math.max(1, Math.floor(spec.tm));
+  const tn = Math.max(4, Math.ceil(spec.tn / 4) * 4);
+  const tq = tn / 4;
+  const row = (i: number) => `aBase + min(m0 + ${i}u, u.M - 1u) * u.sAm`;
+  const loadA = spec.aLoad === "k4"
+    ? (i: number) => `      let a${i} = A4[(${row(i)} + k) >> 2u];`
+    : (i: number) =>
+      `      let ar${i} = ${row(i)} + k * u.sAk;
+      let a${i} = vec4<f32>(A[ar${i}], A[ar${i} + u.sAk], A[ar${i} + 2u * u.sAk], A[ar${i} + 3u * u.sAk]);`;
+  const col = (j: string) => `min(n0 + ${j}, u.N - 1u)`;
+  let bBlock: string;
+  if (spec.bLoad === "k4") {
+    bBlock = `${
+      lines(tn, (j) => `      let b${j} = B4[(bBase + ${col(`${j}u`)} * u.sBn + k) >> 2u];`)
+    }
+${
+      each(tm, tq, (i, q) =>
+        `      acc${i}_${q} += vec4<f32>(dot(a${i}, b${4 * q}), dot(a${i}, b${4 * q + 1}), ` +
+        `dot(a${i}, b${4 * q + 2}), dot(a${i}, b${4 * q + 3}));`)
+    }`;
+  } else {
+    const loadB = spec.bLoad === "n4"
+      ? (kk: number, q: number) =>
+        `      let b${kk}_${q} = B4[(bBase + (k + ${kk}u) * u.sBk + min(n0 + ${
+          4 * q
+        }u, u.N - 4u)) >> 2u];`
+      : (kk: number, q: number) =>
+        `      let b${kk}_${q} = vec4<f32>(${
+          [0, 1, 2, 3].map((c) =>
+            `B[bBase + (k + ${kk}u) * u.sBk + ${col(`${4 * q + c}u`)} * u.sBn]`
+          )
+            .join(", ")
+        });`;
+    const xyzw = "xyzw";
+    bBlock = [0, 1, 2, 3].map((kk) =>
+      `${lines(tq, (q) => loadB(kk, q))}
+${each(tm, tq, (i, q) => `      acc${i}_${q} += a${i}.${xyzw[kk]} * b${kk}_${q};`)}`
+    ).join("\n");
+  }
+  const code = `
+${matmulHeader(spec)}
+fn st(base: u32, m: u32, n: u32, v: vec4<f32>) {
+  if (m >= u.M) { return; }
+  let c = base + m * u.N + n;
+  for (var j = 0u; j < 4u; j++) {
+    if (n + j < u.N) { C[c + j] = v[j]${spec.bias ? " + bias[u.biasOff + n + j]" : ""}; }
+  }
+}
+@compute @workgroup_size(${wgx}, ${wgy})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  var rem = wid.z;
+  var aBase = u.aOff;
+  var bBase = u.bOff;
+  for (var d = 3; d >= 0; d--) {
+    let c = rem % u.bshape[d];
+    rem = rem / u.bshape[d];
+    aBase += c * u.aBs[d];
+    bBase += c * u.bBs[d];
+  }
+  let m0 = (wid.y * ${wgy}u + lid.y) * ${tm}u;
+  let n0 = (wid.x * ${wgx}u + lid.x) * ${tn}u;
+  if (m0 >= u.M || n0 >= u.N) { return; }
+${each(tm, tq, (i, q) => `  var acc${i}_${q} = vec4<f32>(0.0);`)}
+  let k4 = u.K & ~3u;
+  for (var k = 0u; k < k4; k += 4u) {
+${lines(tm, loadA)}
+${bBlock}
+  }
+  for (var k = k4; k < u.K; k++) {
+    let br = bBase + k * u.sBk;
+${lines(tm, (i) => `    let a${i} = loadA1(${row(i)} + k * u.sAk);`)}
+${
+    lines(tq, (q) =>
+      `    let b${q} = vec4<f32>(${
+        [0, 1, 2, 3].map((c) =>
+          `loadB1(br + ${col(`${4 * q + c}u`)} * u.sBn)`
+        ).join(", ")
+      });`)
+  }
+${each(tm, tq, (i, q) => `    acc${i}_${q} += a${i} * b${q};`)}
+  }
+  let cBase = u.cOff + wid.z * u.M * u.N;
+${each(tm, tq, (i, q) => `  st(cBase, m0 + ${i}u, n0 + ${4 * q}u, acc${i}_${q});`)}
+}
+`;
+  return {
+    label: kernelLabel(spec, tm, tn),
+    code,
+    bindings: spec.bias
+      ? ["write", "read", "read", "read", "uniform"]
+      : ["write", "read", "read", "uniform"],
+    workgroupSize: [wgx, wgy, 1],
+  };
 }
 
 function buildMatmulKernel(spec: MatmulSpec): KernelSource {
@@ -80,15 +242,14 @@ function buildMatmulKernel(spec: MatmulSpec): KernelSource {
   const tn = Math.max(4, Math.ceil(spec.tn / 4) * 4);
   const tq = tn / 4;
   const aVec = spec.aLoad === "k4";
-  const bVec = spec.bLoad !== "scalar";
   const loadA = aVec
     ? `a[i] = A4[(aBase + min(m0 + i, u.M - 1u) * u.sAm + k) >> 2u];`
     : `let ar = aBase + min(m0 + i, u.M - 1u) * u.sAm + k * u.sAk;
       a[i] = vec4<f32>(A[ar], A[ar + u.sAk], A[ar + 2u * u.sAk], A[ar + 3u * u.sAk]);`;
   let bBlock: string;
   if (spec.bLoad === "k4") {
-    // Dot-product form. Lavapipe compiles it slowly for big tiles (16x16: ~1 s, 32x32: ~150 s),
-    // so the op layer uses it only with small tiles and copies B^T to row-major otherwise.
+    // Dot-product form (lavapipe compiled it slowly with big tiles in this array form: 16x16
+    // ~1 s, 32x32 ~150 s; CPU adapters now use the named form).
     bBlock = `for (var j = 0u; j < TN; j++) {
       b[j] = B4[(bBase + min(n0 + j, u.N - 1u) * u.sBn + k) >> 2u];
     }
@@ -127,27 +288,7 @@ function buildMatmulKernel(spec: MatmulSpec): KernelSource {
 const TM = ${tm}u;
 const TN = ${tn}u;
 const TQ = ${tq}u;
-struct U {
-  M: u32, N: u32, K: u32, p0: u32,
-  aOff: u32, bOff: u32, cOff: u32, biasOff: u32,
-  sAm: u32, sAk: u32, sBk: u32, sBn: u32,
-  bshape: vec4<u32>, aBs: vec4<u32>, bBs: vec4<u32>,
-};
-@group(0) @binding(0) var<storage, read_write> C: array<f32>;
-@group(0) @binding(1) var<storage, read> A${aVec ? "4" : ""}: array<${aVec ? "vec4<f32>" : "f32"}>;
-@group(0) @binding(2) var<storage, read> B${bVec ? "4" : ""}: array<${bVec ? "vec4<f32>" : "f32"}>;
-${spec.bias ? "@group(0) @binding(3) var<storage, read> bias: array<f32>;" : ""}
-@group(0) @binding(${spec.bias ? 4 : 3}) var<uniform> u: U;
-${
-    aVec
-      ? `fn loadA1(i: u32) -> f32 { let v = A4[i >> 2u]; return v[i & 3u]; }`
-      : `fn loadA1(i: u32) -> f32 { return A[i]; }`
-  }
-${
-    bVec
-      ? `fn loadB1(i: u32) -> f32 { let v = B4[i >> 2u]; return v[i & 3u]; }`
-      : `fn loadB1(i: u32) -> f32 { return B[i]; }`
-  }
+${matmulHeader(spec)}
 @compute @workgroup_size(${wgx}, ${wgy})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   var rem = wid.z;
@@ -200,9 +341,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 }
 `;
   return {
-    label: `matmul[tm${tm},tn${tn},wg${wgx}x${wgy},a:${spec.aLoad},b:${spec.bLoad}${
-      spec.bias ? ",bias" : ""
-    }]`,
+    label: kernelLabel(spec, tm, tn),
     code,
     bindings: spec.bias
       ? ["write", "read", "read", "read", "uniform"]

@@ -45,11 +45,16 @@ export function setMatmulTiles(t: MatmulTile | null): void {
 export function chooseMatmulTile(m: number, n: number): MatmulTile {
   if (tileOverride) return { ...tileOverride };
   if (gpu().isCpuAdapter) {
-    // Measured on lavapipe (2 cores, 1024^3): 32x32 0.47 GFLOP/s, 16x16 0.26, 8x8 0.21, the
-    // 16x16 workgroup-memory baseline 0.06. Smaller problems get smaller tiles (less waste at
-    // the edges, enough workgroups for both cores).
-    const pick = (d: number) => d >= 256 ? 32 : d >= 64 ? 16 : d >= 16 ? 8 : 4;
-    return { tm: m >= 4 ? pick(m) : 1, tn: pick(n), wgx: 8, wgy: 1 };
+    // Named-register kernels (`MatmulSpec.named`). Measured on lavapipe (2 cores, 1024^3, CPU
+    // time): 8x16 ~14 GFLOP/s (cold compile ~1.7 s), 16x16 ~12-15 (~4 s), 16x32 ~16 (~14 s),
+    // 8x8 ~6; x @ W^T (4096x256x1024, dot form) 8x16 ~20, 8x8 ~15. Compile time grows with
+    // tm·tn, so 8x16 is the largest; small problems get smaller tiles (less edge waste).
+    return {
+      tm: m >= 8 ? 8 : m >= 4 ? 4 : 1,
+      tn: n >= 64 ? 16 : n >= 16 ? 8 : 4,
+      wgx: 8,
+      wgy: 1,
+    };
   }
   if (m >= 64 && n >= 64) return { tm: 4, tn: 8, wgx: 16, wgy: 8 };
   return { tm: 4, tn: 4, wgx: 8, wgy: 8 };
@@ -84,6 +89,8 @@ export function chooseMatmulLayout(a: {
  * shader invocation after 65,535 loop iterations in total (all loops together); the register-
  * tiled kernels iterate over their tile rows for every K step, so K = 4096 already came out
  * wrong (relative error ~3 on [64, 4096] @ [4096, 64]). Longer reductions are split along K.
+ * The named-register kernels run about K/4 iterations and could take far longer runs, but
+ * 512-long chunks measured no slower at 1024^3 (the slices stay in cache), so the cap stays.
  */
 const LAVAPIPE_MAX_K = 512;
 
@@ -177,22 +184,6 @@ export function matmulRaw(a: Tensor, b: Tensor, bias?: Tensor): Tensor {
     c.dispose();
     throw new RangeError("matmul(): K = 0 is not supported");
   }
-  // Large problems: operands whose layout has no fast path on this adapter are copied to
-  // row-major first (an O(MK) or O(KN) copy against O(MNK) work): lavapipe compiles the
-  // vec4-along-K B kernel slowly for big tiles, and scalar A loads cost 4x the load count.
-  if (m >= 64 && n >= 64 && k >= 16 && gpu().isCpuAdapter) {
-    const sAk0 = a.strides[a.rank - 1], sBn0 = b.strides[b.rank - 1];
-    const aBad = sAk0 !== 1 || a.offset % 4 !== 0 || a.strides[a.rank - 2] % 4 !== 0;
-    const bBad = sBn0 !== 1 || n % 4 !== 0 || b.offset % 4 !== 0;
-    if ((aBad && k % 4 === 0) || (bBad && n % 4 === 0)) {
-      const a2 = aBad && k % 4 === 0 ? copyContiguous(a) : a;
-      const b2 = bBad && n % 4 === 0 ? copyContiguous(b) : b;
-      const c = matmulRaw(a2, b2, bias);
-      if (a2 !== a) a2.dispose();
-      if (b2 !== b) b2.dispose();
-      return c;
-    }
-  }
   const sAm = a.strides[a.rank - 2], sAk = a.strides[a.rank - 1];
   const sBk = b.strides[b.rank - 2], sBn = b.strides[b.rank - 1];
   const layout = chooseMatmulLayout({
@@ -204,12 +195,23 @@ export function matmulRaw(a: Tensor, b: Tensor, bias?: Tensor): Tensor {
     aBatchStrides: aB,
     bBatchStrides: bB,
   });
-  const tile = chooseMatmulTile(m, n);
-  if (layout.bLoad === "k4" && gpu().isCpuAdapter && !tileOverride) {
-    tile.tm = Math.min(tile.tm, 8);
-    tile.tn = Math.min(tile.tn, 8);
+  // Large problems on a CPU adapter: operands with no vec4 path are copied to row-major first
+  // (an O(MK) or O(KN) copy against O(MNK) work): scalar loads cost 4x the load count.
+  if (m >= 64 && n >= 64 && k >= 16 && gpu().isCpuAdapter) {
+    const aBad = layout.aLoad === "scalar" && k % 4 === 0;
+    const bBad = layout.bLoad === "scalar" && n % 4 === 0;
+    if (aBad || bBad) {
+      c.dispose();
+      const a2 = aBad ? copyContiguous(a) : a;
+      const b2 = bBad ? copyContiguous(b) : b;
+      const c2 = matmulRaw(a2, b2, bias);
+      if (a2 !== a) a2.dispose();
+      if (b2 !== b) b2.dispose();
+      return c2;
+    }
   }
-  const spec: MatmulSpec = { ...tile, ...layout, bias: !!bias };
+  const tile = chooseMatmulTile(m, n);
+  const spec: MatmulSpec = { ...tile, ...layout, bias: !!bias, named: gpu().isCpuAdapter };
   if (nb > 65535) throw new RangeError(`matmul(): batch ${nb} above 65535`);
   const biasT = bias ? (bias.isContiguous ? bias : copyContiguous(bias)) : undefined;
   // Operands above the binding limit are bound as windows over blocks of batch items or of rows
