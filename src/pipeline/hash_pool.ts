@@ -25,6 +25,11 @@ export const POOL_MIN_FILES = 8192;
 /** Workers beside this thread at most. */
 const MAX_WORKERS = 7;
 
+/** A libc reader no chunk is using (chunks run one at a time but may await the native hasher). */
+let spareReader: LibcFileReader | null = null;
+/** The same for reading with Deno's ops: its buffer (a fresh 64 KiB per chunk costs page faults). */
+let spareBuffer: Uint8Array | null = null;
+
 /** How small files are read: through libc by FFI where permitted, else with Deno's ops. */
 export type SmallFileReader = "auto" | "ffi" | "deno";
 
@@ -43,21 +48,28 @@ export async function hashChunk(
   out: FileHash[],
   opts: { sizes?: readonly number[]; reader?: SmallFileReader } = {},
 ): Promise<void> {
-  const libc = opts.reader === "deno" ? null : LibcFileReader.create();
+  // the reader (and its buffer) left by the last chunk on this thread, unless one is in use
+  const libc = opts.reader === "deno" ? null : (spareReader ?? LibcFileReader.create());
+  if (libc === spareReader) spareReader = null;
   if (opts.reader === "ffi" && !libc) {
     throw new Deno.errors.NotCapable("reading through libc needs --allow-ffi on Linux (glibc)");
   }
   if (libc) {
-    using reader = libc;
-    const sizes = opts.sizes;
-    for (let i = from; i < to; i++) {
-      const n = reader.read(paths[i], sizes ? sizes[i] : -1);
-      const h = hashSmall(reader.buffer.subarray(0, n));
-      out[i] = { hash: typeof h === "string" ? h : await h, size: n };
+    try {
+      const sizes = opts.sizes;
+      for (let i = from; i < to; i++) {
+        const n = libc.read(paths[i], sizes ? sizes[i] : -1);
+        const h = hashSmall(libc.buffer.subarray(0, n));
+        out[i] = { hash: typeof h === "string" ? h : await h, size: n };
+      }
+    } finally {
+      libc.close();
+      spareReader = libc;
     }
     return;
   }
-  let buf = new Uint8Array(64 << 10);
+  let buf = spareBuffer ?? new Uint8Array(64 << 10);
+  spareBuffer = null;
   for (let i = from; i < to; i++) {
     let n = 0;
     {
@@ -76,6 +88,7 @@ export async function hashChunk(
     const h = hashSmall(buf.subarray(0, n));
     out[i] = { hash: typeof h === "string" ? h : await h, size: n };
   }
+  spareBuffer = buf;
 }
 
 /**
