@@ -88,3 +88,32 @@ Deno.test("matmul() of large transposed operands (copied to row-major first) is 
   });
   assertAllClose(ours2, ref2.data, { atol: 1e-5, rtol: 1e-5 });
 });
+
+Deno.test("matmul() of a batch above the device's workgroups per dimension launches in blocks", async () => {
+  await initGpu();
+  // 70,001 tiny products (the dispatch's z is the batch; the limit is 65,535), broadcast B too.
+  const nb = 70_001, m = 2, k = 3, n = 2;
+  const a = randomArray(nb * m * k, 11),
+    b = randomArray(nb * k * n, 12),
+    bb = randomArray(k * n, 13);
+  const at = T.tensor(a, [nb, m, k]), bt = T.tensor(b, [nb, k, n]), b1 = T.tensor(bb, [k, n]);
+  const got = await T.matmul(at, bt).toArray();
+  const gotB = await T.matmul(at, b1).toArray();
+  const want = new Float32Array(nb * m * n), wantB = new Float32Array(nb * m * n);
+  for (let z = 0; z < nb; z++) {
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = 0, s1 = 0;
+        for (let q = 0; q < k; q++) {
+          s += a[(z * m + i) * k + q] * b[(z * k + q) * n + j];
+          s1 += a[(z * m + i) * k + q] * bb[q * n + j];
+        }
+        want[(z * m + i) * n + j] = s;
+        wantB[(z * m + i) * n + j] = s1;
+      }
+    }
+  }
+  assertAllClose(got, want, { atol: 1e-5, rtol: 1e-5 });
+  assertAllClose(gotB, wantB, { atol: 1e-5, rtol: 1e-5 });
+  for (const t of [at, bt, b1]) t.dispose();
+});

@@ -177,7 +177,6 @@ export function matmulRaw(a: Tensor, b: Tensor, bias?: Tensor): Tensor {
   batch = dims.map((d) => d[0]);
   aB = dims.map((d) => d[1]);
   bB = dims.map((d) => d[2]);
-  const nb = numel(batch);
   const c = Tensor.empty(outShape, "f32");
   if (c.size === 0) return c;
   if (k === 0) {
@@ -212,7 +211,6 @@ export function matmulRaw(a: Tensor, b: Tensor, bias?: Tensor): Tensor {
   }
   const tile = chooseMatmulTile(m, n);
   const spec: MatmulSpec = { ...tile, ...layout, bias: !!bias, named: gpu().isCpuAdapter };
-  if (nb > 65535) throw new RangeError(`matmul(): batch ${nb} above 65535`);
   const biasT = bias ? (bias.isContiguous ? bias : copyContiguous(bias)) : undefined;
   // Operands above the binding limit are bound as windows over blocks of batch items or of rows
   // of A and C (B, when it fits, is bound whole).
@@ -225,30 +223,72 @@ export function matmulRaw(a: Tensor, b: Tensor, bias?: Tensor): Tensor {
       : []),
   ]);
   const kernel = matmulKernel(spec);
-  for (const ch of chunks) {
-    const cm = ch.shape[ch.shape.length - 1];
-    const cb = ch.shape.slice(0, -1);
-    gpu().launch(kernel, {
-      buffers: ch.bindings,
-      uniforms: matmulUniforms({
-        m: cm,
-        n,
-        k,
-        aOffset: ch.offsets[1],
-        bOffset: ch.offsets[2],
-        cOffset: ch.offsets[0],
-        biasOffset: ch.offsets[3] ?? 0,
-        aStrides: [sAm, sAk],
-        bStrides: [sBk, sBn],
-        batchShape: cb,
-        aBatchStrides: aB,
-        bBatchStrides: bB,
-      }),
-      workgroups: matmulWorkgroups(spec, cm, n, numel(cb)),
-    });
+  const cBatchStride = m * n * numel(batch.slice(1));
+  for (const whole of chunks) {
+    // The batch is the dispatch's z: blocks of at most maxComputeWorkgroupsPerDimension items
+    // (outer batch dim), each a launch with its operands' offsets moved along that dim.
+    for (const ch of batchBlocks(whole, cBatchStride, aB[0] ?? 0, bB[0] ?? 0)) {
+      const cm = ch.shape[ch.shape.length - 1];
+      const cb = ch.shape.slice(0, -1);
+      gpu().launch(kernel, {
+        buffers: ch.bindings,
+        uniforms: matmulUniforms({
+          m: cm,
+          n,
+          k,
+          aOffset: ch.offsets[1],
+          bOffset: ch.offsets[2],
+          cOffset: ch.offsets[0],
+          biasOffset: ch.offsets[3] ?? 0,
+          aStrides: [sAm, sAk],
+          bStrides: [sBk, sBn],
+          batchShape: cb,
+          aBatchStrides: aB,
+          bBatchStrides: bB,
+        }),
+        workgroups: matmulWorkgroups(spec, cm, n, numel(cb)),
+      });
+    }
   }
   if (biasT && biasT !== bias) biasT.dispose();
   return c;
+}
+
+/** A launch block of {@linkcode planChunks}: output block shape, bindings, element offsets. */
+type LaunchBlock = ReturnType<typeof planChunks>[number];
+
+/**
+ * Splits a block whose batch (all dims before the last, which is M) exceeds the device's
+ * workgroups per dimension along its outer batch dim. Offsets move by `start * stride` per
+ * operand (C, A, B; a bias is broadcast over the batch); bindings stay the same windows.
+ */
+function batchBlocks(
+  ch: LaunchBlock,
+  cStride: number,
+  aStride: number,
+  bStride: number,
+): LaunchBlock[] {
+  const maxZ = gpu().device.limits.maxComputeWorkgroupsPerDimension;
+  const cb = ch.shape.slice(0, -1);
+  if (numel(cb) <= maxZ) return [ch];
+  const inner = numel(cb.slice(1));
+  if (inner > maxZ) {
+    throw new RangeError(
+      `matmul(): batch ${fmtShape(cb)} has ${inner} items inside its outer dim, above the ` +
+        `device's ${maxZ} workgroups per dimension`,
+    );
+  }
+  const per = Math.floor(maxZ / inner);
+  const out: LaunchBlock[] = [];
+  for (let start = 0; start < cb[0]; start += per) {
+    const len = Math.min(per, cb[0] - start);
+    const offsets = [...ch.offsets];
+    offsets[0] += start * cStride;
+    offsets[1] += start * aStride;
+    offsets[2] += start * bStride;
+    out.push({ ...ch, shape: [len, ...ch.shape.slice(1)], offsets });
+  }
+  return out;
 }
 
 const matmulOp: OpDef = {
