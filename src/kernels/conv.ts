@@ -25,7 +25,9 @@ import type { KernelSource } from "../gpu/kernel_source.ts";
  * only tile sizes and the depthwise tap count are compile-time. Workgroups are 8 x 1 invocations
  * (one lavapipe SIMD row) and use no workgroup memory: on lavapipe loads, not FMAs, are the
  * limit. Channel tiles come from the workgroup id, so weight loads are uniform across the lanes
- * (a single scalar load on lavapipe) and only the activation reads diverge.
+ * (a single scalar load on lavapipe) and only the activation reads diverge. With `named` (CPU
+ * adapters) the tile loops are unrolled when the WGSL is generated and each accumulator is its
+ * own register: llvmpipe keeps arrays indexed by loop variables in memory (see `MatmulSpec.named`).
  */
 
 /** Geometry of the forward convolution all conv kernels are phrased in. */
@@ -125,6 +127,38 @@ export interface ConvGemmSpec {
   tm: number;
   /** Whether a per-output-channel bias is added in the epilogue. */
   bias: boolean;
+  /**
+   * Accumulators in individually named registers (the tile loops unrolled when the WGSL is
+   * generated) instead of an array indexed by loop variables, which llvmpipe keeps in memory;
+   * for CPU adapters (as `MatmulSpec.named`). @default false
+   */
+  named?: boolean;
+}
+
+/** WGSL: the `tm` accumulators, an array or (named) one vec4 register each. */
+function accDecl(named: boolean | undefined, count: number): string {
+  return named
+    ? Array.from({ length: count }, (_, i) => `var acc${i} = vec4<f32>(0.0);`).join("\n  ")
+    : `var acc: array<vec4<f32>, ${count}>;`;
+}
+
+/**
+ * WGSL: `body` over i < TM, as a loop over `acc[i]` or (named) unrolled into blocks that bind
+ * `let i` and name register `acc<i>`; with `exit` each unrolled block is a one-pass `loop` so a
+ * `break` in `body` leaves just that block.
+ */
+function overTile(
+  named: boolean | undefined,
+  tm: number,
+  body: (acc: string) => string,
+  exit = false,
+): string {
+  if (!named) return `for (var i = 0; i < TM; i++) {\n${body("acc[i]")}\n}`;
+  return Array.from(
+    { length: tm },
+    (_, i) =>
+      `${exit ? "loop " : ""}{\nlet i = ${i};\n${body(`acc${i}`)}${exit ? "\nbreak;" : ""}\n}`,
+  ).join("\n");
 }
 
 /**
@@ -156,7 +190,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let pv = p < vec4<i32>(OHW);
   let ih0 = (p / u.OW) * u.SH - u.PH;
   let iw0 = (p % u.OW) * u.SW - u.PW;
-  var acc: array<vec4<f32>, TM>;
+  ${accDecl(spec.named, tm)}
   let K = u.CG * u.KH * u.KW;
   let wb = u.wOff + (g * u.OG + ol0) * K;
   let wlast = u.wOff + (g * u.OG + u.OG - 1) * K;
@@ -173,28 +207,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         let ok = rowok & (iw >= vec4<i32>(0)) & (iw < vec4<i32>(u.W));
         let idx = select(vec4<i32>(0), rowi + iw, ok) + xc;
         let xv = select(vec4<f32>(0.0), vec4<f32>(x[idx.x], x[idx.y], x[idx.z], x[idx.w]), ok);
-        for (var i = 0; i < TM; i++) {
-          acc[i] = fma(vec4<f32>(w[min(wb + i * K, wlast) + k]), xv, acc[i]);
-        }
+        ${
+    overTile(
+      spec.named,
+      tm,
+      (a) => `${a} = fma(vec4<f32>(w[min(wb + i * K, wlast) + k]), xv, ${a});`,
+    )
+  }
         k++;
       }
     }
     xc += HW;
   }
-  for (var i = 0; i < TM; i++) {
-    let ol = ol0 + i;
+  ${
+    overTile(spec.named, tm, (a) =>
+      `let ol = ol0 + i;
     if (ol >= u.OG) { break; }
     let o = g * u.OG + ol;
-    let v = acc[i]${spec.bias ? " + vec4<f32>(bias[u.bOff + o])" : ""};
+    let v = ${a}${spec.bias ? " + vec4<f32>(bias[u.bOff + o])" : ""};
     let base = u.yOff + (n * u.O + o) * OHW;
     for (var j = 0; j < 4; j++) {
       if (p0 + j < OHW) { y[base + p0 + j] = v[j]; }
-    }
+    }`, true)
   }
 }
 `;
   return {
-    label: `conv2d_forward[tm${tm}${spec.bias ? ",bias" : ""}]`,
+    label: `conv2d_forward[tm${tm}${spec.bias ? ",bias" : ""}${spec.named ? ",named" : ""}]`,
     code,
     bindings: spec.bias ? ["write", "read", "read", "read", "uniform"] : [
       "write",
@@ -235,6 +274,65 @@ fn ${name}_load4s(e: i32) -> vec4<f32> {
 }`;
 }
 
+/** WGSL: one tap of `conv2dForwardRowKernel` (loops over the VP vec4s and TM channels, or named). */
+function rowTaps(named: boolean | undefined, tm: number, vp: number): string {
+  const load = (v: string) =>
+    `let lw = iw + ${v} * 4 + lane;
+          let ok = (lw >= vec4<i32>(0)) & (lw < vec4<i32>(u.W));
+          let xv = select(vec4<f32>(0.0), x_load4s(rowe + iw + ${v} * 4), ok);`;
+  if (!named) {
+    return `for (var v = 0; v < VP; v++) {
+          ${load("v")}
+          for (var i = 0; i < TM; i++) {
+            acc[i * VP + v] = fma(vec4<f32>(w[min(wb + i * K, wlast) + k]), xv, acc[i * VP + v]);
+          }
+        }`;
+  }
+  const out: string[] = [];
+  for (let i = 0; i < tm; i++) out.push(`let w${i} = vec4<f32>(w[min(wb + ${i} * K, wlast) + k]);`);
+  for (let v = 0; v < vp; v++) {
+    const acc = Array.from(
+      { length: tm },
+      (_, i) => `acc${i * vp + v} = fma(w${i}, xv, acc${i * vp + v});`,
+    ).join("\n");
+    out.push(`{\n${load(String(v))}\n${acc}\n}`);
+  }
+  return out.join("\n");
+}
+
+/** WGSL: the epilogue of `conv2dForwardRowKernel`. */
+function rowStores(named: boolean | undefined, tm: number, vp: number, bias: boolean): string {
+  const b = bias ? " + vec4<f32>(bias[u.bOff + o])" : "";
+  const store = (v: string, acc: string) =>
+    `let r = ${acc}${b};
+      for (var j = 0; j < 4; j++) {
+        let ow = ow0 + ${v} * 4 + j;
+        if (ow < u.OW) { y[base + ow] = r[j]; }
+      }`;
+  const head = (i: string) =>
+    `let ol = ol0 + ${i};
+    if (ol >= u.OG) { break; }
+    let o = g * u.OG + ol;
+    let base = u.yOff + (n * u.O + o) * OHW + oh * u.OW;`;
+  if (!named) {
+    return `for (var i = 0; i < TM; i++) {
+    ${head("i")}
+    for (var v = 0; v < VP; v++) {
+      ${store("v", "acc[i * VP + v]")}
+    }
+  }`;
+  }
+  return Array.from(
+    { length: tm },
+    (_, i) =>
+      `loop {\n${head(String(i))}\n${
+        Array.from({ length: vp }, (_, v) => `{\n${store(String(v), `acc${i * vp + v}`)}\n}`).join(
+          "\n",
+        )
+      }\nbreak;\n}`,
+  ).join("\n");
+}
+
 /**
  * conv2d forward for stride 1 along W (any stride along H, padding, dilation, groups). Workgroup
  * (x, y, z) = (row-tile group, oh + OH*n, channel tile of one group); each lane covers 4*vp
@@ -266,7 +364,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let ih0 = oh * u.SH - u.PH;
   let iw0 = ow0 - u.PW;
   let lane = vec4<i32>(0, 1, 2, 3);
-  var acc: array<vec4<f32>, ${tm * vp}>;
+  ${accDecl(spec.named, tm * vp)}
   let K = u.CG * u.KH * u.KW;
   let wb = u.wOff + (g * u.OG + ol0) * K;
   let wlast = u.wOff + (g * u.OG + u.OG - 1) * K;
@@ -280,37 +378,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       let rowe = xc + ih * u.W;
       for (var kw = 0; kw < u.KW; kw++) {
         let iw = iw0 + kw * u.DW;
-        for (var v = 0; v < VP; v++) {
-          let lw = iw + v * 4 + lane;
-          let ok = (lw >= vec4<i32>(0)) & (lw < vec4<i32>(u.W));
-          let xv = select(vec4<f32>(0.0), x_load4s(rowe + iw + v * 4), ok);
-          for (var i = 0; i < TM; i++) {
-            acc[i * VP + v] = fma(vec4<f32>(w[min(wb + i * K, wlast) + k]), xv, acc[i * VP + v]);
-          }
-        }
+        ${rowTaps(spec.named, tm, vp)}
         k++;
       }
     }
     xc += HW;
   }
   let OHW = u.OH * u.OW;
-  for (var i = 0; i < TM; i++) {
-    let ol = ol0 + i;
-    if (ol >= u.OG) { break; }
-    let o = g * u.OG + ol;
-    let base = u.yOff + (n * u.O + o) * OHW + oh * u.OW;
-    for (var v = 0; v < VP; v++) {
-      let r = acc[i * VP + v]${spec.bias ? " + vec4<f32>(bias[u.bOff + o])" : ""};
-      for (var j = 0; j < 4; j++) {
-        let ow = ow0 + v * 4 + j;
-        if (ow < u.OW) { y[base + ow] = r[j]; }
-      }
-    }
-  }
+  ${rowStores(spec.named, tm, vp, spec.bias)}
 }
 `;
   return {
-    label: `conv2d_forward_row[tm${tm},vp${vp}${spec.bias ? ",bias" : ""}]`,
+    label: `conv2d_forward_row[tm${tm},vp${vp}${spec.bias ? ",bias" : ""}${
+      spec.named ? ",named" : ""
+    }]`,
     code,
     bindings: spec.bias ? ["write", "read", "read", "read", "uniform"] : [
       "write",
@@ -367,7 +448,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let ihp = (p / u.W) + u.PH;
   let iwp = (p % u.W) + u.PW;
   let KK = u.KH * u.KW;
-  var acc: array<vec4<f32>, TM>;
+  ${accDecl(spec.named, tm)}
   let wc0 = u.wOff + cl0 * KK;
   let wclast = u.wOff + (u.CG - 1) * KK;
   let OHW = u.OH * u.OW;
@@ -388,26 +469,28 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         let idx = select(vec4<i32>(0), rowi + ow, ok) + yc;
         let yv = select(vec4<f32>(0.0), vec4<f32>(y[idx.x], y[idx.y], y[idx.z], y[idx.w]), ok);
         let kk = wo + kh * u.KW + kw;
-        for (var i = 0; i < TM; i++) {
-          acc[i] = fma(vec4<f32>(w[min(wc0 + i * KK, wclast) + kk]), yv, acc[i]);
-        }
+        ${
+    overTile(spec.named, tm, (a) =>
+      `${a} = fma(vec4<f32>(w[min(wc0 + i * KK, wclast) + kk]), yv, ${a});`)
+  }
       }
     }
   }
-  for (var i = 0; i < TM; i++) {
-    let cl = cl0 + i;
+  ${
+    overTile(spec.named, tm, (a) =>
+      `let cl = cl0 + i;
     if (cl >= u.CG) { break; }
     let c = g * u.CG + cl;
-    let v = acc[i]${spec.bias ? " + vec4<f32>(bias[u.bOff + c])" : ""};
+    let v = ${a}${spec.bias ? " + vec4<f32>(bias[u.bOff + c])" : ""};
     let base = u.xOff + (n * u.C + c) * HW;
     for (var j = 0; j < 4; j++) {
       if (p0 + j < HW) { out[base + p0 + j] = v[j]; }
-    }
+    }`, true)
   }
 }
 `;
   return {
-    label: `conv2d_input_grad[tm${tm}${spec.bias ? ",bias" : ""}]`,
+    label: `conv2d_input_grad[tm${tm}${spec.bias ? ",bias" : ""}${spec.named ? ",named" : ""}]`,
     code,
     bindings: spec.bias ? ["write", "read", "read", "read", "uniform"] : [
       "write",
@@ -451,7 +534,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let lane = vec4<i32>(0, 1, 2, 3);
   let iw = ph + u.SW * (t0 + lane);
   let KK = u.KH * u.KW;
-  var acc: array<vec4<f32>, TM>;
+  ${accDecl(spec.named, tm)}
   let wc0 = u.wOff + cl0 * KK;
   let wclast = u.wOff + (u.CG - 1) * KK;
   let OHW = u.OH * u.OW;
@@ -473,27 +556,29 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         let yv = select(vec4<f32>(0.0), y_load4s(u.yOff + (n * u.O + o) * OHW + oh * u.OW + q + t0),
           ok);
         let wo = o * wstep + kk;
-        for (var i = 0; i < TM; i++) {
-          acc[i] = fma(vec4<f32>(w[min(wc0 + i * KK, wclast) + wo]), yv, acc[i]);
-        }
+        ${
+    overTile(spec.named, tm, (a) =>
+      `${a} = fma(vec4<f32>(w[min(wc0 + i * KK, wclast) + wo]), yv, ${a});`)
+  }
       }
     }
   }
   let HW = u.H * u.W;
-  for (var i = 0; i < TM; i++) {
-    let cl = cl0 + i;
+  ${
+    overTile(spec.named, tm, (a) =>
+      `let cl = cl0 + i;
     if (cl >= u.CG) { break; }
     let c = g * u.CG + cl;
-    let v = acc[i]${spec.bias ? " + vec4<f32>(bias[u.bOff + c])" : ""};
+    let v = ${a}${spec.bias ? " + vec4<f32>(bias[u.bOff + c])" : ""};
     let base = u.xOff + (n * u.C + c) * HW + ih * u.W;
     for (var j = 0; j < 4; j++) {
       if (iw[j] < u.W) { out[base + iw[j]] = v[j]; }
-    }
+    }`, true)
   }
 }
 `;
   return {
-    label: `conv2d_input_grad_row[tm${tm}${spec.bias ? ",bias" : ""}]`,
+    label: `conv2d_input_grad_row[tm${tm}${spec.bias ? ",bias" : ""}${spec.named ? ",named" : ""}]`,
     code,
     bindings: spec.bias ? ["write", "read", "read", "read", "uniform"] : [
       "write",
@@ -540,7 +625,7 @@ export function conv2dInputGradGrid(s: ConvShape, tm: number): [number, number, 
  * `splitSumKernel` adds the splits. Bindings: part (write, a fresh [splits, O, CG*KH*KW]), y, x,
  * uniforms; e0 = pixels per split. Dispatch: `conv2dWeightGradTiling`.
  */
-export function conv2dWeightGradKernel(spec: { tm: number }): KernelSource {
+export function conv2dWeightGradKernel(spec: { tm: number; named?: boolean }): KernelSource {
   const tm = Math.max(1, Math.floor(spec.tm));
   const code = `${UNIFORMS}
 @group(0) @binding(0) var<storage, read_write> part: array<f32>;
@@ -568,7 +653,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let P = u.N * OHW;
   let pBeg = sp * u.e0;
   let pEnd = min(P, pBeg + u.e0);
-  var acc: array<vec4<f32>, TM>;
+  ${accDecl(spec.named, tm)}
   var n = pBeg / OHW;
   var q = pBeg % OHW;
   var oh = q / u.OW;
@@ -582,9 +667,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let idx = select(vec4<i32>(0), ih * u.W + iw, ok) + xcoff + n * u.C * HW;
     let xv = select(vec4<f32>(0.0), vec4<f32>(x[idx.x], x[idx.y], x[idx.z], x[idx.w]), ok);
     let yb = u.yOff + (n * u.O + g * u.OG + ol0) * OHW + oh * u.OW + ow;
-    for (var i = 0; i < TM; i++) {
-      acc[i] = fma(vec4<f32>(y[yb + min(i, olast) * OHW]), xv, acc[i]);
-    }
+    ${
+    overTile(spec.named, tm, (a) => `${a} = fma(vec4<f32>(y[yb + min(i, olast) * OHW]), xv, ${a});`)
+  }
     ow++;
     if (ow == u.OW) {
       ow = 0;
@@ -592,18 +677,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       if (oh == u.OH) { oh = 0; n++; }
     }
   }
-  for (var i = 0; i < TM; i++) {
-    let ol = ol0 + i;
+  ${
+    overTile(spec.named, tm, (a) =>
+      `let ol = ol0 + i;
     if (ol >= u.OG) { break; }
     let base = (sp * u.O + g * u.OG + ol) * K;
     for (var j = 0; j < 4; j++) {
-      if (k0 + j < K) { part[base + k0 + j] = acc[i][j]; }
-    }
+      if (k0 + j < K) { part[base + k0 + j] = ${a}[j]; }
+    }`, true)
   }
 }
 `;
   return {
-    label: `conv2d_weight_grad[tm${tm}]`,
+    label: `conv2d_weight_grad[tm${tm}${spec.named ? ",named" : ""}]`,
     code,
     bindings: ["write", "read", "read", "uniform"],
     workgroupSize: [CONV_WG, 1, 1],
@@ -719,6 +805,8 @@ export interface DepthwiseSpec {
   flip: boolean;
   /** Add a per-channel bias. */
   bias: boolean;
+  /** Window and taps in named registers (generated straight-line code): CPU adapters. */
+  named?: boolean;
 }
 
 /**
@@ -741,6 +829,38 @@ function windowLoad(name: string, nc: number): string {
   }
   return out;
 }`;
+}
+
+/**
+ * WGSL (named form of `windowLoad` + the tap shifts): lets win0..win<nc-1> = the row window
+ * x[e .. e + 4*nc) shifted into place and masked to columns col0 + i in [0, W), as registers.
+ */
+function namedWindow(name: string, nc: number, e: string, col0: string, W: string): string {
+  const out = [`let we = ${e};`, "let wq = we >> 2u;", "let wsh = we & 3;"];
+  for (let m = 0; m <= nc; m++) out.push(`let ch${m} = ${name}_chunk(wq + ${m});`);
+  for (let m = 0; m < nc; m++) {
+    const a = `ch${m}`, b = `ch${m + 1}`;
+    out.push(
+      `let wc${m} = vec4<i32>(${col0} + ${4 * m}) + vec4<i32>(0, 1, 2, 3);`,
+      `let win${m} = select(vec4<f32>(0.0), select(select(select(${a}, vec4<f32>(${a}.yzw, ${b}.x), ` +
+        `wsh == 1), vec4<f32>(${a}.zw, ${b}.xy), wsh == 2), vec4<f32>(${a}.w, ${b}.xyz), wsh == 3), ` +
+        `(wc${m} >= vec4<i32>(0)) & (wc${m} < vec4<i32>(${W})));`,
+    );
+  }
+  return out.join("\n");
+}
+
+/** WGSL: the vec4 starting `s` elements into the named window (s known when generating). */
+function winAt(s: number): string {
+  const q = Math.floor(s / 4), r = s % 4;
+  const a = `win${q}`, b = `win${q + 1}`;
+  return r === 0
+    ? a
+    : r === 1
+    ? `vec4<f32>(${a}.yzw, ${b}.x)`
+    : r === 2
+    ? `vec4<f32>(${a}.zw, ${b}.xy)`
+    : `vec4<f32>(${a}.w, ${b}.xyz)`;
 }
 
 /** Output pixels per lane of the depthwise kernels (two vec4s). */
@@ -768,7 +888,7 @@ ${spec.bias ? "@group(0) @binding(3) var<storage, read> bias: array<f32>;" : ""}
 const KW = ${kw};
 const DW = ${dw};
 ${shiftedLoad("x")}
-${windowLoad("x", nc)}
+${spec.named ? "" : windowLoad("x", nc)}
 @compute @workgroup_size(${CONV_WG}, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let oh = i32(wid.y) % u.OH;
@@ -783,8 +903,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   for (var kh = 0; kh < u.KH; kh++) {
     let ih = oh * u.SH - u.PH + kh * u.DH;
     if (ih < 0 || ih >= u.H) { continue; }
-    let win = x_window(xc + ih * u.W + iw0, iw0, u.W);
     let wr = wc + ${spec.flip ? "(u.KH - 1 - kh) * KW" : "kh * KW"};
+${
+    spec.named
+      ? namedWindow("x", nc, "xc + ih * u.W + iw0", "iw0", "u.W") + "\n" +
+        Array.from({ length: kw }, (_, k) =>
+          `{\nlet wv = vec4<f32>(w[wr + ${spec.flip ? kw - 1 - k : k}]);\n` +
+          `a0 = fma(wv, ${winAt(k * dw)}, a0);\na1 = fma(wv, ${winAt(k * dw + 4)}, a1);\n}`).join(
+            "\n",
+          )
+      : `    let win = x_window(xc + ih * u.W + iw0, iw0, u.W);
     for (var k = 0; k < KW; k++) {
       let wv = w[wr + ${spec.flip ? "KW - 1 - k" : "k"}];
       let s = k * DW;
@@ -797,7 +925,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         r == 3);
       a0 = fma(vec4<f32>(wv), v0, a0);
       a1 = fma(vec4<f32>(wv), v1, a1);
-    }
+    }`
+  }
   }
   let b = ${spec.bias ? "bias[u.bOff + c]" : "0.0"};
   let base = u.yOff + (n * u.O + c) * u.OH * u.OW + oh * u.OW;
@@ -808,8 +937,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 }
 `;
   return {
-    label: `depthwise_conv2d[kw${kw},dw${dw}${spec.flip ? ",flip" : ""}${
-      spec.bias ? ",bias" : ""
+    label: `depthwise_conv2d[kw${kw},dw${dw}${spec.flip ? ",flip" : ""}${spec.bias ? ",bias" : ""}${
+      spec.named ? ",named" : ""
     }]`,
     code,
     bindings: spec.bias ? ["write", "read", "read", "read", "uniform"] : [
@@ -835,7 +964,9 @@ export function depthwiseGrid(s: ConvShape): [number, number, number] {
  * is read once as shifted vec4s, and KW accumulators take dot products. Bindings: part (write,
  * [splits, C, KH, KW]), y (as vec4), x (as vec4), uniforms; e0 = output rows (n, oh) per split.
  */
-export function depthwiseWeightGradKernel(spec: { kw: number; dw: number }): KernelSource {
+export function depthwiseWeightGradKernel(
+  spec: { kw: number; dw: number; named?: boolean },
+): KernelSource {
   const kw = Math.max(1, Math.floor(spec.kw)), dw = Math.max(1, Math.floor(spec.dw));
   const nc = Math.ceil((DW_TN + (kw - 1) * dw) / 4);
   const code = `${UNIFORMS}
@@ -846,14 +977,18 @@ export function depthwiseWeightGradKernel(spec: { kw: number; dw: number }): Ker
 const KW = ${kw};
 const DW = ${dw};
 ${shiftedLoad("x")}
-${windowLoad("x", nc)}
+${spec.named ? "" : windowLoad("x", nc)}
 ${shiftedLoad("y")}
 @compute @workgroup_size(${CONV_WG}, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let kh = i32(wid.x) * ${CONV_WG} + i32(lid.x);
   let sp = i32(wid.y);
   let c = i32(wid.z);
-  var acc: array<f32, KW>;
+  ${
+    spec.named
+      ? Array.from({ length: kw }, (_, k) => `var acc${k} = 0.0;`).join("\n")
+      : "var acc: array<f32, KW>;"
+  }
   let rows = u.N * u.OH;
   let rBeg = sp * u.e0;
   let rEnd = min(rows, rBeg + u.e0);
@@ -870,7 +1005,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       let g0 = select(vec4<f32>(0.0), y_load4s(yr + ow0), lane < vec4<i32>(u.OW));
       let g1 = select(vec4<f32>(0.0), y_load4s(yr + ow0 + 4), lane + 4 < vec4<i32>(u.OW));
       let iw0 = ow0 - u.PW;
-      var win = x_window(xr + iw0, iw0, u.W);
+${
+    spec.named
+      ? `if (!rowok) { continue; }
+${namedWindow("x", nc, "xr + iw0", "iw0", "u.W")}
+${
+        Array.from({ length: kw }, (_, k) =>
+          `acc${k} += dot(g0, ${winAt(k * dw)}) + dot(g1, ${winAt(k * dw + 4)});`).join("\n")
+      }`
+      : `      var win = x_window(xr + iw0, iw0, u.W);
       if (!rowok) { continue; }
       for (var k = 0; k < KW; k++) {
         let s = k * DW;
@@ -882,16 +1025,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
           vec4<f32>(win[q + 1].zw, win[q + 2].xy), r == 2),
           vec4<f32>(win[q + 1].w, win[q + 2].xyz), r == 3);
         acc[k] += dot(g0, v0) + dot(g1, v1);
-      }
+      }`
+  }
     }
   }
   if (kh >= u.KH) { return; }
   let base = ((sp * u.C + c) * u.KH + kh) * KW;
-  for (var k = 0; k < KW; k++) { part[base + k] = acc[k]; }
+  ${
+    spec.named
+      ? Array.from({ length: kw }, (_, k) => `part[base + ${k}] = acc${k};`).join("\n")
+      : "for (var k = 0; k < KW; k++) { part[base + k] = acc[k]; }"
+  }
 }
 `;
   return {
-    label: `depthwise_weight_grad[kw${kw},dw${dw}]`,
+    label: `depthwise_weight_grad[kw${kw},dw${dw}${spec.named ? ",named" : ""}]`,
     code,
     bindings: ["write", "read", "read", "uniform"],
     workgroupSize: [CONV_WG, 1, 1],

@@ -46,9 +46,31 @@ function isDepthwise(s: ConvShape): boolean {
   return s.groups === s.c && s.groups === s.o;
 }
 
-/** Output-channel register tile: 8 when a group has at least 8 channels, else 4. */
+/**
+ * Output-channel register tile: 8 when a group has at least 8 channels, else 4; with named
+ * registers (CPU adapters) 16 when a group has at least 16 (fewer gathers per FMA).
+ */
 function tileFor(channels: number): number {
+  if (channels >= 16 && namedTiles()) return 16;
   return channels >= 8 ? 8 : 4;
+}
+
+/**
+ * Whether the conv kernels keep their tiles in named registers: on CPU adapters (llvmpipe keeps
+ * an array indexed by a loop variable in memory, as for `MatmulSpec.named`).
+ */
+function namedTiles(): boolean {
+  return gpu().isCpuAdapter;
+}
+
+/**
+ * Vec4s per lane along a row of the row kernel: 1 on real GPUs; with named registers enough to
+ * cover the row with 8 lanes (lavapipe, 3x3 64->64 at 128x128: forward 0.3x the matmul rate with
+ * an 8x1 array tile, about 1.2-1.5x with 16 channels x 4 named vec4s).
+ */
+function rowVecsFor(ow: number): number {
+  if (!namedTiles()) return 1;
+  return ow >= 96 ? 4 : ow >= 48 ? 2 : 1;
 }
 
 /**
@@ -162,13 +184,21 @@ export function convForwardRaw(x: Tensor, w: Tensor, bias: Tensor | null, s: Con
   if (isDepthwise(s) && s.stride[1] === 1 && rows) {
     const grid = depthwiseGrid(s);
     gpu().launch(
-      depthwiseConv2dKernel({ kw: s.kw, dw: s.dilation[1], flip: false, bias: bias !== null }),
+      depthwiseConv2dKernel({
+        kw: s.kw,
+        dw: s.dilation[1],
+        flip: false,
+        bias: bias !== null,
+        named: namedTiles(),
+      }),
       { buffers: bufs, uniforms: convUniforms(s, off, grid), workgroups: grid },
     );
   } else if (s.stride[1] === 1 && rows) {
+    const named = namedTiles();
     const tm = tileFor(s.o / s.groups);
-    const grid = conv2dForwardRowGrid(s, tm, 1);
-    gpu().launch(conv2dForwardRowKernel({ tm, vp: 1, bias: bias !== null }), {
+    const vp = rowVecsFor(s.ow);
+    const grid = conv2dForwardRowGrid(s, tm, vp);
+    gpu().launch(conv2dForwardRowKernel({ tm, vp, bias: bias !== null, named }), {
       buffers: bufs,
       uniforms: convUniforms(s, off, grid),
       workgroups: grid,
@@ -176,7 +206,8 @@ export function convForwardRaw(x: Tensor, w: Tensor, bias: Tensor | null, s: Con
   } else {
     const tm = tileFor(s.o / s.groups);
     const grid = conv2dForwardGrid(s, tm);
-    gpu().launch(conv2dForwardKernel({ tm, bias: bias !== null }), {
+    const named = namedTiles();
+    gpu().launch(conv2dForwardKernel({ tm, bias: bias !== null, named }), {
       buffers: bufs,
       uniforms: convUniforms(s, off, grid),
       workgroups: grid,
@@ -222,7 +253,13 @@ export function convInputGradRaw(g: Tensor, w: Tensor, bias: Tensor | null, s: C
       if (out.size === 0) return out;
       const grid = depthwiseGrid(f);
       gpu().launch(
-        depthwiseConv2dKernel({ kw: s.kw, dw: s.dilation[1], flip: true, bias: bias !== null }),
+        depthwiseConv2dKernel({
+          kw: s.kw,
+          dw: s.dilation[1],
+          flip: true,
+          bias: bias !== null,
+          named: namedTiles(),
+        }),
         {
           buffers: [out, g, w, ...(bias ? [bias] : [])].map(bindingOf),
           uniforms: convUniforms(f, { x: g.offset, w: w.offset, b: bias?.offset ?? 0 }, grid),
@@ -247,7 +284,8 @@ export function convInputGradRaw(g: Tensor, w: Tensor, bias: Tensor | null, s: C
   const tm = tileFor(s.c / s.groups);
   if (s.n * s.h <= 65535) {
     const { groupsPerPhase, grid } = conv2dInputGradRowGrid(s, tm);
-    gpu().launch(conv2dInputGradRowKernel({ tm, bias: bias !== null }), {
+    const named = namedTiles();
+    gpu().launch(conv2dInputGradRowKernel({ tm, bias: bias !== null, named }), {
       buffers: [out, g, w, ...(bias ? [bias] : [])].map(bindingOf),
       uniforms: convUniforms(
         s,
@@ -260,7 +298,8 @@ export function convInputGradRaw(g: Tensor, w: Tensor, bias: Tensor | null, s: C
     return out;
   }
   const grid = conv2dInputGradGrid(s, tm);
-  gpu().launch(conv2dInputGradKernel({ tm, bias: bias !== null }), {
+  const named = namedTiles();
+  gpu().launch(conv2dInputGradKernel({ tm, bias: bias !== null, named }), {
     buffers: [out, g, w, ...(bias ? [bias] : [])].map(bindingOf),
     uniforms: convUniforms(s, { x: 0, y: g.offset, w: w.offset, b: bias?.offset ?? 0 }, grid),
     workgroups: grid,
@@ -290,7 +329,7 @@ export function convWeightGradRaw(g: Tensor, x: Tensor, s: ConvShape): Tensor {
   if (isDepthwise(s) && s.stride[1] === 1) {
     const t = depthwiseWeightGradTiling(s);
     const part = Tensor.empty([t.splits, s.c * s.kh * s.kw], "f32");
-    gpu().launch(depthwiseWeightGradKernel({ kw: s.kw, dw: s.dilation[1] }), {
+    gpu().launch(depthwiseWeightGradKernel({ kw: s.kw, dw: s.dilation[1], named: namedTiles() }), {
       buffers: [part, g, x].map(bindingOf),
       uniforms: convUniforms(s, { x: x.offset, y: g.offset }, t.grid, t.rowsPerSplit),
       workgroups: t.grid,
@@ -302,7 +341,7 @@ export function convWeightGradRaw(g: Tensor, x: Tensor, s: ConvShape): Tensor {
   const tm = tileFor(s.o / s.groups);
   const t = conv2dWeightGradTiling(s, tm);
   const part = Tensor.empty([t.splits, s.o * cg * s.kh * s.kw], "f32");
-  gpu().launch(conv2dWeightGradKernel({ tm }), {
+  gpu().launch(conv2dWeightGradKernel({ tm, named: namedTiles() }), {
     buffers: [part, g, x].map(bindingOf),
     uniforms: convUniforms(s, { x: x.offset, y: g.offset }, t.grid, t.pixelsPerSplit),
     workgroups: t.grid,
