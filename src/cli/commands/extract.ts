@@ -11,6 +11,7 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { importLazily } from "../../pipeline/lazy_import.ts";
 import { parseShard, type Shard } from "../../data/extract/shard.ts";
+import type { ExtractCliOptions } from "./extract_run.ts";
 
 const HELP_AFTER = `
 Input: a folder of videos (directly in it or one level down, as SA-V keeps them:
@@ -65,33 +66,6 @@ function shardArg(v: string): Shard {
   } catch (e) {
     throw new InvalidArgumentError(e instanceof Error ? e.message : String(e));
   }
-}
-
-/** Half the logical cores: each job's ffmpeg decodes with cores / jobs threads while it encodes. */
-export function defaultJobs(): number {
-  return Math.max(1, Math.floor((navigator.hardwareConcurrency ?? 2) / 2));
-}
-
-/** Parsed options of `sam2 extract`. */
-export interface ExtractCliOptions {
-  out: string;
-  sampleRate: number;
-  quality: number;
-  jobs?: number;
-  shard?: Shard;
-  fileList?: string;
-  progress: boolean;
-  slurm?: boolean;
-  slurmTasks: number;
-  timeout: number;
-  cpus: number;
-  mem?: string;
-  partition?: string;
-  account?: string;
-  qos?: string;
-  arrayParallelism?: number;
-  slurmLogDir?: string;
-  dryRun?: boolean;
 }
 
 /** Registers `extract`. */

@@ -16,7 +16,34 @@ import {
   sbatchScript,
   videoStem,
 } from "../../data/extract/mod.ts";
-import { defaultJobs, type ExtractCliOptions } from "./extract.ts";
+import type { Shard } from "../../data/extract/shard.ts";
+
+/** Half the logical cores: each job's ffmpeg decodes with cores / jobs threads while it encodes. */
+export function defaultJobs(): number {
+  return Math.max(1, Math.floor((navigator.hardwareConcurrency ?? 2) / 2));
+}
+
+/** Parsed options of `sam2 extract`. */
+export interface ExtractCliOptions {
+  out: string;
+  sampleRate: number;
+  quality: number;
+  jobs?: number;
+  shard?: Shard;
+  fileList?: string;
+  progress: boolean;
+  slurm?: boolean;
+  slurmTasks: number;
+  timeout: number;
+  cpus: number;
+  mem?: string;
+  partition?: string;
+  account?: string;
+  qos?: string;
+  arrayParallelism?: number;
+  slurmLogDir?: string;
+  dryRun?: boolean;
+}
 
 /** Extracts the videos locally. */
 export async function runLocal(input: string | undefined, o: ExtractCliOptions): Promise<void> {
