@@ -10,20 +10,13 @@ import type { DatapointFrame, VideoDatapoint } from "../datapoint.ts";
 import type { Transform } from "./transform.ts";
 import { applyNow, type FramePlan, type PlannableTransform } from "./plan.ts";
 import { hostBufferPool } from "../buffer_pool.ts";
-import { affineMask, inverseAffineMatrix, resizeBytes, resizeMask } from "./resample.ts";
-
-/** `F.hflip` of an interleaved image of `c` channels (or a mask, c = 1), into a new array. */
-export function hflipBytes(data: Uint8Array, w: number, h: number, c: number): Uint8Array {
-  const out = hostBufferPool.u8(data.length);
-  for (let y = 0; y < h; y++) {
-    const r = y * w * c;
-    for (let x = 0; x < w; x++) {
-      const s = r + x * c, d = r + (w - 1 - x) * c;
-      for (let k = 0; k < c; k++) out[d + k] = data[s + k];
-    }
-  }
-  return out;
-}
+import {
+  affineMask,
+  hflipBytes,
+  inverseAffineMatrix,
+  resizeBytes,
+  resizeMask,
+} from "./resample.ts";
 
 /** Mirrors a frame's image and masks left-right (new arrays; loaders may share the old). */
 export function hflipFrame(f: DatapointFrame): void {

@@ -39,7 +39,7 @@ import {
   type PlannedFrame,
 } from "./plan.ts";
 import { resizeTaps } from "./resample.ts";
-import { toTensorLuts } from "./tensor.ts";
+import { toTensorLuts } from "./tensor_ops.ts";
 
 /** A plan the GPU path cannot run (the CPU path can). */
 export class GpuPlanError extends Error {

@@ -9,10 +9,10 @@
 import type { Rng } from "../../rng.ts";
 import type { DatapointFrame, VideoDatapoint } from "../datapoint.ts";
 import { hostBufferPool } from "../buffer_pool.ts";
-import { applyJitter, toGrayscale } from "./color.ts";
-import { hflipBytes } from "./geometry.ts";
+import { applyJitter, toGrayscale } from "./color_ops.ts";
+import { hflipBytes } from "./resample.ts";
 import { affineRgb, resizeBytes } from "./resample.ts";
-import { toTensorLuts, toTensorNormalize } from "./tensor.ts";
+import { toTensorLuts, toTensorNormalize } from "./tensor_ops.ts";
 import type { Transform } from "./transform.ts";
 
 /** Colour jitter op ids, as in torchvision's `ColorJitter.get_params` order. */

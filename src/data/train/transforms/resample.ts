@@ -16,6 +16,7 @@ import { hostBufferPool } from "../buffer_pool.ts";
  *   (PIL's a = -1 cubic) with clamped edges, truncated to uint8.
  * - Mask affine (`F.affine(tensor, NEAREST)`, grid_sample): the same mapping, nearest pixel,
  *   0 outside.
+ * - Horizontal flip (`F.hflip`) of images and masks.
  *
  * @module
  */
@@ -423,6 +424,19 @@ export function affineMask(
       if (xi >= 0 && xi < w && yi >= 0 && yi < h) {
         out[y * w + x] = src[yi * w + (flip ? w - 1 - xi : xi)];
       }
+    }
+  }
+  return out;
+}
+
+/** `F.hflip` of an interleaved image of `c` channels (or a mask, c = 1), into a new array. */
+export function hflipBytes(data: Uint8Array, w: number, h: number, c: number): Uint8Array {
+  const out = hostBufferPool.u8(data.length);
+  for (let y = 0; y < h; y++) {
+    const r = y * w * c;
+    for (let x = 0; x < w; x++) {
+      const s = r + x * c, d = r + (w - 1 - x) * c;
+      for (let k = 0; k < c; k++) out[d + k] = data[s + k];
     }
   }
   return out;
