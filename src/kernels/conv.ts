@@ -807,6 +807,11 @@ export interface DepthwiseSpec {
   bias: boolean;
   /** Window and taps in named registers (generated straight-line code): CPU adapters. */
   named?: boolean;
+  /**
+   * Output rows per lane (named form, stride and dilation 1 along H only): each input row's
+   * window is loaded once and feeds every output row it reaches. @default 1
+   */
+  rows?: number;
 }
 
 /**
@@ -867,6 +872,59 @@ function winAt(s: number): string {
 export const DW_TN = 8;
 
 /**
+ * WGSL main of the multi-row named depthwise kernel (`DepthwiseSpec.rows` > 1; SH = DH = 1):
+ * lane = 8 outputs of `rt` consecutive rows; input row t feeds output row r with tap kh = t - r.
+ */
+function depthwiseRowsMain(spec: DepthwiseSpec, kw: number, dw: number, nc: number, rt: number) {
+  const taps = (r: number) =>
+    Array.from(
+      { length: kw },
+      (_, k) =>
+        `{\nlet wv = vec4<f32>(w[wr + ${spec.flip ? kw - 1 - k : k}]);\n` +
+        `a${r}_0 = fma(wv, ${winAt(k * dw)}, a${r}_0);\na${r}_1 = fma(wv, ${
+          winAt(k * dw + 4)
+        }, a${r}_1);\n}`,
+    ).join("\n");
+  const rowsBlock = Array.from({ length: rt }, (_, r) =>
+    `if (t - ${r} >= 0 && t - ${r} < u.KH) {
+let kh = t - ${r};
+let wr = wc + ${spec.flip ? "(u.KH - 1 - kh) * KW" : "kh * KW"};
+${taps(r)}
+}`).join("\n");
+  const stores = Array.from({ length: rt }, (_, r) =>
+    `if (oh0 + ${r} < u.OH) {
+let base = u.yOff + (n * u.O + c) * u.OH * u.OW + (oh0 + ${r}) * u.OW;
+for (var j = 0; j < 4; j++) {
+  if (ow0 + j < u.OW) { y[base + ow0 + j] = a${r}_0[j] + b; }
+  if (ow0 + 4 + j < u.OW) { y[base + ow0 + 4 + j] = a${r}_1[j] + b; }
+}
+}`).join("\n");
+  return `@compute @workgroup_size(${CONV_WG}, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let OHT = (u.OH + ${rt - 1}) / ${rt};
+  let oh0 = (i32(wid.y) % OHT) * ${rt};
+  let n = i32(wid.y) / OHT;
+  let c = i32(wid.z);
+  let ow0 = (i32(wid.x) * ${CONV_WG} + i32(lid.x)) * ${DW_TN};
+  let iw0 = ow0 - u.PW;
+${
+    Array.from({ length: rt }, (_, r) =>
+      `var a${r}_0 = vec4<f32>(0.0);\nvar a${r}_1 = vec4<f32>(0.0);`).join("\n")
+  }
+  let xc = u.xOff + (n * u.C + c) * u.H * u.W;
+  let wc = u.wOff + c * u.KH * KW;
+  for (var t = 0; t < u.KH + ${rt - 1}; t++) {
+    let ih = oh0 - u.PH + t;
+    if (ih < 0 || ih >= u.H) { continue; }
+${namedWindow("x", nc, "xc + ih * u.W + iw0", "iw0", "u.W")}
+${rowsBlock}
+  }
+  let b = ${spec.bias ? "bias[u.bOff + c]" : "0.0"};
+${stores}
+}`;
+}
+
+/**
  * Depthwise conv2d (C == O == groups, stride 1 along W; any stride along H, padding, dilation),
  * direct. Workgroup (x, y, z) = (row-tile group, oh + OH*n, channel c); each lane computes 8
  * consecutive outputs of one row. Per kernel row kh: the KW weights are uniform loads, and the
@@ -879,6 +937,7 @@ export const DW_TN = 8;
 export function depthwiseConv2dKernel(spec: DepthwiseSpec): KernelSource {
   const kw = Math.max(1, Math.floor(spec.kw)), dw = Math.max(1, Math.floor(spec.dw));
   const nc = Math.ceil((DW_TN + (kw - 1) * dw) / 4);
+  const rt = spec.named ? Math.max(1, Math.floor(spec.rows ?? 1)) : 1;
   const code = `${UNIFORMS}
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
@@ -889,7 +948,8 @@ const KW = ${kw};
 const DW = ${dw};
 ${shiftedLoad("x")}
 ${spec.named ? "" : windowLoad("x", nc)}
-@compute @workgroup_size(${CONV_WG}, 1, 1)
+${
+    rt > 1 ? depthwiseRowsMain(spec, kw, dw, nc, rt) : `@compute @workgroup_size(${CONV_WG}, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let oh = i32(wid.y) % u.OH;
   let n = i32(wid.y) / u.OH;
@@ -905,14 +965,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     if (ih < 0 || ih >= u.H) { continue; }
     let wr = wc + ${spec.flip ? "(u.KH - 1 - kh) * KW" : "kh * KW"};
 ${
-    spec.named
-      ? namedWindow("x", nc, "xc + ih * u.W + iw0", "iw0", "u.W") + "\n" +
-        Array.from({ length: kw }, (_, k) =>
-          `{\nlet wv = vec4<f32>(w[wr + ${spec.flip ? kw - 1 - k : k}]);\n` +
-          `a0 = fma(wv, ${winAt(k * dw)}, a0);\na1 = fma(wv, ${winAt(k * dw + 4)}, a1);\n}`).join(
-            "\n",
-          )
-      : `    let win = x_window(xc + ih * u.W + iw0, iw0, u.W);
+      spec.named
+        ? namedWindow("x", nc, "xc + ih * u.W + iw0", "iw0", "u.W") + "\n" +
+          Array.from({ length: kw }, (_, k) =>
+            `{\nlet wv = vec4<f32>(w[wr + ${spec.flip ? kw - 1 - k : k}]);\n` +
+            `a0 = fma(wv, ${winAt(k * dw)}, a0);\na1 = fma(wv, ${winAt(k * dw + 4)}, a1);\n}`).join(
+              "\n",
+            )
+        : `    let win = x_window(xc + ih * u.W + iw0, iw0, u.W);
     for (var k = 0; k < KW; k++) {
       let wv = w[wr + ${spec.flip ? "KW - 1 - k" : "k"}];
       let s = k * DW;
@@ -926,7 +986,7 @@ ${
       a0 = fma(vec4<f32>(wv), v0, a0);
       a1 = fma(vec4<f32>(wv), v1, a1);
     }`
-  }
+    }
   }
   let b = ${spec.bias ? "bias[u.bOff + c]" : "0.0"};
   let base = u.yOff + (n * u.O + c) * u.OH * u.OW + oh * u.OW;
@@ -934,11 +994,12 @@ ${
     if (ow0 + j < u.OW) { y[base + ow0 + j] = a0[j] + b; }
     if (ow0 + 4 + j < u.OW) { y[base + ow0 + 4 + j] = a1[j] + b; }
   }
-}
+}`
+  }
 `;
   return {
     label: `depthwise_conv2d[kw${kw},dw${dw}${spec.flip ? ",flip" : ""}${spec.bias ? ",bias" : ""}${
-      spec.named ? ",named" : ""
+      spec.named ? `,named,rows${rt}` : ""
     }]`,
     code,
     bindings: spec.bias ? ["write", "read", "read", "read", "uniform"] : [
@@ -952,8 +1013,8 @@ ${
 }
 
 /** Workgroups of `depthwiseConv2dKernel` (needs N*OH <= 65535). */
-export function depthwiseGrid(s: ConvShape): [number, number, number] {
-  return [Math.ceil(s.ow / (DW_TN * CONV_WG)), s.n * s.oh, s.o];
+export function depthwiseGrid(s: ConvShape, rows = 1): [number, number, number] {
+  return [Math.ceil(s.ow / (DW_TN * CONV_WG)), s.n * Math.ceil(s.oh / rows), s.o];
 }
 
 /**

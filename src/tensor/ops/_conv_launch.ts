@@ -74,6 +74,14 @@ function rowVecsFor(ow: number): number {
 }
 
 /**
+ * Output rows per lane of the depthwise kernel: 4 with named registers when stride and dilation
+ * along H are 1 (each input row's window loaded once for 4 output rows), else 1.
+ */
+function depthwiseRows(s: ConvShape): number {
+  return namedTiles() && s.stride[0] === 1 && s.dilation[0] === 1 ? 4 : 1;
+}
+
+/**
  * A "patchify" conv: kernel == stride, no padding, no dilation, one group, and the input exactly
  * tiled by the kernel (1x1 convs included). Then conv2d is a plain GEMM over the patches and
  * conv_transpose2d (SAM 2's k2 s2 upscaling) its transpose, so they run on the matmul kernel
@@ -182,7 +190,8 @@ export function convForwardRaw(x: Tensor, w: Tensor, bias: Tensor | null, s: Con
   const bufs = [y, x, w, ...(bias ? [bias] : [])].map(bindingOf);
   const rows = s.n * s.oh <= 65535;
   if (isDepthwise(s) && s.stride[1] === 1 && rows) {
-    const grid = depthwiseGrid(s);
+    const rows = depthwiseRows(s);
+    const grid = depthwiseGrid(s, rows);
     gpu().launch(
       depthwiseConv2dKernel({
         kw: s.kw,
@@ -190,6 +199,7 @@ export function convForwardRaw(x: Tensor, w: Tensor, bias: Tensor | null, s: Con
         flip: false,
         bias: bias !== null,
         named: namedTiles(),
+        rows,
       }),
       { buffers: bufs, uniforms: convUniforms(s, off, grid), workgroups: grid },
     );
@@ -251,7 +261,8 @@ export function convInputGradRaw(g: Tensor, w: Tensor, bias: Tensor | null, s: C
     if (isDepthwise(s)) {
       const out = Tensor.empty([s.n, s.c, s.h, s.w], "f32");
       if (out.size === 0) return out;
-      const grid = depthwiseGrid(f);
+      const rows = depthwiseRows(f);
+      const grid = depthwiseGrid(f, rows);
       gpu().launch(
         depthwiseConv2dKernel({
           kw: s.kw,
@@ -259,6 +270,7 @@ export function convInputGradRaw(g: Tensor, w: Tensor, bias: Tensor | null, s: C
           flip: true,
           bias: bias !== null,
           named: namedTiles(),
+          rows,
         }),
         {
           buffers: [out, g, w, ...(bias ? [bias] : [])].map(bindingOf),
