@@ -1047,7 +1047,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let c = i32(wid.z);
   ${
     spec.named
-      ? Array.from({ length: kw }, (_, k) => `var acc${k} = 0.0;`).join("\n")
+      ? Array.from({ length: kw }, (_, k) => `var acc${k} = vec4<f32>(0.0);`).join("\n")
       : "var acc: array<f32, KW>;"
   }
   let rows = u.N * u.OH;
@@ -1072,7 +1072,9 @@ ${
 ${namedWindow("x", nc, "xr + iw0", "iw0", "u.W")}
 ${
         Array.from({ length: kw }, (_, k) =>
-          `acc${k} += dot(g0, ${winAt(k * dw)}) + dot(g1, ${winAt(k * dw + 4)});`).join("\n")
+          `acc${k} = fma(g0, ${winAt(k * dw)}, fma(g1, ${winAt(k * dw + 4)}, acc${k}));`).join(
+            "\n",
+          )
       }`
       : `      var win = x_window(xr + iw0, iw0, u.W);
       if (!rowok) { continue; }
@@ -1094,7 +1096,8 @@ ${
   let base = ((sp * u.C + c) * u.KH + kh) * KW;
   ${
     spec.named
-      ? Array.from({ length: kw }, (_, k) => `part[base + ${k}] = acc${k};`).join("\n")
+      ? Array.from({ length: kw }, (_, k) => `part[base + ${k}] = dot(acc${k}, vec4<f32>(1.0));`)
+        .join("\n")
       : "for (var k = 0; k < KW; k++) { part[base + k] = acc[k]; }"
   }
 }
