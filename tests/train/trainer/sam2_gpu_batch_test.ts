@@ -180,6 +180,11 @@ Deno.test("SAM 2 training steps fed GPU batches leave no GPU memory behind", asy
   // step 0 created the AdamW state; from then on each step must free its batch tensor
   const steady = live.slice(2);
   assert(steady.every((l) => l === steady[0]), `live bytes grow:\n${shown.join("\n")}`);
+  // The loader makes the next GPU batch while a step runs, so a step's peak may or may not
+  // include it (timing): the peak must not grow, the live bytes (above) must not move at all.
   const peaks = peak.slice(2);
-  assert(Math.max(...peaks) <= Math.min(...peaks) * 1.03, `peak varies:\n${shown.join("\n")}`);
+  assert(
+    peaks[peaks.length - 1] <= Math.max(...peaks.slice(0, -1)) * 1.03,
+    `peak grows:\n${shown.join("\n")}`,
+  );
 });
