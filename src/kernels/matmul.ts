@@ -84,6 +84,20 @@ export function matmulKernel(spec: MatmulSpec): KernelSource {
   );
 }
 
+/**
+ * WGSL for the start of `main`: the workgroup's batch item (wid.z) decoded over the 4 batch dims
+ * into the element offsets `aBase` / `bBase` of its A and B matrices.
+ */
+const BATCH_BASES = `  var rem = wid.z;
+  var aBase = u.aOff;
+  var bBase = u.bOff;
+  for (var d = 3; d >= 0; d--) {
+    let c = rem % u.bshape[d];
+    rem = rem / u.bshape[d];
+    aBase += c * u.aBs[d];
+    bBase += c * u.bBs[d];
+  }`;
+
 /** Bindings and uniforms shared by both kernel forms. */
 function matmulHeader(spec: MatmulSpec): string {
   const aVec = spec.aLoad === "k4";
@@ -191,15 +205,7 @@ fn st(base: u32, m: u32, n: u32, v: vec4<f32>) {
 }
 @compute @workgroup_size(${wgx}, ${wgy})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  var rem = wid.z;
-  var aBase = u.aOff;
-  var bBase = u.bOff;
-  for (var d = 3; d >= 0; d--) {
-    let c = rem % u.bshape[d];
-    rem = rem / u.bshape[d];
-    aBase += c * u.aBs[d];
-    bBase += c * u.bBs[d];
-  }
+${BATCH_BASES}
   let m0 = (wid.y * ${wgy}u + lid.y) * ${tm}u;
   let n0 = (wid.x * ${wgx}u + lid.x) * ${tn}u;
   if (m0 >= u.M || n0 >= u.N) { return; }
@@ -291,15 +297,7 @@ const TQ = ${tq}u;
 ${matmulHeader(spec)}
 @compute @workgroup_size(${wgx}, ${wgy})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  var rem = wid.z;
-  var aBase = u.aOff;
-  var bBase = u.bOff;
-  for (var d = 3; d >= 0; d--) {
-    let c = rem % u.bshape[d];
-    rem = rem / u.bshape[d];
-    aBase += c * u.aBs[d];
-    bBase += c * u.bBs[d];
-  }
+${BATCH_BASES}
   let m0 = (wid.y * ${wgy}u + lid.y) * TM;
   let n0 = (wid.x * ${wgx}u + lid.x) * TN;
   if (m0 >= u.M || n0 >= u.N) { return; }
