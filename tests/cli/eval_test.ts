@@ -1,17 +1,9 @@
 import { assert, assertEquals, assertStringIncludes } from "../assert.ts";
+import { runSam2 } from "./_sam2.ts";
 
-const MAIN = new URL("../../src/cli/main.ts", import.meta.url).pathname;
 const DAVIS = new URL("../../../shared/fixtures/davis2016/Annotations", import.meta.url).pathname;
 
-async function sam2(...args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const sam2 = (...args: string[]) => runSam2(args);
 
 Deno.test("sam2 eval scores identical masks 100 and writes the report files", async () => {
   const out = await Deno.makeTempDir();

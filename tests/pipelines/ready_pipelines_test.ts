@@ -3,22 +3,12 @@
 // not run to completion here (their training configs are GPU jobs); the demo pipeline's test runs
 // the same kinds end to end.
 import { assert, assertEquals, assertStringIncludes } from "../assert.ts";
+import { runSam2 } from "../cli/_sam2.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
-const MAIN = `${ROOT}src/cli/main.ts`;
 const FIXTURES = new URL("../../../shared/fixtures/", import.meta.url).pathname;
 
-async function sam2(...args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    cwd: ROOT,
-    env: { CI: "true" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const sam2 = (...args: string[]) => runSam2(args, { cwd: ROOT, env: { CI: "true" } });
 
 /** Runs `fn` with a throw-away store so that nothing is written into the checkout's `.sam2/`. */
 async function withStore(fn: (store: string) => Promise<void>) {

@@ -1,23 +1,15 @@
 import { assert, assertEquals, assertStringIncludes } from "../../assert.ts";
 import { sbatchScript } from "../../../src/data/extract/mod.ts";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { makeColourClip, names, tempDir } from "./_clips.ts";
-
-const MAIN = fileURLToPath(new URL("../../../src/cli/main.ts", import.meta.url));
+import { runSam2 } from "../../cli/_sam2.ts";
 
 async function cli(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<{ code: number; out: string; err: string }> {
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "extract", ...args],
-    env: { CI: "true", ...env },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const d = new TextDecoder();
-  return { code: r.code, out: d.decode(r.stdout), err: d.decode(r.stderr) };
+  const r = await runSam2(["extract", ...args], { env: { CI: "true", ...env } });
+  return { code: r.code, out: r.stdout, err: r.stderr };
 }
 
 Deno.test("sam2 extract --slurm --dry-run prints the sbatch array script and writes nothing", async () => {

@@ -1,17 +1,8 @@
 import { assert, assertEquals, assertStringIncludes } from "../../assert.ts";
 import { MINI, MINI_CONFIG, writeRectVideo } from "./_dataset.ts";
+import { runSam2 } from "../../cli/_sam2.ts";
 
-const MAIN = new URL("../../../src/cli/main.ts", import.meta.url).pathname;
-
-async function sam2(...args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const sam2 = (...args: string[]) => runSam2(args);
 
 Deno.test("sam2 eval --checkpoint ... predicts with vos_inference's flags, then scores with --gt_root", async () => {
   const root = await Deno.makeTempDir({ prefix: "vos_cli_" });
