@@ -22,7 +22,7 @@ import {
 import { initGpu } from "../../gpu/mod.ts";
 import type { StateValue } from "../../nn/mod.ts";
 import {
-  type BoxRequest,
+  ForwardingTrainRandom,
   type GpuVideoBatch,
   type HostPoints,
   loadModelConfig,
@@ -30,7 +30,6 @@ import {
   ReplayTrainRandom,
   SAM2Base,
   SAM2Train,
-  type TrainRandom,
   type TrainRandomRecording,
 } from "../../sam2/mod.ts";
 import { type Tensor, tensor, zeros } from "../../tensor/mod.ts";
@@ -311,22 +310,12 @@ export async function trainStepParity(
  * is off, a negative one where our prediction is wrongly on (or on the background when it is
  * exactly right). This exercises the prediction read-back the seeded sampler uses.
  */
-class ClickCheckingReplay implements TrainRandom {
+class ClickCheckingReplay extends ForwardingTrainRandom {
   #n = 0;
-  constructor(readonly inner: ReplayTrainRandom, readonly rows: ParityRow[]) {}
-  random(): number {
-    return this.inner.random();
+  constructor(inner: ReplayTrainRandom, readonly rows: ParityRow[]) {
+    super(inner);
   }
-  integers(low: number, high: number): number {
-    return this.inner.integers(low, high);
-  }
-  choice(population: readonly number[], size: number): number[] {
-    return this.inner.choice(population, size);
-  }
-  sampleBox(req: BoxRequest): HostPoints {
-    return this.inner.sampleBox(req);
-  }
-  async samplePoints(req: PointRequest): Promise<HostPoints> {
+  override async samplePoints(req: PointRequest): Promise<HostPoints> {
     const pts = await this.inner.samplePoints(req);
     const index = this.#n++;
     if (!req.pred) return pts;

@@ -72,3 +72,26 @@ export interface TrainRandom {
   /** A noisy box per object as two points with labels 2 (top-left) and 3 (bottom-right). */
   sampleBox(req: BoxRequest): HostPoints;
 }
+
+/**
+ * Passes every call to `inner`: a base for wrappers that watch or check one kind of draw (a
+ * spy on the clicks, a replay that validates them) and leave the rest as they are.
+ */
+export class ForwardingTrainRandom implements TrainRandom {
+  constructor(readonly inner: TrainRandom) {}
+  random(): number {
+    return this.inner.random();
+  }
+  integers(low: number, high: number): number {
+    return this.inner.integers(low, high);
+  }
+  choice(population: readonly number[], size: number): number[] {
+    return this.inner.choice(population, size);
+  }
+  samplePoints(req: PointRequest): Promise<HostPoints> {
+    return this.inner.samplePoints(req);
+  }
+  sampleBox(req: BoxRequest): HostPoints {
+    return this.inner.sampleBox(req);
+  }
+}

@@ -5,13 +5,12 @@
  */
 import { fixtureBatch, loadMiniTrainModel } from "../../../src/cli/commands/parity_run.ts";
 import {
-  type BoxRequest,
+  ForwardingTrainRandom,
   type HostPoints,
   type PointRequest,
   SAM2Train,
   sampleOnePointFromErrorCenter,
   SeededTrainRandom,
-  type TrainRandom,
 } from "../../../src/sam2/mod.ts";
 import { loadModelConfig } from "../../../src/sam2/config/mod.ts";
 import { initGpu } from "../../../src/gpu/mod.ts";
@@ -21,22 +20,12 @@ import { MINI } from "../_mini.ts";
 const CONFIG = new URL("../../../configs/mini.yaml", import.meta.url).pathname;
 
 /** Passes every call to a seeded generator and keeps each point request with its answer. */
-class Spy implements TrainRandom {
-  readonly inner = new SeededTrainRandom(3);
+class Spy extends ForwardingTrainRandom {
   readonly points: { req: PointRequest; pred: Uint8Array | null; out: HostPoints }[] = [];
-  random(): number {
-    return this.inner.random();
+  constructor() {
+    super(new SeededTrainRandom(3));
   }
-  integers(low: number, high: number): number {
-    return this.inner.integers(low, high);
-  }
-  choice(population: readonly number[], size: number): number[] {
-    return this.inner.choice(population, size);
-  }
-  sampleBox(req: BoxRequest): HostPoints {
-    return this.inner.sampleBox(req);
-  }
-  async samplePoints(req: PointRequest): Promise<HostPoints> {
+  override async samplePoints(req: PointRequest): Promise<HostPoints> {
     const pred = req.pred ? await req.pred() : null;
     const out = await this.inner.samplePoints({
       ...req,
