@@ -1,0 +1,173 @@
+/**
+ * Depthwise conv2d forward (and stride-1 input gradient with the flipped kernel), direct.
+ *
+ * @module
+ */
+import type { KernelSource } from "../gpu/kernel_source.ts";
+import { CONV_WG, type ConvShape } from "./conv_shape.ts";
+import {
+  convBindingKinds,
+  convHeader,
+  namedWindow,
+  shiftedLoad,
+  winAt,
+  windowLoad,
+} from "./conv_wgsl.ts";
+
+/** Compile-time facts of the depthwise kernels (tap count along W and its dilation). */
+export interface DepthwiseSpec {
+  /** Kernel width (a constant so the tap loop is unrolled into static register moves). */
+  kw: number;
+  /** Dilation along W. */
+  dw: number;
+  /** Read the kernel flipped (w[c, KH-1-kh, KW-1-kw]): the input gradient of a stride-1 conv. */
+  flip: boolean;
+  /** Add a per-channel bias. */
+  bias: boolean;
+  /** Window and taps in named registers (generated straight-line code): CPU adapters. */
+  named?: boolean;
+  /**
+   * Output rows per lane (named form, stride and dilation 1 along H only): each input row's
+   * window is loaded once and feeds every output row it reaches. @default 1
+   */
+  rows?: number;
+}
+
+/** Output pixels per lane of the depthwise kernels (two vec4s). */
+export const DW_TN = 8;
+
+/**
+ * WGSL main of the multi-row named depthwise kernel (`DepthwiseSpec.rows` > 1; SH = DH = 1):
+ * lane = 8 outputs of `rt` consecutive rows; input row t feeds output row r with tap kh = t - r.
+ */
+function depthwiseRowsMain(spec: DepthwiseSpec, kw: number, dw: number, nc: number, rt: number) {
+  const taps = (r: number) =>
+    Array.from(
+      { length: kw },
+      (_, k) =>
+        `{\nlet wv = vec4<f32>(w[wr + ${spec.flip ? kw - 1 - k : k}]);\n` +
+        `a${r}_0 = fma(wv, ${winAt(k * dw)}, a${r}_0);\na${r}_1 = fma(wv, ${
+          winAt(k * dw + 4)
+        }, a${r}_1);\n}`,
+    ).join("\n");
+  const rowsBlock = Array.from({ length: rt }, (_, r) =>
+    `if (t - ${r} >= 0 && t - ${r} < u.KH) {
+let kh = t - ${r};
+let wr = wc + ${spec.flip ? "(u.KH - 1 - kh) * KW" : "kh * KW"};
+${taps(r)}
+}`).join("\n");
+  const stores = Array.from({ length: rt }, (_, r) =>
+    `if (oh0 + ${r} < u.OH) {
+let base = u.yOff + (n * u.O + c) * u.OH * u.OW + (oh0 + ${r}) * u.OW;
+for (var j = 0; j < 4; j++) {
+  if (ow0 + j < u.OW) { y[base + ow0 + j] = a${r}_0[j] + b; }
+  if (ow0 + 4 + j < u.OW) { y[base + ow0 + 4 + j] = a${r}_1[j] + b; }
+}
+}`).join("\n");
+  return `@compute @workgroup_size(${CONV_WG}, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let OHT = (u.OH + ${rt - 1}) / ${rt};
+  let oh0 = (i32(wid.y) % OHT) * ${rt};
+  let n = i32(wid.y) / OHT;
+  let c = i32(wid.z);
+  let ow0 = (i32(wid.x) * ${CONV_WG} + i32(lid.x)) * ${DW_TN};
+  let iw0 = ow0 - u.PW;
+${
+    Array.from({ length: rt }, (_, r) =>
+      `var a${r}_0 = vec4<f32>(0.0);\nvar a${r}_1 = vec4<f32>(0.0);`).join("\n")
+  }
+  let xc = u.xOff + (n * u.C + c) * u.H * u.W;
+  let wc = u.wOff + c * u.KH * KW;
+  for (var t = 0; t < u.KH + ${rt - 1}; t++) {
+    let ih = oh0 - u.PH + t;
+    if (ih < 0 || ih >= u.H) { continue; }
+${namedWindow("x", nc, "xc + ih * u.W + iw0", "iw0", "u.W")}
+${rowsBlock}
+  }
+  let b = ${spec.bias ? "bias[u.bOff + c]" : "0.0"};
+${stores}
+}`;
+}
+
+/**
+ * Depthwise conv2d (C == O == groups, stride 1 along W; any stride along H, padding, dilation),
+ * direct. Workgroup (x, y, z) = (row-tile group, oh + OH*n, channel c); each lane computes 8
+ * consecutive outputs of one row. Per kernel row kh: the KW weights are uniform loads, and the
+ * lane's input window (8 + (KW-1)*DW values) is read once as aligned vec4s shifted into place
+ * and reused by every tap, so a 7x7 kernel costs 5 divergent loads per 56 FMAs. With `flip` the
+ * same kernel computes the input gradient of a stride-1 depthwise conv (run on the output
+ * gradient with padding D*(K-1)-P). Bindings: y (write), x (as vec4), w, [bias], uniforms.
+ * Dispatch: `depthwiseGrid`.
+ */
+export function depthwiseConv2dKernel(spec: DepthwiseSpec): KernelSource {
+  const kw = Math.max(1, Math.floor(spec.kw)), dw = Math.max(1, Math.floor(spec.dw));
+  const nc = Math.ceil((DW_TN + (kw - 1) * dw) / 4);
+  const rt = spec.named ? Math.max(1, Math.floor(spec.rows ?? 1)) : 1;
+  const code = `${convHeader("y: array<f32>", ["x: array<vec4<f32>>", "w: array<f32>"], spec.bias)}
+const KW = ${kw};
+const DW = ${dw};
+${shiftedLoad("x")}
+${spec.named ? "" : windowLoad("x", nc)}
+${
+    rt > 1 ? depthwiseRowsMain(spec, kw, dw, nc, rt) : `@compute @workgroup_size(${CONV_WG}, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let oh = i32(wid.y) % u.OH;
+  let n = i32(wid.y) / u.OH;
+  let c = i32(wid.z);
+  let ow0 = (i32(wid.x) * ${CONV_WG} + i32(lid.x)) * ${DW_TN};
+  let iw0 = ow0 - u.PW;
+  var a0 = vec4<f32>(0.0);
+  var a1 = vec4<f32>(0.0);
+  let xc = u.xOff + (n * u.C + c) * u.H * u.W;
+  let wc = u.wOff + c * u.KH * KW;
+  for (var kh = 0; kh < u.KH; kh++) {
+    let ih = oh * u.SH - u.PH + kh * u.DH;
+    if (ih < 0 || ih >= u.H) { continue; }
+    let wr = wc + ${spec.flip ? "(u.KH - 1 - kh) * KW" : "kh * KW"};
+${
+      spec.named
+        ? namedWindow("x", nc, "xc + ih * u.W + iw0", "iw0", "u.W") + "\n" +
+          Array.from({ length: kw }, (_, k) =>
+            `{\nlet wv = vec4<f32>(w[wr + ${spec.flip ? kw - 1 - k : k}]);\n` +
+            `a0 = fma(wv, ${winAt(k * dw)}, a0);\na1 = fma(wv, ${winAt(k * dw + 4)}, a1);\n}`).join(
+              "\n",
+            )
+        : `    let win = x_window(xc + ih * u.W + iw0, iw0, u.W);
+    for (var k = 0; k < KW; k++) {
+      let wv = w[wr + ${spec.flip ? "KW - 1 - k" : "k"}];
+      let s = k * DW;
+      let q = s / 4;
+      let r = s % 4;
+      let v0 = select(select(select(win[q], vec4<f32>(win[q].yzw, win[q + 1].x), r == 1),
+        vec4<f32>(win[q].zw, win[q + 1].xy), r == 2), vec4<f32>(win[q].w, win[q + 1].xyz), r == 3);
+      let v1 = select(select(select(win[q + 1], vec4<f32>(win[q + 1].yzw, win[q + 2].x), r == 1),
+        vec4<f32>(win[q + 1].zw, win[q + 2].xy), r == 2), vec4<f32>(win[q + 1].w, win[q + 2].xyz),
+        r == 3);
+      a0 = fma(vec4<f32>(wv), v0, a0);
+      a1 = fma(vec4<f32>(wv), v1, a1);
+    }`
+    }
+  }
+  let b = ${spec.bias ? "bias[u.bOff + c]" : "0.0"};
+  let base = u.yOff + (n * u.O + c) * u.OH * u.OW + oh * u.OW;
+  for (var j = 0; j < 4; j++) {
+    if (ow0 + j < u.OW) { y[base + ow0 + j] = a0[j] + b; }
+    if (ow0 + 4 + j < u.OW) { y[base + ow0 + 4 + j] = a1[j] + b; }
+  }
+}`
+  }
+`;
+  return {
+    label: `depthwise_conv2d[kw${kw},dw${dw}${spec.flip ? ",flip" : ""}${spec.bias ? ",bias" : ""}${
+      spec.named ? `,named,rows${rt}` : ""
+    }]`,
+    code,
+    bindings: convBindingKinds(2, spec.bias),
+    workgroupSize: [CONV_WG, 1, 1],
+  };
+}
+
+/** Workgroups of `depthwiseConv2dKernel` (needs N*OH <= 65535). */
+export function depthwiseGrid(s: ConvShape, rows = 1): [number, number, number] {
+  return [Math.ceil(s.ow / (DW_TN * CONV_WG)), s.n * Math.ceil(s.oh / rows), s.o];
+}

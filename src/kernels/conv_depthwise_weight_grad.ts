@@ -1,0 +1,120 @@
+/**
+ * Depthwise conv2d weight-gradient partials over output-row splits.
+ *
+ * @module
+ */
+import type { KernelSource } from "../gpu/kernel_source.ts";
+import { CONV_WG, type ConvShape } from "./conv_shape.ts";
+import {
+  convBindingKinds,
+  convHeader,
+  namedWindow,
+  shiftedLoad,
+  winAt,
+  windowLoad,
+} from "./conv_wgsl.ts";
+import { DW_TN } from "./conv_depthwise.ts";
+
+/**
+ * Depthwise weight-gradient partials (stride 1 along W): part[s, c, kh, kw] = sum over the
+ * output rows of split s and all ow of y[n, c, oh, ow] * x[n, c, oh*SH - PH + kh*DH,
+ * ow - PW + kw*DW]. Workgroup (x, y, z) = (kh group, split, channel); lane = kernel row kh. Per 8
+ * outputs of a row: the y values are uniform loads, the lane's x window (8 + (KW-1)*DW values)
+ * is read once as shifted vec4s, and KW accumulators take dot products. Bindings: part (write,
+ * [splits, C, KH, KW]), y (as vec4), x (as vec4), uniforms; e0 = output rows (n, oh) per split.
+ */
+export function depthwiseWeightGradKernel(
+  spec: { kw: number; dw: number; named?: boolean },
+): KernelSource {
+  const kw = Math.max(1, Math.floor(spec.kw)), dw = Math.max(1, Math.floor(spec.dw));
+  const nc = Math.ceil((DW_TN + (kw - 1) * dw) / 4);
+  const code = `${convHeader("part: array<f32>", ["y: array<vec4<f32>>", "x: array<vec4<f32>>"])}
+const KW = ${kw};
+const DW = ${dw};
+${shiftedLoad("x")}
+${spec.named ? "" : windowLoad("x", nc)}
+${shiftedLoad("y")}
+@compute @workgroup_size(${CONV_WG}, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let kh = i32(wid.x) * ${CONV_WG} + i32(lid.x);
+  let sp = i32(wid.y);
+  let c = i32(wid.z);
+  ${
+    spec.named
+      ? Array.from({ length: kw }, (_, k) => `var acc${k} = vec4<f32>(0.0);`).join("\n")
+      : "var acc: array<f32, KW>;"
+  }
+  let rows = u.N * u.OH;
+  let rBeg = sp * u.e0;
+  let rEnd = min(rows, rBeg + u.e0);
+  let khc = min(kh, u.KH - 1);
+  for (var rr = rBeg; rr < rEnd; rr++) {
+    let n = rr / u.OH;
+    let oh = rr % u.OH;
+    let ih = oh * u.SH - u.PH + khc * u.DH;
+    let rowok = ih >= 0 && ih < u.H;
+    let xr = u.xOff + ((n * u.C + c) * u.H + clamp(ih, 0, u.H - 1)) * u.W;
+    let yr = u.yOff + ((n * u.O + c) * u.OH + oh) * u.OW;
+    for (var ow0 = 0; ow0 < u.OW; ow0 += ${DW_TN}) {
+      let lane = vec4<i32>(0, 1, 2, 3) + ow0;
+      let g0 = select(vec4<f32>(0.0), y_load4s(yr + ow0), lane < vec4<i32>(u.OW));
+      let g1 = select(vec4<f32>(0.0), y_load4s(yr + ow0 + 4), lane + 4 < vec4<i32>(u.OW));
+      let iw0 = ow0 - u.PW;
+${
+    spec.named
+      ? `if (!rowok) { continue; }
+${namedWindow("x", nc, "xr + iw0", "iw0", "u.W")}
+${
+        Array.from({ length: kw }, (_, k) =>
+          `acc${k} = fma(g0, ${winAt(k * dw)}, fma(g1, ${winAt(k * dw + 4)}, acc${k}));`).join(
+            "\n",
+          )
+      }`
+      : `      var win = x_window(xr + iw0, iw0, u.W);
+      if (!rowok) { continue; }
+      for (var k = 0; k < KW; k++) {
+        let s = k * DW;
+        let q = s / 4;
+        let r = s % 4;
+        let v0 = select(select(select(win[q], vec4<f32>(win[q].yzw, win[q + 1].x), r == 1),
+          vec4<f32>(win[q].zw, win[q + 1].xy), r == 2), vec4<f32>(win[q].w, win[q + 1].xyz), r == 3);
+        let v1 = select(select(select(win[q + 1], vec4<f32>(win[q + 1].yzw, win[q + 2].x), r == 1),
+          vec4<f32>(win[q + 1].zw, win[q + 2].xy), r == 2),
+          vec4<f32>(win[q + 1].w, win[q + 2].xyz), r == 3);
+        acc[k] += dot(g0, v0) + dot(g1, v1);
+      }`
+  }
+    }
+  }
+  if (kh >= u.KH) { return; }
+  let base = ((sp * u.C + c) * u.KH + kh) * KW;
+  ${
+    spec.named
+      ? Array.from({ length: kw }, (_, k) => `part[base + ${k}] = dot(acc${k}, vec4<f32>(1.0));`)
+        .join("\n")
+      : "for (var k = 0; k < KW; k++) { part[base + k] = acc[k]; }"
+  }
+}
+`;
+  return {
+    label: `depthwise_weight_grad[kw${kw},dw${dw}${spec.named ? ",named" : ""}]`,
+    code,
+    bindings: convBindingKinds(2),
+    workgroupSize: [CONV_WG, 1, 1],
+  };
+}
+
+/** Splits (of output rows) and workgroups of `depthwiseWeightGradKernel`. */
+export function depthwiseWeightGradTiling(
+  s: ConvShape,
+  target = 512,
+  minRows = 4,
+): { splits: number; rowsPerSplit: number; grid: [number, number, number] } {
+  const gx = Math.ceil(s.kh / CONV_WG);
+  const base = gx * CONV_WG * s.c;
+  const rows = s.n * s.oh;
+  const want = Math.max(1, Math.min(Math.ceil(target / base), Math.floor(rows / minRows), 65535));
+  const rowsPerSplit = Math.ceil(rows / want);
+  const splits = Math.ceil(rows / rowsPerSplit);
+  return { splits, rowsPerSplit, grid: [gx, splits, s.c] };
+}
