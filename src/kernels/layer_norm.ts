@@ -1,4 +1,5 @@
 import { type KernelSource, memoKernel } from "../gpu/kernel_source.ts";
+import { LANE_WG, type ReduceForm } from "./reduce_form.ts";
 
 /** Spec of the fused last-dim LayerNorm kernels (f32, contiguous [rows, cols]). */
 export interface LayerNormSpec {
@@ -6,6 +7,17 @@ export interface LayerNormSpec {
   pass: "forward" | "backward";
   /** Whether there is a weight (and, forward, a bias). */
   affine: boolean;
+  /**
+   * "workgroup" (default): one 64-thread workgroup per row, reductions in workgroup memory (real
+   * GPUs). "lane": 8-invocation workgroups, one row per invocation (CPU adapters, see
+   * `ReduceForm`); grid `laneWorkgroups(rows)`.
+   */
+  form?: ReduceForm;
+  /**
+   * Lane form only: rows and weights are read as vec4 (cols and every row / weight offset must
+   * be multiples of 4). @default false
+   */
+  vec4?: boolean;
 }
 
 /**
@@ -41,6 +53,7 @@ export function layerNormKernel(spec: LayerNormSpec): KernelSource {
 }
 
 function buildLayerNormKernel(spec: LayerNormSpec): KernelSource {
+  if (spec.form === "lane") return buildLaneKernel(spec);
   const fwd = spec.pass === "forward";
   const aff = spec.affine;
   const decl = fwd
@@ -127,5 +140,110 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       "uniform",
     ],
     workgroupSize: [64, 1, 1],
+  };
+}
+
+/**
+ * Lane form: each invocation owns one row (8 per workgroup), no workgroup memory. Forward: one
+ * pass accumulates the sum and the sum of squares of x - k, shifted by the row's first element k
+ * (so the variance does not cancel when |mean| >> std: var = E[(x-k)^2] - E[x-k]^2, biased, like
+ * PyTorch), in vec4 registers whose lanes are added at the end; a second pass writes y. Backward:
+ * one pass for sum(g w) and sum(g w (x - mean)), a second writes dx. With `vec4` every row /
+ * weight binding is an array of vec4 (4 columns per load).
+ */
+function buildLaneKernel(spec: LayerNormSpec): KernelSource {
+  const fwd = spec.pass === "forward";
+  const aff = spec.affine;
+  const v4 = !!spec.vec4;
+  const V = v4 ? "vec4<f32>" : "f32";
+  const W = v4 ? 4 : 1;
+  const hsum = (e: string) => v4 ? `dot(${e}, vec4<f32>(1.0))` : e;
+  const row = (name: string, i: number, write = false) =>
+    `@group(0) @binding(${i}) var<storage, ${write ? "read_write" : "read"}> ${name}: array<${V}>;`;
+  const stat = (name: string, i: number, write = false) =>
+    `@group(0) @binding(${i}) var<storage, ${write ? "read_write" : "read"}> ${name}: array<f32>;`;
+  const decl = fwd
+    ? [
+      row("y", 0, true),
+      stat("mean", 1, true),
+      stat("rstd", 2, true),
+      row("x", 3),
+      ...(aff ? [row("w", 4), row("bias", 5)] : []),
+    ]
+    : [
+      row("dx", 0, true),
+      row("g", 1),
+      row("x", 2),
+      stat("mean", 3),
+      stat("rstd", 4),
+      ...(aff ? [row("w", 5)] : []),
+    ];
+  const names = fwd ? ["oY", "oM", "oR", "oX", "oW", "oB"] : ["oD", "oG", "oX", "oM", "oR", "oW"];
+  const n = decl.length;
+  // Stat offsets are in elements, row/weight offsets in vectors.
+  const isStat = (v: string) => v === "oM" || v === "oR";
+  const offs = names.slice(0, n).map((v, k) =>
+    `let ${v} = u.o[${k >> 2}][${k & 3}]${isStat(v) || !v4 ? "" : " / 4u"};`
+  ).join("\n  ");
+  const wv = (i: string) => aff ? ` * w[oW + ${i}]` : "";
+  const body = fwd
+    ? `
+  let k = x[oX + base]${v4 ? ".x" : ""};
+  var s = ${V}(0.0);
+  var q = ${V}(0.0);
+  for (var i = 0u; i < nv; i++) {
+    let d = x[oX + base + i] - k;
+    s += d;
+    q += d * d;
+  }
+  let c = f32(u.cols);
+  let dm = ${hsum("s")} / c;
+  let mu = k + dm;
+  let r = inverseSqrt(max(${hsum("q")} / c - dm * dm, 0.0) + u.eps);
+  for (var i = 0u; i < nv; i++) {
+    y[oY + base + i] = (x[oX + base + i] - mu) * r${wv("i")}${aff ? " + bias[oB + i]" : ""};
+  }
+  mean[oM + row] = mu;
+  rstd[oR + row] = r;`
+    : `
+  let mu = mean[oM + row];
+  let r = rstd[oR + row];
+  var s1 = ${V}(0.0);
+  var s2 = ${V}(0.0);
+  for (var i = 0u; i < nv; i++) {
+    let gw = g[oG + base + i]${wv("i")};
+    s1 += gw;
+    s2 += gw * (x[oX + base + i] - mu);
+  }
+  let c = f32(u.cols);
+  let m1 = ${hsum("s1")} / c;
+  let m2 = ${hsum("s2")} * r * r / c;
+  for (var i = 0u; i < nv; i++) {
+    let gw = g[oG + base + i]${wv("i")};
+    dx[oD + base + i] = r * (gw - m1) - (x[oX + base + i] - mu) * (r * m2);
+  }`;
+  const code = `
+struct U { rows: u32, cols: u32, eps: f32, p0: u32, o: array<vec4<u32>, 2> };
+${decl.join("\n")}
+@group(0) @binding(${n}) var<uniform> u: U;
+@compute @workgroup_size(${LANE_WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let row = (wid.x + wid.y * 65535u) * ${LANE_WG}u + lid;
+  if (row >= u.rows) { return; }
+  let nv = u.cols / ${W}u;
+  let base = row * nv;
+  ${offs}
+  ${body}
+}
+`;
+  const outs = fwd ? 3 : 1;
+  return {
+    label: `layer_norm[${spec.pass}${aff ? ",affine" : ""},lane${v4 ? ",vec4" : ""}]`,
+    code,
+    bindings: [
+      ...Array.from({ length: n }, (_, i) => i < outs ? "write" as const : "read" as const),
+      "uniform",
+    ],
+    workgroupSize: [LANE_WG, 1, 1],
   };
 }

@@ -1,9 +1,13 @@
 import { gpu } from "../../gpu/runtime.ts";
-import { layerNormKernel, layerNormUniforms } from "../../kernels/layer_norm.ts";
+import {
+  layerNormKernel,
+  type LayerNormSpec,
+  layerNormUniforms,
+} from "../../kernels/layer_norm.ts";
+import { LANE_MAX_LOOP, laneWorkgroups, reduceFormFor } from "../../kernels/reduce_form.ts";
 import { rowWorkgroups } from "../../kernels/softmax.ts";
 import { apply } from "../autograd.ts";
 import { planChunks } from "../launch.ts";
-import type { KernelSource } from "../../gpu/kernel_source.ts";
 import type { OpDef } from "../op.ts";
 import { fmtShape } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
@@ -20,11 +24,14 @@ type Part = "row" | "stat" | "col";
 
 /**
  * Launches a layer-norm kernel over blocks of rows; arrays above the binding limit are bound as
- * windows (each binding's offset goes through the uniforms).
+ * windows (each binding's offset goes through the uniforms). The form follows the adapter
+ * (`reduceFormFor`): on CPU adapters one row per invocation, read as vec4 when cols and every
+ * row/weight offset of the block are multiples of 4 (rows longer than the loop cap take the
+ * workgroup form).
  */
 function launchRows(
   op: string,
-  kernel: KernelSource,
+  spec: LayerNormSpec,
   [rows, cols, eps]: [number, number, number],
   parts: readonly [Tensor, Part][],
 ): void {
@@ -38,11 +45,15 @@ function launchRows(
       inner: p === "stat" ? 1 : cols,
     })),
   );
+  const lane = reduceFormFor(gpu().isCpuAdapter) === "lane" && cols <= LANE_MAX_LOOP;
   for (const c of chunks) {
+    const vec4 = lane && cols % 4 === 0 &&
+      c.offsets.every((o, k) => parts[k][1] === "stat" || o % 4 === 0);
+    const kernel = layerNormKernel(lane ? { ...spec, form: "lane", vec4 } : spec);
     gpu().launch(kernel, {
       buffers: c.bindings,
       uniforms: layerNormUniforms(c.shape[0], cols, eps, c.offsets),
-      workgroups: rowWorkgroups(c.shape[0]),
+      workgroups: lane ? laneWorkgroups(c.shape[0]) : rowWorkgroups(c.shape[0]),
     });
   }
 }
@@ -57,7 +68,7 @@ const layerNormOp: OpDef<{ eps: number }> = {
     const mean = Tensor.empty([rows], "f32");
     const rstd = Tensor.empty([rows], "f32");
     const affine = w !== undefined;
-    launchRows("layer_norm", layerNormKernel({ pass: "forward", affine }), [rows, cols, eps], [
+    launchRows("layer_norm", { pass: "forward", affine }, [rows, cols, eps], [
       [y, "row"],
       [mean, "stat"],
       [rstd, "stat"],
@@ -81,7 +92,7 @@ const layerNormOp: OpDef<{ eps: number }> = {
       dx = Tensor.empty(x.shape, "f32");
       launchRows(
         "layer_norm_backward",
-        layerNormKernel({ pass: "backward", affine }),
+        { pass: "backward", affine },
         [rows, cols, eps],
         [
           [dx, "row"],
