@@ -1,4 +1,5 @@
 import { type KernelSource, memoKernel } from "../gpu/kernel_source.ts";
+import { LANE_WG, type ReduceForm } from "./reduce_form.ts";
 
 /** Spec of a row-wise softmax kernel over the last dim of a contiguous [rows, cols] f32 array. */
 export interface SoftmaxSpec {
@@ -6,6 +7,14 @@ export interface SoftmaxSpec {
   kind: "softmax" | "logSoftmax";
   /** forward: y from x; backward: dx from (g, y). */
   pass: "forward" | "backward";
+  /**
+   * "workgroup" (default): one 64-thread workgroup per row, grid `rowWorkgroups(rows)` (real
+   * GPUs). "lane": one row per invocation, 8 per workgroup, grid `laneWorkgroups(rows)` (CPU
+   * adapters, see `ReduceForm`).
+   */
+  form?: ReduceForm;
+  /** Lane form only: rows read as vec4 (cols and every offset multiples of 4). @default false */
+  vec4?: boolean;
 }
 
 /**
@@ -34,6 +43,7 @@ export function softmaxKernel(spec: SoftmaxSpec): KernelSource {
 }
 
 function buildSoftmaxKernel(spec: SoftmaxSpec): KernelSource {
+  if (spec.form === "lane") return buildLaneKernel(spec);
   const fwd = spec.pass === "forward";
   const body = fwd
     ? `
@@ -94,6 +104,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     code,
     bindings: fwd ? ["write", "read", "uniform"] : ["write", "read", "read", "uniform"],
     workgroupSize: [64, 1, 1],
+  };
+}
+
+/**
+ * Lane form: each invocation owns a row and keeps its running max / sums in (vec4) registers,
+ * combined across the vector's components once at the end; no workgroup memory. Forward: a pass
+ * for the max, one for sum(exp(x - max)), one writing; backward: one pass for the row sum, one
+ * writing. Semantics as the workgroup form (a row of -inf gives NaN, like PyTorch).
+ */
+function buildLaneKernel(spec: SoftmaxSpec): KernelSource {
+  const fwd = spec.pass === "forward";
+  const v4 = !!spec.vec4;
+  const V = v4 ? "vec4<f32>" : "f32";
+  const hsum = (e: string) => v4 ? `dot(${e}, vec4<f32>(1.0))` : e;
+  const hmax = (e: string) => v4 ? `max(max(${e}.x, ${e}.y), max(${e}.z, ${e}.w))` : e;
+  const A = "a[oA + base + i]", B = "b[oB + base + i]";
+  const body = fwd
+    ? `
+  var m = ${V}(-3.4028235e38);
+  for (var i = 0u; i < nv; i++) { m = max(m, ${A}); }
+  let rowMax = ${hmax("m")};
+  var s = ${V}(0.0);
+  for (var i = 0u; i < nv; i++) { s += exp(${A} - rowMax); }
+  let total = ${hsum("s")};
+  ${
+      spec.kind === "softmax"
+        ? `let inv = 1.0 / total;
+  for (var i = 0u; i < nv; i++) { out[oO + base + i] = exp(${A} - rowMax) * inv; }`
+        : `let lse = rowMax + log(total);
+  for (var i = 0u; i < nv; i++) { out[oO + base + i] = ${A} - lse; }`
+    }`
+    : `
+  var s = ${V}(0.0);
+  for (var i = 0u; i < nv; i++) { s += ${spec.kind === "softmax" ? `${A} * ${B}` : A}; }
+  let total = ${hsum("s")};
+  for (var i = 0u; i < nv; i++) {
+    out[oO + base + i] = ${
+      spec.kind === "softmax" ? `${B} * (${A} - total)` : `${A} - exp(${B}) * total`
+    };
+  }`;
+  const div = v4 ? " / 4u" : "";
+  const code = `
+struct U { rows: u32, cols: u32, oO: u32, oA: u32, oB: u32, p0: u32, p1: u32, p2: u32 };
+@group(0) @binding(0) var<storage, read_write> out: array<${V}>;
+@group(0) @binding(1) var<storage, read> a: array<${V}>;
+${fwd ? "" : `@group(0) @binding(2) var<storage, read> b: array<${V}>;`}
+@group(0) @binding(${fwd ? 2 : 3}) var<uniform> u: U;
+@compute @workgroup_size(${LANE_WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let row = (wid.x + wid.y * 65535u) * ${LANE_WG}u + lid;
+  if (row >= u.rows) { return; }
+  let nv = u.cols${div};
+  let base = row * nv;
+  let oO = u.oO${div};
+  let oA = u.oA${div};
+  ${fwd ? "" : `let oB = u.oB${div};`}
+  ${body}
+}
+`;
+  return {
+    label: `softmax[${spec.kind},${spec.pass},lane${v4 ? ",vec4" : ""}]`,
+    code,
+    bindings: fwd ? ["write", "read", "uniform"] : ["write", "read", "read", "uniform"],
+    workgroupSize: [LANE_WG, 1, 1],
   };
 }
 

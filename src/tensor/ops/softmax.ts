@@ -1,4 +1,5 @@
 import { gpu } from "../../gpu/runtime.ts";
+import { LANE_MAX_LOOP, laneWorkgroups, reduceFormFor } from "../../kernels/reduce_form.ts";
 import { rowWorkgroups, softmaxKernel, softmaxUniforms } from "../../kernels/softmax.ts";
 import { apply } from "../autograd.ts";
 import { planChunks } from "../launch.ts";
@@ -27,11 +28,14 @@ function launchRows(kind: Kind, pass: "forward" | "backward", ins: Tensor[]): Te
     [r],
     [out, ...src].map((t) => ({ tensor: t, offset: t.offset, strides: [c], inner: c })),
   );
+  // CPU adapters: one row per invocation (vec4 when the block's offsets allow).
+  const lane = reduceFormFor(gpu().isCpuAdapter) === "lane" && c <= LANE_MAX_LOOP;
   for (const ch of chunks) {
-    gpu().launch(softmaxKernel({ kind, pass }), {
+    const vec4 = lane && c % 4 === 0 && ch.offsets.every((o) => o % 4 === 0);
+    gpu().launch(softmaxKernel(lane ? { kind, pass, form: "lane", vec4 } : { kind, pass }), {
       buffers: ch.bindings,
       uniforms: softmaxUniforms(ch.shape[0], c, ch.offsets),
-      workgroups: rowWorkgroups(ch.shape[0]),
+      workgroups: lane ? laneWorkgroups(ch.shape[0]) : rowWorkgroups(ch.shape[0]),
     });
   }
   src.forEach((t, i) => t !== ins[i] && t.dispose());
