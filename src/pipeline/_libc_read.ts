@@ -5,57 +5,20 @@
  * resource (about as much CPU again as the syscalls themselves for a 100-byte file). Null
  * off Linux/glibc or without FFI permission (`--allow-ffi`): callers then read with Deno.
  *
- * The data layer has its own libc binding (src/data/extract); this one stays local, as
- * pipeline code does not reach into data internals for three symbols.
+ * The binding itself is src/util/_libc.ts, shared with frame extraction.
  *
  * @module
  */
-
-const SYMBOLS = {
-  // variadic in C; called with its fixed arguments (x86-64 and arm64 pass them alike)
-  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
-  openat: { parameters: ["i32", "buffer", "i32", "u32"], result: "i32" },
-  // ssize_t result read as i32: exact for the counts asked here (buffers under 2 GiB). The
-  // count is passed as a BigInt kept with the buffer: V8's fast call takes a BigInt for a
-  // 64-bit parameter, where a number sends every call down the slow path (~8x the cost).
-  read: { parameters: ["i32", "buffer", "usize"], result: "i32" },
-  close: { parameters: ["i32"], result: "i32" },
-  __errno_location: { parameters: [], result: "pointer" },
-} as const;
-
-type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
-
-const O_RDONLY = 0;
-const O_CLOEXEC = 0o2000000;
-const O_DIRECTORY = 0o200000;
-const EINTR = 4;
-
-/** errno values (Linux) mapped to the `Deno.errors` class Deno's own reads would throw. */
-const ERRNO: Record<number, [string, string]> = {
-  1: ["PermissionDenied", "Operation not permitted"],
-  2: ["NotFound", "No such file or directory"],
-  13: ["PermissionDenied", "Permission denied"],
-  20: ["NotADirectory", "Not a directory"],
-  21: ["IsADirectory", "Is a directory"],
-  40: ["FilesystemLoop", "Too many levels of symbolic links"],
-};
-
-let libc: Libc | null | undefined;
-
-/** libc through FFI, opened once per thread; null when it cannot be (no prompt is shown). */
-function openLibc(): Libc | null {
-  if (libc !== undefined) return libc;
-  libc = null;
-  if (Deno.build.os !== "linux") return libc;
-  try {
-    // querySync never prompts; dlopen without the permission would prompt on a terminal
-    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return libc;
-    libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-  } catch {
-    libc = null;
-  }
-  return libc;
-}
+import {
+  EINTR,
+  errno,
+  type Libc,
+  libcError,
+  O_CLOEXEC,
+  O_DIRECTORY,
+  O_RDONLY,
+  openLibc,
+} from "../util/_libc.ts";
 
 /**
  * Reads whole files into one buffer that grows as needed and is reused from file to file:
@@ -69,7 +32,6 @@ export class LibcFileReader {
   #path = new Uint8Array(4096);
   readonly #libc: Libc;
   readonly #enc = new TextEncoder();
-  #errno: Deno.UnsafePointerView | null = null;
   /** The folder of the last file read, open, so the next file there is found by name alone. */
   #dir = "";
   #dirFd = -1;
@@ -108,7 +70,7 @@ export class LibcFileReader {
           ? c.read(fd, this.#buf, this.#bufLen)
           : c.read(fd, this.#buf.subarray(n), BigInt(this.#buf.length - n));
         if (r < 0) {
-          if (this.#errnoValue() === EINTR) continue;
+          if (errno(c) === EINTR) continue;
           this.#fail("read", path);
         }
         if (r === 0) break;
@@ -170,17 +132,8 @@ export class LibcFileReader {
     return this.#path;
   }
 
-  #errnoValue(): number {
-    this.#errno ??= new Deno.UnsafePointerView(this.#libc.__errno_location()!);
-    return this.#errno.getInt32();
-  }
-
   /** Throws the `Deno.errors` class Deno would, with a message naming the path. */
   #fail(op: string, path: string): never {
-    const errno = this.#errnoValue();
-    const [name, text] = ERRNO[errno] ?? ["Error", `system error`];
-    const message = `${text} (os error ${errno}): ${op} '${path}'`;
-    const cls = (Deno.errors as unknown as Record<string, ErrorConstructor | undefined>)[name];
-    throw cls ? new cls(message) : new Error(message);
+    throw libcError(errno(this.#libc), op, path);
   }
 }

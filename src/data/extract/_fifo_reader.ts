@@ -27,7 +27,7 @@ import {
   POLLHUP,
   POLLIN,
   POLLNVAL,
-} from "./_libc.ts";
+} from "../../util/_libc.ts";
 
 const MAX_HEADER = 64;
 const PIPE_BYTES = 1 << 20;

@@ -16,7 +16,7 @@
  * @module
  */
 import type { RgbFrame } from "./ppm_stream.ts";
-import { type Libc, openLibc } from "./_libc.ts";
+import { type Libc, openLibc } from "../../util/_libc.ts";
 
 const SYMBOLS = {
   jpeg_std_error: { parameters: ["buffer"], result: "pointer" },

@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertRejects } from "../../assert.ts";
 import { FifoPpmReader } from "../../../src/data/extract/_fifo_reader.ts";
-import { openLibc } from "../../../src/data/extract/_libc.ts";
+import { openLibc } from "../../../src/util/_libc.ts";
 
 const hasLibc = openLibc() !== null;
 
