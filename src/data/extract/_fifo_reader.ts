@@ -12,7 +12,8 @@
  * @module
  */
 import { join } from "node:path";
-import { parsePpmHeader, type RgbFrame } from "./ppm_stream.ts";
+import type { RgbFrame } from "./ppm_stream.ts";
+import { PpmHeaderScanner, readPpmHeader } from "./_ppm_header.ts";
 import {
   cString,
   F_GETFL,
@@ -29,7 +30,8 @@ import {
   POLLNVAL,
 } from "../../util/_libc.ts";
 
-const MAX_HEADER = 64;
+/** Header reads are this small, so that few bytes of the frame are read ahead. */
+const HEADER_READ = 64;
 const PIPE_BYTES = 1 << 20;
 /** The FIFO's file name inside the folder given to {@linkcode FifoPpmReader.create}. */
 export const FIFO_NAME = ".frames.ppm.fifo";
@@ -48,6 +50,7 @@ export class FifoPpmReader {
   #width = 0;
   #height = 0;
   #carry = new Uint8Array(0);
+  #scanner = new PpmHeaderScanner();
   #pollFd = new Uint8Array(8);
   /** Bytes consumed so far, for error messages. */
   offset = 0;
@@ -173,34 +176,20 @@ export class FifoPpmReader {
       this.#carry.set(rest, filled);
       this.#header = null;
     }
-    // Header byte by byte from the carry, topping it up with small reads.
-    const header = new Uint8Array(MAX_HEADER);
-    let hlen = 0;
-    let size: { width: number; height: number } | null = null;
-    while (size === null) {
-      if (this.#carry.length === 0) {
-        const chunk = new Uint8Array(MAX_HEADER);
-        const got = await this.#read(chunk, 0, MAX_HEADER);
-        if (got === 0) {
-          if (hlen === 0) return null;
-          throw new SyntaxError(`PPM stream: ended inside a frame header at byte ${this.offset}`);
-        }
-        this.#carry = chunk.subarray(0, got);
-      }
-      let i = 0;
-      while (size === null && i < this.#carry.length) {
-        if (hlen >= MAX_HEADER) {
-          throw new SyntaxError(`PPM stream: header too long at byte ${this.offset}`);
-        }
-        header[hlen++] = this.#carry[i++];
-        this.offset++;
-        size = parsePpmHeader(header.subarray(0, hlen), this.offset);
-      }
-      this.#carry = this.#carry.subarray(i);
-    }
+    // The header from the carry, topped up with small reads.
+    const got = await readPpmHeader(this.#scanner, this.offset, this.#carry, async () => {
+      const chunk = new Uint8Array(HEADER_READ);
+      const k = await this.#read(chunk, 0, HEADER_READ);
+      return k === 0 ? null : chunk.subarray(0, k);
+    });
+    if (got === null) return null;
+    const { size, rest } = got;
+    const header = this.#scanner.bytes, hlen = header.length;
+    this.#carry = rest;
+    this.offset += hlen;
     const n = size.width * size.height * 3;
     const buf = new Uint8Array(this.allocate(hlen + n), 0, hlen + n);
-    buf.set(header.subarray(0, hlen));
+    buf.set(header);
     const filled = await this.#fill(buf, hlen);
     if (filled < buf.length) {
       throw new SyntaxError(
@@ -208,7 +197,7 @@ export class FifoPpmReader {
       );
     }
     this.offset += n;
-    this.#header = header.slice(0, hlen);
+    this.#header = header.slice();
     this.#frameBytes = n;
     this.#width = size.width;
     this.#height = size.height;

@@ -1,10 +1,12 @@
 /**
  * Splits ffmpeg's `image2pipe`/`ppm` output (binary P6 images back to back) into frames.
  * PPM carries its size in every header, so the reader needs no probe and follows a stream
- * whose size changes midway, or that ffmpeg rotated.
+ * whose size changes midway, or that ffmpeg rotated. Headers are read by the one scanner in
+ * `_ppm_header.ts`, which the FIFO reader shares.
  *
  * @module
  */
+import { PpmHeaderScanner, readPpmHeader } from "./_ppm_header.ts";
 
 /** One decoded RGB frame: `data` is `width * height * 3` bytes, row-major, no padding. */
 export interface RgbFrame {
@@ -13,15 +15,16 @@ export interface RgbFrame {
   data: Uint8Array;
 }
 
-const MAX_HEADER = 64;
+/** Header reads are this small, so that few bytes of the frame are read ahead. */
+const HEADER_READ = 64;
 
 /**
  * Incremental P6 parser: `push()` bytes as they arrive, get whole frames back.
- * Only the header form ffmpeg writes (`P6\n<w> <h>\n255\n`, with any whitespace) is accepted.
+ * Headers as ffmpeg writes them (`P6\n<w> <h>\n255\n`), with any whitespace and `#` comments,
+ * are accepted; 8-bit samples (maxval 255) only.
  */
 export class PpmSplitter {
-  #header = new Uint8Array(MAX_HEADER);
-  #headerLen = 0;
+  #scanner = new PpmHeaderScanner();
   #frame: RgbFrame | null = null;
   #filled = 0;
   /** Bytes consumed so far, for error messages. */
@@ -33,22 +36,16 @@ export class PpmSplitter {
     let i = 0;
     while (i < chunk.length) {
       if (this.#frame === null) {
-        // Header bytes: copy until the header's final whitespace after "255".
-        const b = chunk[i++];
-        this.offset++;
-        if (this.#headerLen >= MAX_HEADER) {
-          throw new SyntaxError(`PPM stream: header too long at byte ${this.offset}`);
-        }
-        this.#header[this.#headerLen++] = b;
-        const parsed = parsePpmHeader(this.#header.subarray(0, this.#headerLen), this.offset);
-        if (parsed) {
-          this.#frame = {
-            width: parsed.width,
-            height: parsed.height,
-            data: new Uint8Array(parsed.width * parsed.height * 3),
-          };
+        if (this.#scanner.length === 0) this.#scanner.reset(this.offset);
+        const used = this.#scanner.push(i === 0 ? chunk : chunk.subarray(i));
+        i += used;
+        this.offset += used;
+        const size = this.#scanner.size;
+        if (size !== null) {
+          const data = new Uint8Array(size.width * size.height * 3);
+          this.#frame = { width: size.width, height: size.height, data };
           this.#filled = 0;
-          this.#headerLen = 0;
+          this.#scanner.reset(this.offset);
         }
         continue;
       }
@@ -68,37 +65,24 @@ export class PpmSplitter {
 
   /** True when the stream ended on a frame boundary (no half frame or header pending). */
   get idle(): boolean {
-    return this.#frame === null && this.#headerLen === 0;
+    return this.#frame === null && this.#scanner.length === 0;
   }
-}
 
-const WS = new Set([0x20, 0x09, 0x0a, 0x0d]);
-
-/**
- * Returns the size once `h` holds a complete header (ending in one whitespace), else null.
- * `offset` (bytes consumed so far) only feeds error messages.
- */
-export function parsePpmHeader(
-  h: Uint8Array,
-  offset: number,
-): { width: number; height: number } | null {
-  if (h.length < 2) {
-    if (h[0] !== 0x50) throw new SyntaxError(`PPM stream: expected "P6" at byte ${offset - 1}`);
-    return null;
+  /**
+   * Says the stream has ended.
+   *
+   * @throws {SyntaxError} when it ended inside a header or a frame, naming the byte
+   */
+  finish(): void {
+    if (this.#scanner.length > 0) {
+      throw new SyntaxError(`PPM stream: ended inside a frame header at byte ${this.offset}`);
+    }
+    if (this.#frame !== null) {
+      throw new SyntaxError(
+        `PPM stream: ended mid-frame at byte ${this.offset} (frame of ${this.#frame.data.length} bytes)`,
+      );
+    }
   }
-  if (h[0] !== 0x50 || h[1] !== 0x36) {
-    throw new SyntaxError(`PPM stream: expected "P6" at byte ${offset - h.length}`);
-  }
-  const last = h[h.length - 1];
-  if (!WS.has(last)) return null;
-  const text = new TextDecoder().decode(h.subarray(2, h.length - 1));
-  const fields = text.trim().split(/\s+/);
-  if (fields.length < 3 || fields[0] === "") return null;
-  const [w, hh, max] = fields.map(Number);
-  if (!(w > 0 && hh > 0) || max !== 255 || fields.length > 3) {
-    throw new SyntaxError(`PPM stream: unsupported header "P6 ${text.trim()}" at byte ${offset}`);
-  }
-  return { width: w, height: hh };
 }
 
 /**
@@ -112,6 +96,7 @@ export class PpmReader {
   #splitter = new PpmSplitter();
   #queue: RgbFrame[] = [];
   #carry = new Uint8Array(0);
+  #scanner = new PpmHeaderScanner();
   /** Bytes consumed so far, for error messages. */
   offset = 0;
 
@@ -134,30 +119,15 @@ export class PpmReader {
   async next(): Promise<RgbFrame | null> {
     if (this.#chunks) return await this.#nextFromChunks(this.#chunks);
     const byob = this.#byob!;
-    // Header: from small reads (64 bytes), so at most a few frame bytes are read ahead.
-    const header = new Uint8Array(MAX_HEADER);
-    let hlen = 0;
-    let size: { width: number; height: number } | null = null;
-    while (size === null) {
-      if (this.#carry.length === 0) {
-        const { value, done } = await byob.read(new Uint8Array(64));
-        if (done || !value) {
-          if (hlen === 0) return null;
-          throw new SyntaxError(`PPM stream: ended inside a frame header at byte ${this.offset}`);
-        }
-        this.#carry = value;
-      }
-      let i = 0;
-      while (size === null && i < this.#carry.length) {
-        if (hlen >= MAX_HEADER) {
-          throw new SyntaxError(`PPM stream: header too long at byte ${this.offset}`);
-        }
-        header[hlen++] = this.#carry[i++];
-        this.offset++;
-        size = parsePpmHeader(header.subarray(0, hlen), this.offset);
-      }
-      this.#carry = this.#carry.subarray(i);
-    }
+    // Header: from small reads, so at most a few frame bytes are read ahead.
+    const got = await readPpmHeader(this.#scanner, this.offset, this.#carry, async () => {
+      const { value, done } = await byob.read(new Uint8Array(HEADER_READ));
+      return done || !value ? null : value;
+    });
+    if (got === null) return null;
+    const { size, rest } = got;
+    this.#carry = rest;
+    this.offset += this.#scanner.length;
     const n = size.width * size.height * 3;
     let buf = this.allocate(n);
     const head = Math.min(n, this.#carry.length);
@@ -182,9 +152,7 @@ export class PpmReader {
     while (this.#queue.length === 0) {
       const { value, done } = await r.read();
       if (done) {
-        if (!this.#splitter.idle) {
-          throw new SyntaxError(`PPM stream: ended mid-frame at byte ${this.#splitter.offset}`);
-        }
+        this.#splitter.finish();
         return null;
       }
       this.#queue.push(...this.#splitter.push(value));

@@ -4,8 +4,8 @@ import { openLibc } from "../../../src/util/_libc.ts";
 
 const hasLibc = openLibc() !== null;
 
-function ppm(w: number, h: number, fill: number): Uint8Array {
-  const head = new TextEncoder().encode(`P6\n${w} ${h}\n255\n`);
+function ppm(w: number, h: number, fill: number, comment = ""): Uint8Array {
+  const head = new TextEncoder().encode(`P6\n${comment}${w} ${h}\n255\n`);
   const out = new Uint8Array(head.length + w * h * 3).fill(fill);
   out.set(head);
   return out;
@@ -36,6 +36,7 @@ Deno.test({
         ...ppm(40, 30, 9),
         ...ppm(41, 7, 11),
         ...ppm(41, 7, 12),
+        ...ppm(41, 7, 14, "# a header that differs from the last one only by its comment\n"),
         ...ppm(40, 30, 13),
       ]);
       for (const step of [1000, 4096, stream.length]) {
@@ -53,6 +54,7 @@ Deno.test({
           [40, 30, 9, 9, 3600],
           [41, 7, 11, 11, 861],
           [41, 7, 12, 12, 861],
+          [41, 7, 14, 14, 861],
           [40, 30, 13, 13, 3600],
         ], `step ${step}`);
         assertEquals(r.offset, stream.length);

@@ -1,15 +1,15 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "../../assert.ts";
 import { PpmReader, PpmSplitter } from "../../../src/data/extract/mod.ts";
 
-function ppm(w: number, h: number, fill: number): Uint8Array {
-  const head = new TextEncoder().encode(`P6\n${w} ${h}\n255\n`);
+function ppm(w: number, h: number, fill: number, comment = ""): Uint8Array {
+  const head = new TextEncoder().encode(`P6\n${comment}${w} ${h}\n255\n`);
   const out = new Uint8Array(head.length + w * h * 3).fill(fill);
   out.set(head);
   return out;
 }
 
 Deno.test("PpmSplitter.push() splits frames across any chunk boundaries, size changes included", () => {
-  const stream = new Uint8Array([...ppm(3, 2, 7), ...ppm(3, 2, 9), ...ppm(1, 4, 11)]);
+  const stream = new Uint8Array([...ppm(3, 2, 7), ...ppm(3, 2, 9, "# c\n"), ...ppm(1, 4, 11)]);
   for (const step of [1, 2, 5, 17, 18, 19, 1000]) {
     const s = new PpmSplitter();
     const frames = [];
@@ -26,6 +26,10 @@ Deno.test("PpmSplitter.push() splits frames across any chunk boundaries, size ch
   const half = new PpmSplitter();
   half.push(ppm(2, 2, 1).subarray(0, 15));
   assertEquals(half.idle, false);
+  assertThrows(() => half.finish(), SyntaxError, "ended mid-frame at byte 15");
+  const head = new PpmSplitter();
+  head.push(ppm(2, 2, 1).subarray(0, 5));
+  assertThrows(() => head.finish(), SyntaxError, "ended inside a frame header at byte 5");
 });
 
 Deno.test("PpmSplitter.push() rejects what is not a binary 8-bit PPM, with the byte offset", () => {
@@ -70,7 +74,11 @@ function streamOf(
 }
 
 Deno.test("PpmReader.next() reads frames with BYOB reads or from plain chunks, and flags a cut frame", async () => {
-  const stream = new Uint8Array([...ppm(3, 2, 7), ...ppm(3, 2, 9), ...ppm(1, 4, 11)]);
+  const stream = new Uint8Array([
+    ...ppm(3, 2, 7),
+    ...ppm(3, 2, 9, "# a comment, as netpbm tools write\n"),
+    ...ppm(1, 4, 11),
+  ]);
   for (const byteStream of [true, false]) {
     for (const step of [1, 7, 18, 64, 1000]) {
       const r = new PpmReader(streamOf(stream, step, byteStream));
@@ -83,5 +91,13 @@ Deno.test("PpmReader.next() reads frames with BYOB reads or from plain chunks, a
     const cut = new PpmReader(streamOf(stream.subarray(0, 40), 5, byteStream));
     await cut.next();
     await assertRejects(() => cut.next(), SyntaxError, "ended");
+    // the second frame's header cut off
+    const cutHeader = new PpmReader(streamOf(stream.subarray(0, 18 + 11 + 9), 4, byteStream));
+    await cutHeader.next();
+    await assertRejects(() => cutHeader.next(), SyntaxError, "ended inside a frame header");
+    const wide = new PpmReader(
+      streamOf(new TextEncoder().encode("P6\n1 1\n65535\n\0\0\0\0\0\0"), 3, byteStream),
+    );
+    await assertRejects(() => wide.next(), SyntaxError, "maxval 65535 at byte 7 is not supported");
   }
 });
