@@ -36,6 +36,7 @@
  */
 export * from "./conv_shape.ts";
 export * from "./conv_forward.ts";
+export * from "./conv_forward_strided.ts";
 export * from "./conv_input_grad.ts";
 export * from "./conv_weight_grad.ts";
 export * from "./conv_reduce.ts";

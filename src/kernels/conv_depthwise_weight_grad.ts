@@ -118,3 +118,115 @@ export function depthwiseWeightGradTiling(
   const splits = Math.ceil(rows / rowsPerSplit);
   return { splits, rowsPerSplit, grid: [gx, splits, s.c] };
 }
+
+/** Compile-time facts of `depthwiseWeightGradRowsKernel`. */
+export interface DepthwiseWeightGradRowsSpec {
+  /** Kernel height: the KH*KW taps are named scalar accumulators. */
+  kh: number;
+  /** Kernel width. */
+  kw: number;
+  /** Dilation along W. */
+  dw: number;
+}
+
+/** Taps up to which `depthwiseWeightGradRowsKernel` keeps one register per tap (7x7 = 49). */
+export const DW_WGRAD_ROWS_MAX_TAPS = 64;
+
+/**
+ * Depthwise weight-gradient partials for CPU adapters (stride 1 along W; any stride and dilation
+ * along H): part[s, c, kh, kw] = sum over the INPUT rows (n, ih) of split s of
+ * y[n, c, oh, ow] * x[n, c, ih, ow - PW + kw*DW] with oh = (ih + PH - kh*DH) / SH exact and in
+ * range. Workgroup (x, y) = (tile of 8 channels, split); lane = one channel, owning all KH*KW
+ * taps as named scalar accumulators. Per input row and 8 output columns a lane loads its x window
+ * (8 + (KW-1)*DW values) once as shifted vec4s and reuses it for every kernel row kh that maps the
+ * row to an output row, loading only that row's 8 y values (3 aligned vec4s): a 7x7 kernel costs
+ * 5 + 7*3 vec4 loads per 392 FMAs, where the one-kernel-row-per-lane form reloads the window for
+ * each kh (5 + 4 loads per 56). Bindings: part (write, [splits, C, KH, KW]), y (as vec4), x (as
+ * vec4), uniforms; e0 = input rows (n, ih) per split. Dispatch: `depthwiseWeightGradRowsTiling`.
+ */
+export function depthwiseWeightGradRowsKernel(spec: DepthwiseWeightGradRowsSpec): KernelSource {
+  const kh = Math.max(1, Math.floor(spec.kh)), kw = Math.max(1, Math.floor(spec.kw));
+  const dw = Math.max(1, Math.floor(spec.dw));
+  const nc = Math.ceil((DW_TN + (kw - 1) * dw) / 4);
+  const comp = (v: string, p: number) => `${v}${p >> 2}.${"xyzw"[p & 3]}`;
+  /** acc = sum over j < 8 of g[j] * window[s + j], as one nested fma chain. */
+  const tap = (acc: string, s: number) => {
+    let e = acc;
+    for (let j = DW_TN - 1; j >= 0; j--) e = `fma(${comp("gwin", j)}, ${comp("win", s + j)}, ${e})`;
+    return `${acc} = ${e};`;
+  };
+  const rows = Array.from({ length: kh }, (_, r) =>
+    `{
+let hn = ih + u.PH - ${r} * u.DH;
+let oh = hn / u.SH;
+if (hn >= 0 && oh * u.SH == hn && oh < u.OH) {
+${namedWindow("y", 2, "yc + oh * u.OW + ow0", "ow0", "u.OW", "g")}
+${Array.from({ length: kw }, (_, k) => tap(`a${r}_${k}`, k * dw)).join("\n")}
+}
+}`).join("\n");
+  const accs = Array.from(
+    { length: kh },
+    (_, r) => Array.from({ length: kw }, (_, k) => `var a${r}_${k} = 0.0;`).join(" "),
+  ).join("\n  ");
+  const stores = Array.from(
+    { length: kh },
+    (_, r) =>
+      Array.from({ length: kw }, (_, k) => `part[base + ${r * kw + k}] = a${r}_${k};`).join(" "),
+  ).join("\n  ");
+  const code = `${convHeader("part: array<f32>", ["y: array<vec4<f32>>", "x: array<vec4<f32>>"])}
+${shiftedLoad("x")}
+${shiftedLoad("y")}
+@compute @workgroup_size(${CONV_WG}, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let cr = i32(wid.x) * ${CONV_WG} + i32(lid.x);
+  let c = min(cr, u.C - 1);
+  let sp = i32(wid.y);
+  ${accs}
+  let rows = u.N * u.H;
+  let rBeg = sp * u.e0;
+  let rEnd = min(rows, rBeg + u.e0);
+  for (var rr = rBeg; rr < rEnd; rr++) {
+    let n = rr / u.H;
+    let ih = rr % u.H;
+    let xr = u.xOff + ((n * u.C + c) * u.H + ih) * u.W;
+    let yc = u.yOff + (n * u.O + c) * u.OH * u.OW;
+    for (var ow0 = 0; ow0 < u.OW; ow0 += ${DW_TN}) {
+      let iw0 = ow0 - u.PW;
+${namedWindow("x", nc, "xr + iw0", "iw0", "u.W")}
+${rows}
+    }
+  }
+  if (cr >= u.C) { return; }
+  let base = (sp * u.C + c) * ${kh * kw};
+  ${stores}
+}
+`;
+  return {
+    label: `depthwise_weight_grad_rows[kh${kh},kw${kw},dw${dw}]`,
+    code,
+    bindings: convBindingKinds(2),
+    workgroupSize: [CONV_WG, 1, 1],
+  };
+}
+
+/**
+ * Splits (of input rows) and workgroups of `depthwiseWeightGradRowsKernel`: about `target`
+ * workgroups (lavapipe runs one per core at a time; a few per core even out the load), each split
+ * at least `minRows` rows and at most 65535 (llvmpipe's loop cap).
+ */
+export function depthwiseWeightGradRowsTiling(
+  s: ConvShape,
+  target = 64,
+  minRows = 8,
+): { splits: number; rowsPerSplit: number; grid: [number, number, number] } {
+  const gx = Math.ceil(s.c / CONV_WG);
+  const rows = s.n * s.h;
+  const want = Math.max(
+    1,
+    Math.ceil(rows / 65535),
+    Math.min(Math.ceil(target / gx), Math.floor(rows / minRows), 65535),
+  );
+  const rowsPerSplit = Math.ceil(rows / want);
+  const splits = Math.ceil(rows / rowsPerSplit);
+  return { splits, rowsPerSplit, grid: [gx, splits, 1] };
+}

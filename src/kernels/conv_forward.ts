@@ -6,7 +6,14 @@
  */
 import type { KernelSource } from "../gpu/kernel_source.ts";
 import { CONV_WG, type ConvGemmSpec, type ConvShape } from "./conv_shape.ts";
-import { accDecl, convBindingKinds, convHeader, overTile, shiftedLoad } from "./conv_wgsl.ts";
+import {
+  accDecl,
+  convBindingKinds,
+  convHeader,
+  overTile,
+  rowStores,
+  shiftedLoad,
+} from "./conv_wgsl.ts";
 
 /**
  * conv2d forward as an implicit GEMM. Workgroup (x, y, z) = (pixel-tile group, image n, channel
@@ -115,39 +122,6 @@ function rowTaps(named: boolean | undefined, tm: number, vp: number): string {
     out.push(`{\n${load(String(v))}\n${acc}\n}`);
   }
   return out.join("\n");
-}
-
-/** WGSL: the epilogue of `conv2dForwardRowKernel`. */
-function rowStores(named: boolean | undefined, tm: number, vp: number, bias: boolean): string {
-  const b = bias ? " + vec4<f32>(bias[u.bOff + o])" : "";
-  const store = (v: string, acc: string) =>
-    `let r = ${acc}${b};
-      for (var j = 0; j < 4; j++) {
-        let ow = ow0 + ${v} * 4 + j;
-        if (ow < u.OW) { y[base + ow] = r[j]; }
-      }`;
-  const head = (i: string) =>
-    `let ol = ol0 + ${i};
-    if (ol >= u.OG) { break; }
-    let o = g * u.OG + ol;
-    let base = u.yOff + (n * u.O + o) * OHW + oh * u.OW;`;
-  if (!named) {
-    return `for (var i = 0; i < TM; i++) {
-    ${head("i")}
-    for (var v = 0; v < VP; v++) {
-      ${store("v", "acc[i * VP + v]")}
-    }
-  }`;
-  }
-  return Array.from(
-    { length: tm },
-    (_, i) =>
-      `loop {\n${head(String(i))}\n${
-        Array.from({ length: vp }, (_, v) => `{\n${store(String(v), `acc${i * vp + v}`)}\n}`).join(
-          "\n",
-        )
-      }\nbreak;\n}`,
-  ).join("\n");
 }
 
 /**

@@ -108,18 +108,31 @@ export function windowLoad(name: string, nc: number): string {
 
 /**
  * WGSL (named form of `windowLoad` + the tap shifts): lets win0..win<nc-1> = the row window
- * x[e .. e + 4*nc) shifted into place and masked to columns col0 + i in [0, W), as registers.
+ * x[e .. e + 4*nc) shifted into place and masked to columns col0 + i in [0, W), as registers
+ * (`tag` prefixes every name, so two windows can live in one scope).
  */
-export function namedWindow(name: string, nc: number, e: string, col0: string, W: string): string {
-  const out = [`let we = ${e};`, "let wq = we >> 2u;", "let wsh = we & 3;"];
-  for (let m = 0; m <= nc; m++) out.push(`let ch${m} = ${name}_chunk(wq + ${m});`);
+export function namedWindow(
+  name: string,
+  nc: number,
+  e: string,
+  col0: string,
+  W: string,
+  tag = "",
+): string {
+  const out = [
+    `let ${tag}we = ${e};`,
+    `let ${tag}wq = ${tag}we >> 2u;`,
+    `let ${tag}wsh = ${tag}we & 3;`,
+  ];
+  for (let m = 0; m <= nc; m++) out.push(`let ${tag}ch${m} = ${name}_chunk(${tag}wq + ${m});`);
+  const sh = `${tag}wsh`;
   for (let m = 0; m < nc; m++) {
-    const a = `ch${m}`, b = `ch${m + 1}`;
+    const a = `${tag}ch${m}`, b = `${tag}ch${m + 1}`, wc = `${tag}wc${m}`;
     out.push(
-      `let wc${m} = vec4<i32>(${col0} + ${4 * m}) + vec4<i32>(0, 1, 2, 3);`,
-      `let win${m} = select(vec4<f32>(0.0), select(select(select(${a}, vec4<f32>(${a}.yzw, ${b}.x), ` +
-        `wsh == 1), vec4<f32>(${a}.zw, ${b}.xy), wsh == 2), vec4<f32>(${a}.w, ${b}.xyz), wsh == 3), ` +
-        `(wc${m} >= vec4<i32>(0)) & (wc${m} < vec4<i32>(${W})));`,
+      `let ${wc} = vec4<i32>(${col0} + ${4 * m}) + vec4<i32>(0, 1, 2, 3);`,
+      `let ${tag}win${m} = select(vec4<f32>(0.0), select(select(select(${a}, vec4<f32>(${a}.yzw, ${b}.x), ` +
+        `${sh} == 1), vec4<f32>(${a}.zw, ${b}.xy), ${sh} == 2), vec4<f32>(${a}.w, ${b}.xyz), ${sh} == 3), ` +
+        `(${wc} >= vec4<i32>(0)) & (${wc} < vec4<i32>(${W})));`,
     );
   }
   return out.join("\n");
@@ -136,4 +149,45 @@ export function winAt(s: number): string {
     : r === 2
     ? `vec4<f32>(${a}.zw, ${b}.xy)`
     : `vec4<f32>(${a}.w, ${b}.xyz)`;
+}
+
+/**
+ * WGSL: the epilogue of the row-tiled forward kernels (`conv2dForwardRowKernel`,
+ * `conv2dForwardStridedKernel`): `tm` channels x `vp` vec4s of output row `oh` from `ow0`.
+ */
+export function rowStores(
+  named: boolean | undefined,
+  tm: number,
+  vp: number,
+  bias: boolean,
+): string {
+  const b = bias ? " + vec4<f32>(bias[u.bOff + o])" : "";
+  const store = (v: string, acc: string) =>
+    `let r = ${acc}${b};
+      for (var j = 0; j < 4; j++) {
+        let ow = ow0 + ${v} * 4 + j;
+        if (ow < u.OW) { y[base + ow] = r[j]; }
+      }`;
+  const head = (i: string) =>
+    `let ol = ol0 + ${i};
+    if (ol >= u.OG) { break; }
+    let o = g * u.OG + ol;
+    let base = u.yOff + (n * u.O + o) * OHW + oh * u.OW;`;
+  if (!named) {
+    return `for (var i = 0; i < TM; i++) {
+    ${head("i")}
+    for (var v = 0; v < VP; v++) {
+      ${store("v", "acc[i * VP + v]")}
+    }
+  }`;
+  }
+  return Array.from(
+    { length: tm },
+    (_, i) =>
+      `loop {\n${head(String(i))}\n${
+        Array.from({ length: vp }, (_, v) => `{\n${store(String(v), `acc${i * vp + v}`)}\n}`).join(
+          "\n",
+        )
+      }\nbreak;\n}`,
+  ).join("\n");
 }

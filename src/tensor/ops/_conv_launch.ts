@@ -12,6 +12,7 @@ import {
   conv2dForwardKernel,
   conv2dForwardRowGrid,
   conv2dForwardRowKernel,
+  conv2dForwardStridedKernel,
   conv2dInputGradGrid,
   conv2dInputGradKernel,
   conv2dInputGradRowGrid,
@@ -25,9 +26,13 @@ import {
   depthwiseConv2dKernel,
   depthwiseGrid,
   depthwiseWeightGradKernel,
+  depthwiseWeightGradRowsKernel,
+  depthwiseWeightGradRowsTiling,
   depthwiseWeightGradTiling,
+  DW_WGRAD_ROWS_MAX_TAPS,
   splitSumKernel,
   splitSumUniforms,
+  stridedWindowLength,
 } from "../../kernels/conv.ts";
 import { zeros } from "../create.ts";
 import { bindingOf, runElementwise } from "../launch.ts";
@@ -60,7 +65,24 @@ function tileFor(channels: number): number {
  * an array indexed by a loop variable in memory, as for `MatmulSpec.named`).
  */
 function namedTiles(): boolean {
-  return gpu().isCpuAdapter;
+  return namedOverride ?? gpu().isCpuAdapter;
+}
+
+let namedOverride: boolean | null = null;
+
+/**
+ * Runs `fn` with the conv launches forced to one kernel configuration: `"cpu"` (named registers,
+ * the CPU-adapter kernels) or `"gpu"` (the real-GPU kernels), whatever the adapter. For tests:
+ * both configurations compile and compute the same values on any adapter.
+ */
+export function withConvConfig<T>(config: "cpu" | "gpu", fn: () => T): T {
+  const prev = namedOverride;
+  namedOverride = config === "cpu";
+  try {
+    return fn();
+  } finally {
+    namedOverride = prev;
+  }
 }
 
 /**
@@ -79,6 +101,25 @@ function rowVecsFor(ow: number): number {
  */
 function depthwiseRows(s: ConvShape): number {
   return namedTiles() && s.stride[0] === 1 && s.dilation[0] === 1 ? 4 : 1;
+}
+
+/** Longest input window (elements) a lane of the strided forward kernel keeps in registers. */
+const STRIDED_MAX_WINDOW = 48;
+
+/**
+ * Whether a forward conv with stride above 1 along W runs the named strided kernel (CPU adapters;
+ * each lane's input window per kernel row small enough to keep in registers): lavapipe 3x3 s2
+ * 64->256 at 128x128 ran at about 0.4-0.7x the matmul rate on the general kernel.
+ */
+function stridedNamed(s: ConvShape): boolean {
+  if (!namedTiles() || s.stride[1] < 2) return false;
+  const len = stridedWindowLength({
+    vp: rowVecsFor(s.ow),
+    sw: s.stride[1],
+    kw: s.kw,
+    dw: s.dilation[1],
+  });
+  return len <= STRIDED_MAX_WINDOW;
 }
 
 /**
@@ -213,6 +254,19 @@ export function convForwardRaw(x: Tensor, w: Tensor, bias: Tensor | null, s: Con
       uniforms: convUniforms(s, off, grid),
       workgroups: grid,
     });
+  } else if (rows && stridedNamed(s)) {
+    const tm = tileFor(s.o / s.groups);
+    const vp = rowVecsFor(s.ow);
+    const grid = conv2dForwardRowGrid(s, tm, vp);
+    const kernel = conv2dForwardStridedKernel({
+      tm,
+      vp,
+      sw: s.stride[1],
+      kw: s.kw,
+      dw: s.dilation[1],
+      bias: bias !== null,
+    });
+    gpu().launch(kernel, { buffers: bufs, uniforms: convUniforms(s, off, grid), workgroups: grid });
   } else {
     const tm = tileFor(s.o / s.groups);
     const grid = conv2dForwardGrid(s, tm);
@@ -338,6 +392,20 @@ export function convWeightGradRaw(g: Tensor, x: Tensor, s: ConvShape): Tensor {
   const wshape = [s.o, cg, s.kh, s.kw];
   if (s.n * s.oh * s.ow === 0) return zeros(wshape);
   if (isPatchify(s)) return patchWeightGrad(g, x, s);
+  if (
+    isDepthwise(s) && s.stride[1] === 1 && namedTiles() && s.kh * s.kw <= DW_WGRAD_ROWS_MAX_TAPS
+  ) {
+    const t = depthwiseWeightGradRowsTiling(s);
+    const part = Tensor.empty([t.splits, s.c * s.kh * s.kw], "f32");
+    gpu().launch(depthwiseWeightGradRowsKernel({ kh: s.kh, kw: s.kw, dw: s.dilation[1] }), {
+      buffers: [part, g, x].map(bindingOf),
+      uniforms: convUniforms(s, { x: x.offset, y: g.offset }, t.grid, t.rowsPerSplit),
+      workgroups: t.grid,
+    });
+    const out = sumSplits(part, t.splits, wshape);
+    part.dispose();
+    return out;
+  }
   if (isDepthwise(s) && s.stride[1] === 1) {
     const t = depthwiseWeightGradTiling(s);
     const part = Tensor.empty([t.splits, s.c * s.kh * s.kw], "f32");
