@@ -4,6 +4,7 @@
  * `torch.load` and the reference's `build_sam2` read what the trainer saves.
  */
 import { atomicWrite, writeAll } from "../util/atomic_write.ts";
+import { type ByteSink, collectBytes } from "./byte_sink.ts";
 import { CheckpointError } from "./errors.ts";
 import { DTYPE_SIZE, numel } from "./host_tensor.ts";
 import { pickle } from "./pickler.ts";
@@ -23,7 +24,7 @@ export interface SavePtOptions {
 }
 
 async function writePt(
-  sink: (b: Uint8Array) => Promise<void>,
+  sink: ByteSink,
   obj: unknown,
   options: SavePtOptions,
 ): Promise<number> {
@@ -76,21 +77,6 @@ export async function savePt(
 }
 
 /** The bytes `savePt` would write (for tests and small in-memory checkpoints). */
-export async function savePtBytes(obj: unknown, options: SavePtOptions = {}): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  const total = await writePt(
-    (b) => {
-      parts.push(b.slice());
-      return Promise.resolve();
-    },
-    obj,
-    options,
-  );
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.byteLength;
-  }
-  return out;
+export function savePtBytes(obj: unknown, options: SavePtOptions = {}): Promise<Uint8Array> {
+  return collectBytes((sink) => writePt(sink, obj, options));
 }

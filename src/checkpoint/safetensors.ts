@@ -6,6 +6,7 @@
  */
 import { atomicWrite, writeAll } from "../util/atomic_write.ts";
 import { type ByteSource, FileSource, MemorySource } from "./byte_source.ts";
+import { type ByteSink, collectBytes } from "./byte_sink.ts";
 import { CheckpointError } from "./errors.ts";
 import {
   DTYPE_SIZE,
@@ -214,7 +215,7 @@ function entriesOf(tensors: TensorMap): [string, TensorSource][] {
 }
 
 async function writeSafetensors(
-  sink: (b: Uint8Array) => Promise<void>,
+  sink: ByteSink,
   tensors: TensorMap,
   options: SaveSafetensorsOptions,
 ): Promise<number> {
@@ -281,24 +282,9 @@ export async function saveSafetensors(
 }
 
 /** The bytes {@link saveSafetensors} would write. */
-export async function saveSafetensorsBytes(
+export function saveSafetensorsBytes(
   tensors: TensorMap,
   options: SaveSafetensorsOptions = {},
 ): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  const total = await writeSafetensors(
-    (b) => {
-      parts.push(b.slice());
-      return Promise.resolve();
-    },
-    tensors,
-    options,
-  );
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.byteLength;
-  }
-  return out;
+  return collectBytes((sink) => writeSafetensors(sink, tensors, options));
 }
