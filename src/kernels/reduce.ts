@@ -1,5 +1,6 @@
 import { type KernelSource, memoKernel } from "../gpu/kernel_source.ts";
 import { computeType, type DType, enableF16 } from "./dtype.ts";
+import { LANE_WG, type ReduceForm } from "./reduce_form.ts";
 
 /** Reduction operators. `argmax`/`argmin` write the i32 position along the reduced axis. */
 export type ReduceOp = "sum" | "max" | "min" | "argmax" | "argmin";
@@ -17,6 +18,19 @@ export interface ReduceSpec {
    * neighbouring threads read neighbouring addresses.
    */
   layout: "row" | "col";
+  /**
+   * "workgroup" (default): as `layout` says (real GPUs). "lane" (CPU adapters, see
+   * `ReduceForm`): 8-invocation workgroups, grid `laneWorkgroups(items)`; row layout: one output
+   * (row, chunk) per invocation, no workgroup memory (items = A * chunks); col layout (needs
+   * `vec4`): four neighbouring outputs of one run of R per invocation (items = A * chunks * B / 4;
+   * with `chunks` > 1 the output is [A, chunks, B] partial results, reduced again by the caller).
+   */
+  form?: ReduceForm;
+  /**
+   * Lane form: x read as vec4 (4-byte dtypes; row layout: R and inOffset multiples of 4, col
+   * layout: B, inOffset and outOffset multiples of 4). @default false
+   */
+  vec4?: boolean;
 }
 
 /**
@@ -52,21 +66,41 @@ export function reduceKernel(spec: ReduceSpec): KernelSource {
   return memoKernel(`reduceKernel:${JSON.stringify(spec)}`, () => buildReduceKernel(spec));
 }
 
+// Start values of f32 max/min: the infinities (a row of -inf has max -inf, like PyTorch; WGSL
+// has no infinite literal).
+const NEG_INF = "bitcast<f32>(0xff800000u)";
+const POS_INF = "bitcast<f32>(0x7f800000u)";
+
+/**
+ * WGSL `nan_` (scalar) and `nan4_` (vec4) of the compute type: NaN tests on the bits, since WGSL
+ * lets compilers assume floats are never NaN (llvmpipe folds "v != v" to false).
+ */
+function nanHelpers(ct: "f32" | "i32" | "u32"): string {
+  return ct === "f32"
+    ? `fn nan_(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
+fn nan4_(v: vec4<f32>) -> vec4<bool> {
+  return (bitcast<vec4<u32>>(v) & vec4<u32>(0x7fffffffu)) > vec4<u32>(0x7f800000u);
+}`
+    : `fn nan_(v: ${ct}) -> bool { return false; }
+fn nan4_(v: vec4<${ct}>) -> vec4<bool> { return vec4<bool>(false); }`;
+}
+
 function buildReduceKernel(spec: ReduceSpec): KernelSource {
+  if (spec.form === "lane") return buildLaneKernel(spec);
   const ct = computeType(spec.dtype);
   const isArg = spec.op === "argmax" || spec.op === "argmin";
   const init = spec.op === "sum"
     ? `${ct}(0)`
     : spec.op === "max" || spec.op === "argmax"
-    ? (ct === "f32" ? "-3.4028235e38" : ct === "i32" ? "-2147483647 - 1" : "0u")
-    : (ct === "f32" ? "3.4028235e38" : ct === "i32" ? "2147483647" : "4294967295u");
+    ? (ct === "f32" ? NEG_INF : ct === "i32" ? "-2147483647 - 1" : "0u")
+    : (ct === "f32" ? POS_INF : ct === "i32" ? "2147483647" : "4294967295u");
   const better = spec.op === "max" || spec.op === "argmax" ? ">" : "<";
   // combine (v, i) into (acc, ai); NaN propagates for max/min like PyTorch.
   const combine = spec.op === "sum"
     ? "acc = acc + v;"
     : isArg
-    ? `if (v ${better} acc || (v != v && acc == acc)) { acc = v; ai = i; }`
-    : `if (v ${better} acc || v != v) { acc = v; }`;
+    ? `if (v ${better} acc || (nan_(v) && !nan_(acc))) { acc = v; ai = i; }`
+    : `if (v ${better} acc || nan_(v)) { acc = v; }`;
   const finish = spec.op === "sum"
     ? `${spec.outDtype}(acc * ${ct}(u.scale))`
     : isArg
@@ -77,6 +111,7 @@ struct U { A: u32, R: u32, B: u32, inOff: u32, outOff: u32, scale: f32, chunks: 
 @group(0) @binding(0) var<storage, read_write> out: array<${spec.outDtype}>;
 @group(0) @binding(1) var<storage, read> x: array<${spec.dtype}>;
 @group(0) @binding(2) var<uniform> u: U;
+${nanHelpers(ct)}
 `;
   let code: string;
   if (spec.layout === "row") {
@@ -109,7 +144,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       ai = si[lid];
       ${
       isArg
-        ? `if (v ${better} acc || (v == acc && i < ai) || (v != v && acc == acc)) { acc = v; ai = i; }`
+        ? `if (v ${better} acc || (v == acc && i < ai) || (nan_(v) && (!nan_(acc) || i < ai))) { acc = v; ai = i; }`
         : combine
     }
       sv[lid] = acc;
@@ -148,6 +183,117 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     code,
     bindings: ["write", "read", "uniform"],
     workgroupSize: [64, 1, 1],
+  };
+}
+
+/**
+ * Lane form. Row layout: each invocation reduces its range of one row into (vec4) registers,
+ * every component in index order, then combines the four components (arg ops: the lowest index
+ * wins ties, and the first NaN wins, like PyTorch). Col layout: each invocation walks R for four
+ * neighbouring columns (over its chunk of R) with one vec4 load per step and writes them as one
+ * vec4.
+ */
+function buildLaneKernel(spec: ReduceSpec): KernelSource {
+  const ct = computeType(spec.dtype);
+  const v4 = !!spec.vec4;
+  const row = spec.layout === "row";
+  if (!row && !v4) throw new RangeError("reduceKernel: the lane form of the col layout is vec4");
+  const isArg = spec.op === "argmax" || spec.op === "argmin";
+  const V = v4 ? `vec4<${ct}>` : ct;
+  const X = v4 ? `vec4<${spec.dtype}>` : spec.dtype;
+  const O = !row ? `vec4<${spec.outDtype}>` : spec.outDtype;
+  const U = v4 ? "vec4<u32>" : "u32";
+  const init = spec.op === "sum"
+    ? "0"
+    : spec.op === "max" || spec.op === "argmax"
+    ? (ct === "f32" ? NEG_INF : ct === "i32" ? "-2147483647 - 1" : "0u")
+    : (ct === "f32" ? POS_INF : ct === "i32" ? "2147483647" : "4294967295u");
+  const better = spec.op === "max" || spec.op === "argmax" ? ">" : "<";
+  const nan = (e: string) => v4 ? `nan4_(${e})` : `nan_(${e})`;
+  // Componentwise running update with v and its index vi (NaN: max/min propagate it, arg ops
+  // keep the first one).
+  const update = spec.op === "sum"
+    ? "acc += v;"
+    : isArg
+    ? `let up = (v ${better} acc) | (${nan("v")} & !${nan("acc")});
+    acc = select(acc, v, up);
+    ai = select(ai, vi, up);`
+    : `acc = select(acc, v, (v ${better} acc) | ${nan("v")});`;
+  // Combine the components of a vec4 accumulator (row layout) into scalars s, si.
+  const comps = ["y", "z", "w"];
+  const fold = !v4 || !row
+    ? "let s = acc;\n  let si = ai;"
+    : spec.op === "sum"
+    ? "let s = (acc.x + acc.y) + (acc.z + acc.w);\n  let si = 0u;"
+    : `var s = acc.x;
+  var si = ai.x;
+  ${
+      comps.map((c) =>
+        isArg
+          ? `if ((nan_(acc.${c}) && (!nan_(s) || ai.${c} < si)) || ` +
+            `(acc.${c} ${better} s || (acc.${c} == s && ai.${c} < si))) ` +
+            `{ s = acc.${c}; si = ai.${c}; }`
+          : `if (acc.${c} ${better} s || nan_(acc.${c})) { s = acc.${c}; }`
+      ).join("\n  ")
+    }`;
+  const finish = spec.op === "sum" ? `${O}(s * ${ct}(u.scale))` : isArg ? `${O}(si)` : `${O}(s)`;
+  const lane = `(wid.x + wid.y * 65535u) * ${LANE_WG}u + lid`;
+  const body = row
+    ? `
+  let w = ${lane};
+  if (w >= u.A * u.chunks) { return; }
+  let a = w / u.chunks;
+  let len = ${
+      v4 ? "((u.R + u.chunks - 1u) / u.chunks + 3u) / 4u * 4u" : "(u.R + u.chunks - 1u) / u.chunks"
+    };
+  let lo = min((w % u.chunks) * len, u.R);
+  let hi = min(lo + len, u.R);
+  let base = ${v4 ? "(u.inOff + a * u.R) / 4u" : "u.inOff + a * u.R"};
+  var acc = ${V}(${init});
+  var ai = ${U}(0u);
+  for (var i = lo${v4 ? " / 4u" : ""}; i < hi${v4 ? " / 4u" : ""}; i++) {
+    let v = ${V}(x[base + i]);
+    let vi = ${v4 ? "vec4<u32>(i * 4u) + vec4<u32>(0u, 1u, 2u, 3u)" : "i"};
+    ${update}
+  }
+  ${fold}
+  out[u.outOff + w] = ${finish};`
+    : `
+  let o = ${lane};
+  let b4 = u.B / 4u;
+  if (o >= u.A * u.chunks * b4) { return; }
+  let t = o / b4;
+  let a = t / u.chunks;
+  let len = (u.R + u.chunks - 1u) / u.chunks;
+  let lo = min((t % u.chunks) * len, u.R);
+  let hi = min(lo + len, u.R);
+  let base = u.inOff / 4u + a * u.R * b4 + o % b4;
+  var acc = ${V}(${init});
+  var ai = ${U}(0u);
+  for (var i = lo; i < hi; i++) {
+    let v = ${V}(x[base + i * b4]);
+    let vi = vec4<u32>(i);
+    ${update}
+  }
+  ${fold}
+  out[u.outOff / 4u + o] = ${finish};`;
+  const code = `${enableF16([spec.dtype, spec.outDtype])}
+struct U { A: u32, R: u32, B: u32, inOff: u32, outOff: u32, scale: f32, chunks: u32, p1: u32 };
+@group(0) @binding(0) var<storage, read_write> out: array<${O}>;
+@group(0) @binding(1) var<storage, read> x: array<${X}>;
+@group(0) @binding(2) var<uniform> u: U;
+${nanHelpers(ct)}
+@compute @workgroup_size(${LANE_WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {${body}
+}
+`;
+  return {
+    label: `reduce[${spec.op},${spec.dtype}->${spec.outDtype},${spec.layout},lane${
+      v4 ? ",vec4" : ""
+    }]`,
+    code,
+    bindings: ["write", "read", "uniform"],
+    workgroupSize: [LANE_WG, 1, 1],
   };
 }
 

@@ -2,6 +2,7 @@ import { assertAllClose, assertEquals } from "../assert.ts";
 import * as T from "../../src/tensor/mod.ts";
 import { map, reduce } from "../reference/ndarray.ts";
 import { checkOp, initGpu, randomArray } from "./_util.ts";
+import { FORMS, withForm } from "../kernels/_rows.ts";
 
 await initGpu();
 
@@ -101,3 +102,154 @@ Deno.test("variance() matches float64 reference (unbiased and biased)", async ()
     });
   }
 });
+
+/** float64 reduction of x [A, R, B] over R: sum, max, min, argmax, argmin (first on ties). */
+function reduceRef(op: string, x: ArrayLike<number>, [A, R, B]: number[]): number[] {
+  const out: number[] = [];
+  for (let a = 0; a < A; a++) {
+    for (let b = 0; b < B; b++) {
+      let acc = op === "sum" ? 0 : op.endsWith("max") ? -Infinity : Infinity, at = 0;
+      let nan = false;
+      for (let r = 0; r < R; r++) {
+        const v = x[(a * R + r) * B + b];
+        if (Number.isNaN(v)) {
+          if (!nan) [acc, at, nan] = [v, r, true];
+          continue;
+        }
+        if (nan) continue;
+        if (op === "sum") acc += v;
+        else if (op.endsWith("max") ? v > acc : v < acc) [acc, at] = [v, r];
+        else if (r === 0) at = 0;
+      }
+      out.push(op.startsWith("arg") ? at : acc);
+    }
+  }
+  return out;
+}
+
+async function reduceBoth(
+  form: "workgroup" | "lane",
+  x: Float32Array | Int32Array,
+  shape: number[],
+  axis: number,
+  opts: { dtype?: "f32" | "i32"; lead?: number } = {},
+) {
+  const lead = opts.lead ?? 0;
+  const dtype = opts.dtype ?? "f32";
+  return await withForm(form, async () => {
+    const whole = T.tensor([...new Array(lead).fill(0), ...x], [lead + x.length], { dtype });
+    const xv = T.reshape(T.slice(whole, 0, lead, lead + x.length), shape);
+    const outs = [
+      T.sum(xv, axis),
+      T.max(xv, axis),
+      T.min(xv, axis),
+      T.argmax(xv, axis),
+      T.argmin(xv, axis),
+    ];
+    const got = [];
+    for (const t of outs) {
+      got.push(Array.from(await t.toArray()));
+      t.dispose();
+    }
+    whole.dispose();
+    return got;
+  });
+}
+
+const OPS = ["sum", "max", "min", "argmax", "argmin"];
+
+for (const form of FORMS) {
+  Deno.test(`sum/max/min/argmax/argmin ${form} form: last dim and inner axes match float64`, async () => {
+    // [A, R, B] views: B 1 (row layout) and B > 1 (col layout), lengths multiple of 4 or not.
+    const cases: [number[], number][] = [
+      [[9, 1], 1],
+      [[13, 7], 1],
+      [[5, 64], 1],
+      [[3, 2, 20], 2],
+      [[6, 5, 4], 1],
+      [[3, 7, 12], 1],
+      [[2, 9, 3], 1],
+      [[37, 8], 0],
+    ];
+    for (const [k, [shape, axis]] of cases.entries()) {
+      const n = shape.reduce((a, d) => a * d, 1);
+      // Values on a grid of 1/8 (ties for the arg ops, exact sums), a NaN and -inf in some.
+      const x = randomArray(n, 90 + k).map((v) => Math.round(v * 16) / 8);
+      if (k % 3 === 1) x[n >> 1] = -Infinity;
+      const arb = [
+        shape.slice(0, axis).reduce((a, d) => a * d, 1),
+        shape[axis],
+        shape.slice(axis + 1).reduce((a, d) => a * d, 1),
+      ];
+      for (const lead of [0, 1]) {
+        const got = await reduceBoth(form, x, shape, axis, { lead });
+        OPS.forEach((op, i) =>
+          assertAllClose(got[i], reduceRef(op, x, arb), {
+            atol: 1e-5,
+            msg: `${op} [${shape}] axis ${axis} offset ${lead} ${form}`,
+          })
+        );
+      }
+      const xi = Int32Array.from(x, (v) => Number.isFinite(v) ? v * 8 : -1000);
+      const gotI = await reduceBoth(form, xi, shape, axis, { dtype: "i32" });
+      OPS.forEach((op, i) =>
+        assertEquals(gotI[i], reduceRef(op, xi, arb), `i32 ${op} [${shape}] ${form}`)
+      );
+    }
+  });
+
+  Deno.test(`reductions ${form} form: NaN, -inf rows, ties, long rows and many rows`, async () => {
+    // NaN: max/min propagate it, argmax/argmin point at the first NaN; all -inf: max -inf.
+    const ninf = -Infinity;
+    const x = Float32Array.from([
+      ...[1, NaN, 3, NaN, 2, 0, 0, 0],
+      ...[ninf, ninf, ninf, ninf, ninf, ninf, ninf, ninf],
+      ...[5, 1, 5, 5, 0, 5, 1, 5],
+      ...[0, 0, 0, 0, 0, 0, 0, NaN],
+    ]);
+    for (const axis of [1, 0]) {
+      const shape = axis === 1 ? [4, 8] : [8, 4];
+      const xs = axis === 1
+        ? x
+        : Float32Array.from({ length: 32 }, (_, i) => x[(i % 4) * 8 + (i >> 2)]);
+      const arb = axis === 1 ? [4, 8, 1] : [1, 8, 4];
+      const got = await reduceBoth(form, xs, shape, axis);
+      OPS.forEach((op, i) =>
+        assertAllClose(got[i], reduceRef(op, xs, arb), { msg: `${op} axis ${axis} ${form}` })
+      );
+    }
+    // A long row (partial results per chunk), and more outputs than one dispatch row holds.
+    const long = randomArray(3 * 40_000, 7);
+    const gl = await reduceBoth(form, long, [3, 40_000], 1);
+    OPS.forEach((op, i) =>
+      assertAllClose(gl[i], reduceRef(op, long, [3, 40_000, 1]), {
+        atol: 2e-3,
+        rtol: 1e-5,
+        msg: `long ${op} ${form}`,
+      })
+    );
+    // Columns summed over runs of rows (partial results) in the lane form.
+    for (const shape of [[1, 300, 8], [3, 20_000, 4]]) {
+      const xc = randomArray(shape[0] * shape[1] * shape[2], 9);
+      const gc = await reduceBoth(form, xc, shape, 1);
+      OPS.forEach((op, i) =>
+        assertAllClose(gc[i], reduceRef(op, xc, shape), {
+          atol: 2e-3,
+          rtol: 1e-5,
+          msg: `columns [${shape}] ${op} ${form}`,
+        })
+      );
+    }
+    const many = randomArray(524_290 * 2, 8);
+    await withForm(form, async () => {
+      const t = T.tensor(many, [524_290, 2]);
+      const s = T.sum(t, 1), c = T.sum(t, 0);
+      assertAllClose(await s.toArray(), reduceRef("sum", many, [524_290, 2, 1]), { atol: 1e-6 });
+      assertAllClose(await c.toArray(), reduceRef("sum", many, [1, 524_290, 2]), {
+        atol: 1e-2,
+        rtol: 1e-5,
+      });
+      [t, s, c].forEach((v) => v.dispose());
+    });
+  });
+}

@@ -1,10 +1,13 @@
-import { gpu } from "../../gpu/runtime.ts";
+import { type BufferArg, gpu } from "../../gpu/runtime.ts";
+import { type DType, dtypeBytes } from "../../kernels/dtype.ts";
 import {
   reduceKernel,
   type ReduceOp,
+  type ReduceSpec,
   reduceUniforms,
   reduceWorkgroups,
 } from "../../kernels/reduce.ts";
+import { LANE_MAX_LOOP, laneWorkgroups, reduceFormFor } from "../../kernels/reduce_form.ts";
 import { apply, registerTapeOps } from "../autograd.ts";
 import { bindingOf, planChunks } from "../launch.ts";
 import type { OpDef } from "../op.ts";
@@ -62,30 +65,34 @@ export function reduceRaw(x: Tensor, axes: readonly number[], op: ReduceOp, mean
     const chunks = layout === "row" && !isArg && A < 256 && R >= 16384
       ? Math.min(256, Math.ceil(R / 4096))
       : 1;
-    const k = reduceKernel({ op, dtype: cur.dtype, outDtype: out.dtype, layout });
+    // Col layouts in the lane form: runs of R into partial results [A, runs, B], then those.
+    const runs = layout === "col" && !isArg && laneCols(cur.dtype, B, cur.offset, 0)
+      ? colRuns(A, R, B)
+      : 1;
     const limit = gpu().maxBinding;
-    const longCols = layout === "col" && !isArg && R > COL_MAX_RUN;
+    const longCols = layout === "col" && !isArg && R > COL_MAX_RUN && runs === 1;
     if (cur.storage.bytes > limit || out.storage.bytes > limit || longCols) {
       reduceSplit(cur, out, [A, R, B], { op, mean, layout });
-    } else if (chunks > 1) {
-      const part = Tensor.empty([A, chunks], out.dtype);
-      gpu().launch(k, {
-        buffers: [bindingOf(part), bindingOf(cur)],
-        uniforms: reduceUniforms(A, R, 1, cur.offset, 0, 1, chunks),
-        workgroups: reduceWorkgroups("row", A * chunks, 1),
+    } else if (chunks > 1 || runs > 1) {
+      const n = chunks * runs;
+      const part = Tensor.empty(layout === "row" ? [A, n] : [A, n, B], out.dtype);
+      launchReduce(op, [cur.dtype, out.dtype], layout, [bindingOf(part), bindingOf(cur)], {
+        arb: [A, R, B],
+        offsets: [cur.offset, 0],
+        scale: 1,
+        chunks: n,
       });
-      const k2 = reduceKernel({ op, dtype: out.dtype, outDtype: out.dtype, layout });
-      gpu().launch(k2, {
-        buffers: [bindingOf(out), bindingOf(part)],
-        uniforms: reduceUniforms(A, chunks, 1, 0, 0, mean ? 1 / R : 1),
-        workgroups: reduceWorkgroups("row", A, 1),
+      launchReduce(op, [out.dtype, out.dtype], layout, [bindingOf(out), bindingOf(part)], {
+        arb: [A, n, B],
+        offsets: [0, 0],
+        scale: mean ? 1 / R : 1,
       });
       part.dispose();
     } else {
-      gpu().launch(k, {
-        buffers: [bindingOf(out), bindingOf(cur)],
-        uniforms: reduceUniforms(A, R, B, cur.offset, 0, mean ? 1 / R : 1),
-        workgroups: reduceWorkgroups(layout, A, B),
+      launchReduce(op, [cur.dtype, out.dtype], layout, [bindingOf(out), bindingOf(cur)], {
+        arb: [A, R, B],
+        offsets: [cur.offset, 0],
+        scale: mean ? 1 / R : 1,
       });
     }
     if (cur !== x) cur.dispose();
@@ -93,6 +100,65 @@ export function reduceRaw(x: Tensor, axes: readonly number[], op: ReduceOp, mean
     shape = outShape;
   }
   return cur;
+}
+
+/** Whether a col-layout reduction runs in the (vec4) lane form on this adapter. */
+function laneCols(dtype: DType, B: number, inOff: number, outOff: number): boolean {
+  return reduceFormFor(gpu().isCpuAdapter) === "lane" && dtypeBytes(dtype) === 4 &&
+    B % 4 === 0 && inOff % 4 === 0 && outOff % 4 === 0;
+}
+
+/**
+ * Runs of R a lane-form col reduction is cut into: enough invocations (about 512, four columns
+ * each) to keep every core busy when A * B is small (bias gradients: [rows, C] summed over
+ * rows), runs of at least 64 and at most COL_MAX_RUN.
+ */
+function colRuns(A: number, R: number, B: number): number {
+  const items = (A * B) / 4;
+  const wanted = Math.min(Math.ceil(512 / items), Math.floor(R / 64));
+  return Math.max(1, Math.ceil(R / COL_MAX_RUN), wanted);
+}
+
+/**
+ * One reduction launch of x [A, R, B] into out (row layout: `chunks` partial results per row),
+ * in the form the adapter wants (`reduceFormFor`). CPU adapters: the lane form, vec4 where the
+ * dtype is 4 bytes wide and the lengths and offsets are multiples of 4; rows whose loop would
+ * pass llvmpipe's cap, and col layouts that cannot be read as vec4, keep the workgroup form.
+ */
+function launchReduce(
+  op: ReduceOp,
+  [dtype, outDtype]: [DType, DType],
+  layout: "row" | "col",
+  [out, x]: [BufferArg, BufferArg],
+  { arb: [A, R, B], offsets: [inOff, outOff], scale, chunks = 1 }: {
+    arb: [number, number, number];
+    offsets: [number, number];
+    scale: number;
+    chunks?: number;
+  },
+): void {
+  let spec: ReduceSpec = { op, dtype, outDtype, layout };
+  let workgroups = reduceWorkgroups(layout, A * chunks, B);
+  if (reduceFormFor(gpu().isCpuAdapter) === "lane") {
+    if (layout === "row") {
+      const vec4 = dtypeBytes(dtype) === 4 && R % 4 === 0 && inOff % 4 === 0;
+      if (Math.ceil(R / chunks / (vec4 ? 4 : 1)) + 1 <= LANE_MAX_LOOP) {
+        spec = { ...spec, form: "lane", vec4 };
+        workgroups = laneWorkgroups(A * chunks);
+      }
+    } else if (laneCols(dtype, B, inOff, outOff)) {
+      spec = { ...spec, form: "lane", vec4: true };
+      workgroups = laneWorkgroups((A * chunks * B) / 4);
+    }
+  }
+  if (chunks > 1 && layout === "col" && spec.form !== "lane") {
+    throw new RangeError("reduce: runs of R in the col layout need the lane form");
+  }
+  gpu().launch(reduceKernel(spec), {
+    buffers: [out, x],
+    uniforms: reduceUniforms(A, R, B, inOff, outOff, scale, chunks),
+    workgroups,
+  });
 }
 
 /**
@@ -115,7 +181,7 @@ function reduceSplit(
   [A, R, B]: [number, number, number],
   { op, mean, layout }: { op: ReduceOp; mean: boolean; layout: "row" | "col" },
 ): void {
-  const k = reduceKernel({ op, dtype: cur.dtype, outDtype: out.dtype, layout });
+  const dt: [DType, DType] = [cur.dtype, out.dtype];
   const plan = planChunks(op, [A, R], [
     { tensor: cur, offset: cur.offset, strides: [R * B, B], inner: B },
     { tensor: out, offset: out.offset, strides: [B, 0], inner: B },
@@ -123,10 +189,10 @@ function reduceSplit(
   const maxRun = layout === "col" ? COL_MAX_RUN : Infinity;
   if (plan.every((c) => c.shape[1] === R) && R <= maxRun) {
     for (const c of plan) {
-      gpu().launch(k, {
-        buffers: [c.bindings[1], c.bindings[0]],
-        uniforms: reduceUniforms(c.shape[0], R, B, c.offsets[0], c.offsets[1], mean ? 1 / R : 1),
-        workgroups: reduceWorkgroups(layout, c.shape[0], B),
+      launchReduce(op, dt, layout, [c.bindings[1], c.bindings[0]], {
+        arb: [c.shape[0], R, B],
+        offsets: [c.offsets[0], c.offsets[1]],
+        scale: mean ? 1 / R : 1,
       });
     }
     return;
@@ -157,19 +223,18 @@ function reduceSplit(
       for (let q = first; q < next; q++) {
         const [r, len] = runs[q];
         const inOff = c.offsets[0] + (a - c.start[0]) * R * B + (r - c.start[1]) * B;
-        gpu().launch(k, {
-          buffers: [partBinding, c.bindings[0]],
-          uniforms: reduceUniforms(1, len, B, inOff, (a * runs.length + q) * B, 1),
-          workgroups: reduceWorkgroups(layout, 1, B),
+        launchReduce(op, dt, layout, [partBinding, c.bindings[0]], {
+          arb: [1, len, B],
+          offsets: [inOff, (a * runs.length + q) * B],
+          scale: 1,
         });
       }
     }
   }
-  const k2 = reduceKernel({ op, dtype: out.dtype, outDtype: out.dtype, layout });
-  gpu().launch(k2, {
-    buffers: [bindingOf(out), partBinding],
-    uniforms: reduceUniforms(A, runs.length, B, 0, out.offset, mean ? 1 / R : 1),
-    workgroups: reduceWorkgroups(layout, A, B),
+  launchReduce(op, [out.dtype, out.dtype], layout, [bindingOf(out), partBinding], {
+    arb: [A, runs.length, B],
+    offsets: [0, out.offset],
+    scale: mean ? 1 / R : 1,
   });
   part.dispose();
 }
