@@ -139,13 +139,19 @@ for (const form of FORMS) {
   Deno.test(`layerNorm() ${form} form: split launches equal the unsplit one`, async () => {
     await withForm(form, async () => {
       for (const cols of [96, 33]) {
-        await assertSplitEqual(`[3, 70, ${cols}] ${form}`, 64 * 1024, () => {
+        const run = () => {
           const x = T.tensor(randomArray(210 * cols, 7), [3, 70, cols], { requiresGrad: true });
-          const w = T.tensor(randomArray(cols, 8), [cols]),
-            b = T.tensor(randomArray(cols, 9), [cols]);
+          const w = T.tensor(randomArray(cols, 8), [cols], { requiresGrad: true });
+          const b = T.tensor(randomArray(cols, 9), [cols], { requiresGrad: true });
           const y = T.layerNorm(x, w, b);
           y.backward({ grad: T.tensor(randomArray(210 * cols, 10), [3, 70, cols]) });
-          return [y, x.grad!];
+          return [y, x.grad!, w.grad!, b.grad!];
+        };
+        await assertSplitEqual(`[3, 70, ${cols}] ${form}`, 64 * 1024, () => run().slice(0, 2));
+        // dw, db sum over rows: the split adds partial sums in another order.
+        await assertSplitEqual(`[3, 70, ${cols}] ${form} dw, db`, 64 * 1024, () => run().slice(2), {
+          rtol: 1e-5,
+          atol: 1e-5,
         });
       }
     });

@@ -4,10 +4,14 @@ import {
   type LayerNormSpec,
   layerNormUniforms,
 } from "../../kernels/layer_norm.ts";
+import {
+  layerNormParamGradKernel,
+  layerNormParamGradUniforms,
+} from "../../kernels/layer_norm_params.ts";
 import { LANE_MAX_LOOP, laneWorkgroups, reduceFormFor } from "../../kernels/reduce_form.ts";
 import { rowWorkgroups } from "../../kernels/softmax.ts";
 import { apply } from "../autograd.ts";
-import { planChunks } from "../launch.ts";
+import { bindingOf, planChunks } from "../launch.ts";
 import type { OpDef } from "../op.ts";
 import { fmtShape } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
@@ -45,7 +49,7 @@ function launchRows(
       inner: p === "stat" ? 1 : cols,
     })),
   );
-  const lane = reduceFormFor(gpu().isCpuAdapter) === "lane" && cols <= LANE_MAX_LOOP;
+  const lane = laneForm(cols);
   for (const c of chunks) {
     const vec4 = lane && cols % 4 === 0 &&
       c.offsets.every((o, k) => parts[k][1] === "stat" || o % 4 === 0);
@@ -56,6 +60,61 @@ function launchRows(
       workgroups: lane ? laneWorkgroups(c.shape[0]) : rowWorkgroups(c.shape[0]),
     });
   }
+}
+
+/** Whether the layer-norm kernels take the lane form (CPU adapters; rows under the loop cap). */
+function laneForm(cols: number): boolean {
+  return reduceFormFor(gpu().isCpuAdapter) === "lane" && cols <= LANE_MAX_LOOP;
+}
+
+/**
+ * Weight and bias gradients in one pass over g and x (lane form): per block of rows (windows
+ * above the binding limit), runs of rows write partial sums [runs, cols] — enough runs for
+ * about 512 invocations, each under the loop cap — then one column sum over all the runs.
+ */
+function paramGradsLane(
+  g: Tensor,
+  x: Tensor,
+  mean: Tensor,
+  rstd: Tensor,
+  rows: number,
+  cols: number,
+): [Tensor, Tensor] {
+  const chunks = planChunks("layer_norm_param_grad", [rows], [
+    { tensor: g, offset: g.offset, strides: [cols], inner: cols },
+    { tensor: x, offset: x.offset, strides: [cols], inner: cols },
+    { tensor: mean, offset: mean.offset, strides: [1], inner: 1 },
+    { tensor: rstd, offset: rstd.offset, strides: [1], inner: 1 },
+  ]);
+  const plans = chunks.map((c) => {
+    const n = c.shape[0];
+    const vec4 = cols % 4 === 0 && c.offsets[0] % 4 === 0 && c.offsets[1] % 4 === 0;
+    const nv = vec4 ? cols / 4 : cols;
+    const group = nv % 4 === 0 ? 4 : 1;
+    const items = nv / group;
+    const runs = Math.min(n, Math.max(Math.ceil(512 / items), Math.ceil(n / LANE_MAX_LOOP)));
+    return { c, n, vec4, group, items, runs };
+  });
+  const total = plans.reduce((a, p) => a + p.runs, 0);
+  const pw = Tensor.empty([total, cols], "f32"), pb = Tensor.empty([total, cols], "f32");
+  let first = 0;
+  for (const { c, n, vec4, group, items, runs } of plans) {
+    gpu().launch(layerNormParamGradKernel(vec4, group), {
+      buffers: [bindingOf(pw), bindingOf(pb), ...c.bindings],
+      uniforms: layerNormParamGradUniforms(n, cols, runs, [
+        first * cols,
+        first * cols,
+        ...c.offsets,
+      ]),
+      workgroups: laneWorkgroups(runs * items),
+    });
+    first += runs;
+  }
+  const dw = reduceRaw(pw, [0], "sum").view([cols], [1], 0);
+  const db = reduceRaw(pb, [0], "sum").view([cols], [1], 0);
+  pw.dispose();
+  pb.dispose();
+  return [dw, db];
 }
 
 const layerNormOp: OpDef<{ eps: number }> = {
@@ -106,6 +165,12 @@ const layerNormOp: OpDef<{ eps: number }> = {
     }
     if (!affine) return [dx];
     let dw: Tensor | null = null, db: Tensor | null = null;
+    if ((ctx.needsGrad[1] || ctx.needsGrad[2]) && laneForm(cols)) {
+      [dw, db] = paramGradsLane(g, x, mean, rstd, rows, cols);
+      if (!ctx.needsGrad[1]) dw = (dw.dispose(), null);
+      if (!ctx.needsGrad[2]) db = (db.dispose(), null);
+      return [dx, dw, db];
+    }
     if (ctx.needsGrad[1]) {
       const g2 = g.view([rows, cols], [cols, 1], 0);
       const x2 = x.view([rows, cols], [cols, 1], 0);
