@@ -418,19 +418,7 @@ async function runStage(
         await engine.store.putTree(`${staging}/outs/${name}`, tr);
       }
       await engine.store.putBytes(logBytes, logHash);
-      await engine.store.putEntry({
-        schema: 1,
-        algo: HASH_ALGO,
-        key: sk.key,
-        pipeline: engine.pipeline.name,
-        stage: stage.name,
-        kind: stage.kind,
-        components: sk.components,
-        outs: trees,
-        log: logHash,
-        createdAt: new Date().toISOString(),
-        durationMs,
-      });
+      await putRunEntry(engine, stage, sk, trees, durationMs, logHash);
     }
     await moveIntoPlace(engine, stage, staging);
     const outs = Object.fromEntries(
@@ -487,7 +475,19 @@ async function repairStore(engine: Engine, stage: Stage, sk: StageKey): Promise<
     trees[name] = t;
     await engine.store.putTree(engine.abs(path), t);
   }
-  await engine.store.putEntry({
+  await putRunEntry(engine, stage, sk, trees, engine.lock.stages[stage.name]?.durationMs ?? 0);
+}
+
+/** Records a run of `stage` under its key in the store (its output trees, its log if kept). */
+function putRunEntry(
+  engine: Engine,
+  stage: Stage,
+  sk: StageKey,
+  outs: Record<string, TreeNode>,
+  durationMs: number,
+  log?: string,
+): Promise<void> {
+  return engine.store.putEntry({
     schema: 1,
     algo: HASH_ALGO,
     key: sk.key,
@@ -495,9 +495,10 @@ async function repairStore(engine: Engine, stage: Stage, sk: StageKey): Promise<
     stage: stage.name,
     kind: stage.kind,
     components: sk.components,
-    outs: trees,
+    outs,
+    ...(log !== undefined ? { log } : {}),
     createdAt: new Date().toISOString(),
-    durationMs: engine.lock.stages[stage.name]?.durationMs ?? 0,
+    durationMs,
   });
 }
 

@@ -66,6 +66,41 @@ export interface FrameOutput {
   multistep?: SamHeadsOutput[];
 }
 
+/**
+ * A frame's output from its SAM heads' best prediction, before its memory is encoded (the
+ * reference's `current_out` right after `_track_step`).
+ */
+export function frameOutputOf(
+  heads: SamHeadsOutput,
+  pointInputs: PointPrompt | null,
+  maskInputs: Tensor | null,
+): FrameOutput {
+  return {
+    pointInputs,
+    maskInputs,
+    predMasks: heads.lowResMasks,
+    predMasksHighRes: heads.highResMasks,
+    objPtr: heads.objPtr,
+    objectScoreLogits: heads.objectScoreLogits,
+    maskmemFeatures: null,
+    maskmemPosEnc: null,
+  };
+}
+
+/** What `_track_step` takes for one frame. */
+export interface TrackStepArgs {
+  frameIdx: number;
+  isInitCondFrame: boolean;
+  features: BackboneFeatures;
+  pointInputs: PointPrompt | null;
+  maskInputs: Tensor | null;
+  outputDict: OutputDict;
+  numFrames: number;
+  trackInReverse?: boolean;
+  /** Correction steps: the previous prediction's low-res logits, used as the mask prompt. */
+  prevSamMaskLogits?: Tensor | null;
+}
+
 /** Conditioning and non-conditioning frame outputs, in insertion order. */
 export interface OutputDict {
   condFrameOutputs: Map<number, FrameOutput>;
@@ -534,17 +569,9 @@ export class SAM2Base extends Module {
    * `_track_step`: mask input used as output, or memory conditioning + SAM heads (with the
    * previous step's low-res logits as the mask prompt during corrections).
    */
-  trackStepHeads(args: {
-    frameIdx: number;
-    isInitCondFrame: boolean;
-    features: BackboneFeatures;
-    pointInputs: PointPrompt | null;
-    maskInputs: Tensor | null;
-    outputDict: OutputDict;
-    numFrames: number;
-    trackInReverse?: boolean;
-    prevSamMaskLogits?: Tensor | null;
-  }): { heads: SamHeadsOutput; pixFeat: Tensor; highRes: [Tensor, Tensor] | null } {
+  trackStepHeads(
+    args: TrackStepArgs,
+  ): { heads: SamHeadsOutput; pixFeat: Tensor; highRes: [Tensor, Tensor] | null } {
     const f = args.features, last = f.visionFeats.length - 1;
     const highRes = this.highResFeatures(f);
     if (args.maskInputs && this.config.use_mask_input_as_output_without_sam) {
@@ -578,29 +605,9 @@ export class SAM2Base extends Module {
   }
 
   /** `track_step`: one frame's prediction and (optionally) its new memory. */
-  trackStep(args: {
-    frameIdx: number;
-    isInitCondFrame: boolean;
-    features: BackboneFeatures;
-    pointInputs: PointPrompt | null;
-    maskInputs: Tensor | null;
-    outputDict: OutputDict;
-    numFrames: number;
-    trackInReverse?: boolean;
-    runMemEncoder?: boolean;
-    prevSamMaskLogits?: Tensor | null;
-  }): FrameOutput {
+  trackStep(args: TrackStepArgs & { runMemEncoder?: boolean }): FrameOutput {
     const { heads } = this.trackStepHeads(args);
-    const out: FrameOutput = {
-      pointInputs: args.pointInputs,
-      maskInputs: args.maskInputs,
-      predMasks: heads.lowResMasks,
-      predMasksHighRes: heads.highResMasks,
-      objPtr: heads.objPtr,
-      objectScoreLogits: heads.objectScoreLogits,
-      maskmemFeatures: null,
-      maskmemPosEnc: null,
-    };
+    const out = frameOutputOf(heads, args.pointInputs, args.maskInputs);
     this.encodeMemoryInOutput(args.features, args.pointInputs, args.runMemEncoder ?? true, out);
     return out;
   }

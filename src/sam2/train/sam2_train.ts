@@ -3,6 +3,7 @@ import type { SAM2BaseConfig, SAM2TrainOptions } from "../config/mod.ts";
 import {
   type BackboneFeatures,
   type FrameOutput,
+  frameOutputOf,
   type OutputDict,
   SAM2Base,
   type SamHeadsOutput,
@@ -359,14 +360,7 @@ export class SAM2Train extends SAM2Base {
     }
     const prompt = toPointPrompt(points);
     const out: TrainFrameOutput = {
-      pointInputs: prompt,
-      maskInputs: args.maskInputs,
-      predMasks: heads.lowResMasks,
-      predMasksHighRes: heads.highResMasks,
-      objPtr: heads.objPtr,
-      objectScoreLogits: heads.objectScoreLogits,
-      maskmemFeatures: null,
-      maskmemPosEnc: null,
+      ...frameOutputOf(heads, prompt, args.maskInputs),
       multistep,
       multistepPointInputs,
     };
