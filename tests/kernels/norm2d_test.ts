@@ -12,6 +12,7 @@ import { LayerNorm2d } from "../../src/nn/layer_norm2d.ts";
 import { layerNorm2dBackwardRef, layerNorm2dRef } from "../reference/norm2d.ts";
 import { checkOp, initGpu } from "../tensor/_util.ts";
 import { gapsOf, loadTorchOps, randomArray, tensorOf } from "./_spatial_fixtures.ts";
+import { FORMS, withForm } from "./_rows.ts";
 
 await initGpu();
 
@@ -54,6 +55,73 @@ Deno.test("layerNorm2d() forward and gradients match the float64 reference", asy
     assertAllClose(got.grads[2], gr.gb, { ...tol, msg: `${shape} grad b` });
   }
 });
+
+for (const form of FORMS) {
+  Deno.test(`layerNorm2d() ${form} form: forward and gradients match the float64 reference`, async () => {
+    // H*W multiples of 4 (vec4 pixel kernels in the lane form) and not; C 1; a large mean; x
+    // at an offset that keeps and one that breaks the vec4 alignment.
+    const cases: { shape: number[]; shift?: number; lead?: number }[] = [
+      { shape: [2, 7, 4, 6] },
+      { shape: [1, 1, 4, 4] },
+      { shape: [3, 5, 2, 2] },
+      { shape: [2, 9, 3, 5] },
+      { shape: [1, 40, 8, 8], shift: 500 },
+      { shape: [2, 6, 4, 4], lead: 4 },
+      { shape: [2, 6, 4, 4], lead: 1 },
+    ];
+    for (const [k, { shape, shift = 0, lead = 0 }] of cases.entries()) {
+      const c = shape[1], n = shape.reduce((a, d) => a * d, 1);
+      const xd = randomArray(n, 81 + k).map((v) => 3 * v + 1 + shift);
+      const x = { data: Float64Array.from(Float32Array.from(xd)), shape };
+      const w = { data: randomArray(c, 82 + k), shape: [c] };
+      const b = { data: randomArray(c, 83 + k), shape: [c] };
+      const ref = layerNorm2dRef(x, w.data, b.data, 1e-6);
+      const gout = randomArray(n, 84 + k);
+      const got = await withForm(form, () => runAt(lead, [x, w, b], gout, 1e-6));
+      const gr = layerNorm2dBackwardRef(x, w.data, { data: gout, shape }, 1e-6);
+      const lost = shift * 2e-7; // f32 rounding of a mean of size `shift`
+      const msg = `[${shape}] ${form} offset ${lead}`;
+      assertAllClose(got.y, ref.data, { atol: 2e-5 + lost, rtol: 1e-5, msg: `${msg} forward` });
+      const tol = { atol: 5e-5 + lost * 10, rtol: 1e-4 };
+      assertAllClose(got.grads[0], gr.gx.data, { ...tol, msg: `${msg} grad x` });
+      assertAllClose(got.grads[1], gr.gw, { ...tol, msg: `${msg} grad w` });
+      assertAllClose(got.grads[2], gr.gb, { ...tol, msg: `${msg} grad b` });
+    }
+  });
+}
+
+/** As `run`, with x read from a view `lead` elements into its storage. */
+async function runAt(
+  lead: number,
+  [xs, ws, bs]: { data: ArrayLike<number>; shape: number[] }[],
+  gout: ArrayLike<number>,
+  eps: number,
+) {
+  const r = T.tidy(() => {
+    const n = xs.data.length;
+    const whole = T.tensor(
+      Float32Array.from([...new Array(lead).fill(0), ...Array.from(xs.data)]),
+      [
+        lead + n,
+      ],
+      { requiresGrad: true },
+    );
+    const x = T.reshape(T.slice(whole, 0, lead, lead + n), xs.shape);
+    const [w, b] = [ws, bs].map((i) =>
+      T.tensor(Float32Array.from(i.data), i.shape, { requiresGrad: true })
+    );
+    const y = layerNorm2d(x, w, b, { eps });
+    y.backward({ grad: T.tensor(Float32Array.from(gout), y.shape) });
+    return { y, grads: [T.slice(whole.grad!, 0, lead, lead + n), w.grad!, b.grad!] };
+  });
+  const out = {
+    y: await r.y.toArray(),
+    grads: await Promise.all(r.grads.map((g) => g.toArray())),
+  };
+  r.y.dispose();
+  r.grads.forEach((g) => g.dispose());
+  return out;
+}
 
 Deno.test("layerNorm2d() gradients agree with finite differences of the reference", async () => {
   await checkOp({

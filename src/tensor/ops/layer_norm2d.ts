@@ -6,12 +6,24 @@ import {
   norm2dPixelGrid,
   norm2dUniforms,
 } from "../../kernels/norm2d.ts";
+import { norm2dLaneKernel, norm2dLaneUniforms } from "../../kernels/norm2d_lane.ts";
+import { LANE_MAX_LOOP, laneWorkgroups, reduceFormFor } from "../../kernels/reduce_form.ts";
 import { apply } from "../autograd.ts";
 import { bindingOf } from "../launch.ts";
 import type { OpDef } from "../op.ts";
 import { fmtShape } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
 import { copyContiguous } from "./layout.ts";
+import { reduceRaw } from "./reduce.ts";
+
+/**
+ * Whether the lane-form kernels run (CPU adapters): four pixels per vec4 load, so H*W and every
+ * offset must be multiples of 4; channels under llvmpipe's loop cap.
+ */
+function laneForm(c: number, hw: number, offsets: readonly number[]): boolean {
+  return reduceFormFor(gpu().isCpuAdapter) === "lane" && hw % 4 === 0 && c <= LANE_MAX_LOOP &&
+    offsets.every((o) => o % 4 === 0);
+}
 
 // weight and bias are bound whole, so they must start at element 0.
 function dense0(t: Tensor): Tensor {
@@ -31,7 +43,13 @@ const layerNorm2dOp: OpDef<{ eps: number }> = {
     const pixels = n * h * wd;
     const y = Tensor.empty(x.shape, "f32");
     const mean = Tensor.empty([pixels], "f32"), rstd = Tensor.empty([pixels], "f32");
-    if (y.size > 0) {
+    if (y.size > 0 && laneForm(c, h * wd, [x.offset])) {
+      gpu().launch(norm2dLaneKernel("forward"), {
+        buffers: [y, mean, rstd, x, w, b].map(bindingOf),
+        uniforms: norm2dLaneUniforms(n, c, h * wd, eps, { xOff: x.offset }),
+        workgroups: laneWorkgroups(pixels / 4),
+      });
+    } else if (y.size > 0) {
       const grid = norm2dPixelGrid(pixels);
       gpu().launch(norm2dForwardKernel(), {
         buffers: [y, mean, rstd, x, w, b].map(bindingOf),
@@ -51,6 +69,36 @@ const layerNorm2dOp: OpDef<{ eps: number }> = {
     const [n, c, h, wd] = x.shape;
     const pixels = n * h * wd;
     let gx: Tensor | null = null, gw: Tensor | null = null, gb: Tensor | null = null;
+    if (x.size > 0 && laneForm(c, h * wd, [x.offset, g.offset])) {
+      const offs = { xOff: x.offset, gOff: g.offset };
+      if (ctx.needsGrad[0]) {
+        gx = Tensor.empty(x.shape, "f32");
+        gpu().launch(norm2dLaneKernel("inputGrad"), {
+          buffers: [gx, g, x, mean, rstd, w].map(bindingOf),
+          uniforms: norm2dLaneUniforms(n, c, h * wd, eps, offs),
+          workgroups: laneWorkgroups(pixels / 4),
+        });
+      }
+      if (ctx.needsGrad[1] || ctx.needsGrad[2]) {
+        // Runs of pixels per channel: about 512 invocations, each under the loop cap.
+        const runs = Math.min(
+          pixels / 4,
+          Math.max(Math.ceil(512 / c), Math.ceil(pixels / 4 / LANE_MAX_LOOP)),
+        );
+        const pw = Tensor.empty([c, runs], "f32"), pb = Tensor.empty([c, runs], "f32");
+        gpu().launch(norm2dLaneKernel("paramGrad"), {
+          buffers: [pw, pb, g, x, mean, rstd].map(bindingOf),
+          uniforms: norm2dLaneUniforms(n, c, h * wd, eps, { ...offs, runs }),
+          workgroups: laneWorkgroups(c * runs),
+        });
+        if (ctx.needsGrad[1]) gw = reduceRaw(pw, [1], "sum").view([c], [1], 0);
+        if (ctx.needsGrad[2]) gb = reduceRaw(pb, [1], "sum").view([c], [1], 0);
+        pw.dispose();
+        pb.dispose();
+      }
+      if (g !== g0) g.dispose();
+      return [gx, gw, gb];
+    }
     if (ctx.needsGrad[0]) {
       gx = Tensor.empty(x.shape, "f32");
       if (gx.size > 0) {
