@@ -5,6 +5,7 @@
  * implicit GEMM.
  */
 import { gpu } from "../../gpu/runtime.ts";
+import { type KernelSource, memoKernel } from "../../gpu/kernel_source.ts";
 import {
   channelSumKernel,
   channelSumUniforms,
@@ -40,6 +41,15 @@ import { Tensor } from "../tensor.ts";
 import { copyContiguous } from "./layout.ts";
 import { matmulRaw } from "./matmul.ts";
 import { reduceRaw } from "./reduce.ts";
+
+/**
+ * The kernel `gen` builds for `spec`, built once per distinct spec: a launch then costs a map
+ * lookup instead of regenerating (and the runtime re-hashing) the WGSL, which for the unrolled
+ * CPU-adapter kernels is several KiB.
+ */
+function built<S>(gen: (spec: S) => KernelSource, spec: S): KernelSource {
+  return memoKernel(`conv:${gen.name}:${JSON.stringify(spec)}`, () => gen(spec));
+}
 
 /** Contiguous (any offset) f32 version of t; the caller disposes it when it is not t. */
 export function denseF32(t: Tensor, what: string): Tensor {
@@ -234,7 +244,7 @@ export function convForwardRaw(x: Tensor, w: Tensor, bias: Tensor | null, s: Con
     const rows = depthwiseRows(s);
     const grid = depthwiseGrid(s, rows);
     gpu().launch(
-      depthwiseConv2dKernel({
+      built(depthwiseConv2dKernel, {
         kw: s.kw,
         dw: s.dilation[1],
         flip: false,
@@ -249,7 +259,7 @@ export function convForwardRaw(x: Tensor, w: Tensor, bias: Tensor | null, s: Con
     const tm = tileFor(s.o / s.groups);
     const vp = rowVecsFor(s.ow);
     const grid = conv2dForwardRowGrid(s, tm, vp);
-    gpu().launch(conv2dForwardRowKernel({ tm, vp, bias: bias !== null, named }), {
+    gpu().launch(built(conv2dForwardRowKernel, { tm, vp, bias: bias !== null, named }), {
       buffers: bufs,
       uniforms: convUniforms(s, off, grid),
       workgroups: grid,
@@ -258,7 +268,7 @@ export function convForwardRaw(x: Tensor, w: Tensor, bias: Tensor | null, s: Con
     const tm = tileFor(s.o / s.groups);
     const vp = rowVecsFor(s.ow);
     const grid = conv2dForwardRowGrid(s, tm, vp);
-    const kernel = conv2dForwardStridedKernel({
+    const kernel = built(conv2dForwardStridedKernel, {
       tm,
       vp,
       sw: s.stride[1],
@@ -271,7 +281,7 @@ export function convForwardRaw(x: Tensor, w: Tensor, bias: Tensor | null, s: Con
     const tm = tileFor(s.o / s.groups);
     const grid = conv2dForwardGrid(s, tm);
     const named = namedTiles();
-    gpu().launch(conv2dForwardKernel({ tm, bias: bias !== null, named }), {
+    gpu().launch(built(conv2dForwardKernel, { tm, bias: bias !== null, named }), {
       buffers: bufs,
       uniforms: convUniforms(s, off, grid),
       workgroups: grid,
@@ -318,7 +328,7 @@ export function convInputGradRaw(g: Tensor, w: Tensor, bias: Tensor | null, s: C
       const rows = depthwiseRows(f);
       const grid = depthwiseGrid(f, rows);
       gpu().launch(
-        depthwiseConv2dKernel({
+        built(depthwiseConv2dKernel, {
           kw: s.kw,
           dw: s.dilation[1],
           flip: true,
@@ -336,7 +346,7 @@ export function convInputGradRaw(g: Tensor, w: Tensor, bias: Tensor | null, s: C
     }
     const wf = Tensor.empty([s.c, s.o / s.groups, s.kh, s.kw], "f32");
     const fg = convGrid(wf.size);
-    gpu().launch(convWeightFlipKernel(), {
+    gpu().launch(built(convWeightFlipKernel, {}), {
       buffers: [wf, w].map(bindingOf),
       uniforms: convUniforms(s, { w: w.offset }, fg),
       workgroups: fg,
@@ -351,7 +361,7 @@ export function convInputGradRaw(g: Tensor, w: Tensor, bias: Tensor | null, s: C
   if (s.n * s.h <= 65535) {
     const { groupsPerPhase, grid } = conv2dInputGradRowGrid(s, tm);
     const named = namedTiles();
-    gpu().launch(conv2dInputGradRowKernel({ tm, bias: bias !== null, named }), {
+    gpu().launch(built(conv2dInputGradRowKernel, { tm, bias: bias !== null, named }), {
       buffers: [out, g, w, ...(bias ? [bias] : [])].map(bindingOf),
       uniforms: convUniforms(
         s,
@@ -365,7 +375,7 @@ export function convInputGradRaw(g: Tensor, w: Tensor, bias: Tensor | null, s: C
   }
   const grid = conv2dInputGradGrid(s, tm);
   const named = namedTiles();
-  gpu().launch(conv2dInputGradKernel({ tm, bias: bias !== null, named }), {
+  gpu().launch(built(conv2dInputGradKernel, { tm, bias: bias !== null, named }), {
     buffers: [out, g, w, ...(bias ? [bias] : [])].map(bindingOf),
     uniforms: convUniforms(s, { x: 0, y: g.offset, w: w.offset, b: bias?.offset ?? 0 }, grid),
     workgroups: grid,
@@ -378,7 +388,7 @@ function sumSplits(part: Tensor, splits: number, shape: number[]): Tensor {
   const out = Tensor.empty(shape, "f32");
   const m = out.size;
   const grid = convGrid(m);
-  gpu().launch(splitSumKernel({ accumulate: false }), {
+  gpu().launch(built(splitSumKernel, { accumulate: false }), {
     buffers: [out, part].map(bindingOf),
     uniforms: splitSumUniforms(m, splits, 0, grid),
     workgroups: grid,
@@ -397,7 +407,7 @@ export function convWeightGradRaw(g: Tensor, x: Tensor, s: ConvShape): Tensor {
   ) {
     const t = depthwiseWeightGradRowsTiling(s);
     const part = Tensor.empty([t.splits, s.c * s.kh * s.kw], "f32");
-    gpu().launch(depthwiseWeightGradRowsKernel({ kh: s.kh, kw: s.kw, dw: s.dilation[1] }), {
+    gpu().launch(built(depthwiseWeightGradRowsKernel, { kh: s.kh, kw: s.kw, dw: s.dilation[1] }), {
       buffers: [part, g, x].map(bindingOf),
       uniforms: convUniforms(s, { x: x.offset, y: g.offset }, t.grid, t.rowsPerSplit),
       workgroups: t.grid,
@@ -409,11 +419,14 @@ export function convWeightGradRaw(g: Tensor, x: Tensor, s: ConvShape): Tensor {
   if (isDepthwise(s) && s.stride[1] === 1) {
     const t = depthwiseWeightGradTiling(s);
     const part = Tensor.empty([t.splits, s.c * s.kh * s.kw], "f32");
-    gpu().launch(depthwiseWeightGradKernel({ kw: s.kw, dw: s.dilation[1], named: namedTiles() }), {
-      buffers: [part, g, x].map(bindingOf),
-      uniforms: convUniforms(s, { x: x.offset, y: g.offset }, t.grid, t.rowsPerSplit),
-      workgroups: t.grid,
-    });
+    gpu().launch(
+      built(depthwiseWeightGradKernel, { kw: s.kw, dw: s.dilation[1], named: namedTiles() }),
+      {
+        buffers: [part, g, x].map(bindingOf),
+        uniforms: convUniforms(s, { x: x.offset, y: g.offset }, t.grid, t.rowsPerSplit),
+        workgroups: t.grid,
+      },
+    );
     const out = sumSplits(part, t.splits, wshape);
     part.dispose();
     return out;
@@ -421,7 +434,7 @@ export function convWeightGradRaw(g: Tensor, x: Tensor, s: ConvShape): Tensor {
   const tm = tileFor(s.o / s.groups);
   const t = conv2dWeightGradTiling(s, tm);
   const part = Tensor.empty([t.splits, s.o * cg * s.kh * s.kw], "f32");
-  gpu().launch(conv2dWeightGradKernel({ tm, named: namedTiles() }), {
+  gpu().launch(built(conv2dWeightGradKernel, { tm, named: namedTiles() }), {
     buffers: [part, g, x].map(bindingOf),
     uniforms: convUniforms(s, { x: x.offset, y: g.offset }, t.grid, t.pixelsPerSplit),
     workgroups: t.grid,
@@ -437,7 +450,7 @@ export function channelSumRaw(t: Tensor): Tensor {
   const p = t.size / Math.max(1, n * c);
   const out = Tensor.empty([c], "f32");
   if (c === 0) return out;
-  gpu().launch(channelSumKernel(), {
+  gpu().launch(built(channelSumKernel, {}), {
     buffers: [out, t].map(bindingOf),
     uniforms: channelSumUniforms(n, c, n * c === 0 ? 0 : p, t.offset, 0),
     workgroups: [c, 1, 1],
