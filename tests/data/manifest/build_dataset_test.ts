@@ -2,16 +2,15 @@ import { assert, assertEquals, assertRejects, assertStringIncludes } from "../..
 import {
   buildDataset,
   DatasetValidationError,
-  generateSyntheticDataset,
   openManifestDataset,
   readManifest,
 } from "../../../src/data/mod.ts";
+import { withSyntheticDataset, withTempDir } from "../_tmp_dataset.ts";
 
 const FIX = new URL("../../../../shared/fixtures/", import.meta.url).pathname;
 
 Deno.test("buildDataset() validates DAVIS 2017 fixtures and writes the manifest", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const m = await buildDataset({
       frames: `${FIX}davis2017`,
       format: "davis",
@@ -28,23 +27,11 @@ Deno.test("buildDataset() validates DAVIS 2017 fixtures and writes the manifest"
     assertEquals(await readManifest(`${dir}/manifest.json`), m);
     const ds = await openManifestDataset(m);
     assertEquals(ds.videoNames, ["bear", "blackswan", "bmx-trees", "tennis"]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("buildDataset() counts per-object frames of SA-V style synthetic data", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    await generateSyntheticDataset({
-      out: `${dir}/syn`,
-      videos: 2,
-      frames: 9,
-      width: 64,
-      height: 48,
-      seed: 1,
-      formats: ["sav", "davis"],
-    });
+  await withSyntheticDataset({ videos: 2, frames: 9, formats: ["sav", "davis"] }, async (dir) => {
     const m = await buildDataset({
       frames: `${dir}/syn/davis/JPEGImages`,
       annotations: `${dir}/syn/sav`,
@@ -65,70 +52,55 @@ Deno.test("buildDataset() counts per-object frames of SA-V style synthetic data"
       d.videos[0].objects.length,
       m.videos[0].objects.filter((o) => o.frames > 0).length,
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("buildDataset() names the broken frame and the mis-sized mask, writing nothing", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    await generateSyntheticDataset({
-      out: `${dir}/syn`,
-      videos: 1,
-      frames: 3,
-      width: 32,
-      height: 32,
-      seed: 1,
-      formats: ["davis", "sav"],
-    });
-    const bad = `${dir}/syn/davis/JPEGImages/syn_0000/00001.jpg`;
-    await Deno.writeFile(bad, new TextEncoder().encode("not a jpeg"));
-    const e = await assertRejects(
-      () => buildDataset({ frames: `${dir}/syn/davis`, format: "davis", out: `${dir}/m.json` }),
-      DatasetValidationError,
-    );
-    assertStringIncludes(e.message, bad);
-    let exists = true;
-    await Deno.stat(`${dir}/m.json`).catch(() => (exists = false));
-    assert(!exists, "manifest written despite errors");
-    // SA-V json whose masks are not the frame size
-    await Deno.remove(bad);
-    const json = JSON.parse(await Deno.readTextFile(`${dir}/syn/sav/syn_0000_manual.json`));
-    json.masklet[0][0].size = [16, 64];
-    await Deno.writeTextFile(`${dir}/syn/sav/syn_0000_manual.json`, JSON.stringify(json));
-    const e2 = await assertRejects(
-      () =>
-        buildDataset({
-          frames: `${dir}/syn/davis/JPEGImages`,
-          annotations: `${dir}/syn/sav`,
-          format: "sav",
-          out: `${dir}/m.json`,
-          annEvery: 1,
-        }),
-      DatasetValidationError,
-    );
-    assertStringIncludes(e2.message, "syn_0000_manual.json");
-    assertStringIncludes(e2.message, "masklet[0][0]");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await withSyntheticDataset(
+    { frames: 3, width: 32, height: 32, formats: ["davis", "sav"] },
+    async (dir) => {
+      const bad = `${dir}/syn/davis/JPEGImages/syn_0000/00001.jpg`;
+      await Deno.writeFile(bad, new TextEncoder().encode("not a jpeg"));
+      const e = await assertRejects(
+        () => buildDataset({ frames: `${dir}/syn/davis`, format: "davis", out: `${dir}/m.json` }),
+        DatasetValidationError,
+      );
+      assertStringIncludes(e.message, bad);
+      let exists = true;
+      await Deno.stat(`${dir}/m.json`).catch(() => (exists = false));
+      assert(!exists, "manifest written despite errors");
+      // SA-V json whose masks are not the frame size
+      await Deno.remove(bad);
+      const json = JSON.parse(await Deno.readTextFile(`${dir}/syn/sav/syn_0000_manual.json`));
+      json.masklet[0][0].size = [16, 64];
+      await Deno.writeTextFile(`${dir}/syn/sav/syn_0000_manual.json`, JSON.stringify(json));
+      const e2 = await assertRejects(
+        () =>
+          buildDataset({
+            frames: `${dir}/syn/davis/JPEGImages`,
+            annotations: `${dir}/syn/sav`,
+            format: "sav",
+            out: `${dir}/m.json`,
+            annEvery: 1,
+          }),
+        DatasetValidationError,
+      );
+      assertStringIncludes(e2.message, "syn_0000_manual.json");
+      assertStringIncludes(e2.message, "masklet[0][0]");
+    },
+  );
 });
 
 Deno.test("buildDataset() accepts one folder of binary PNGs per object (ids folder + 1)", async () => {
   const { decodeIndexedPng, encodePalettePng } = await import("../../../src/data/mod.ts");
-  const dir = await Deno.makeTempDir();
-  try {
-    await generateSyntheticDataset({
-      out: `${dir}/syn`,
-      videos: 1,
-      frames: 3,
-      width: 32,
-      height: 24,
-      seed: 6,
-      formats: ["davis"],
-      objects: [2, 2],
-    });
+  await withSyntheticDataset({
+    frames: 3,
+    width: 32,
+    height: 24,
+    seed: 6,
+    formats: ["davis"],
+    objects: [2, 2],
+  }, async (dir) => {
     const src = `${dir}/syn/davis/Annotations/syn_0000`;
     const dst = `${dir}/per/syn_0000`;
     for (const k of [0, 1]) {
@@ -155,14 +127,11 @@ Deno.test("buildDataset() accepts one folder of binary PNGs per object (ids fold
     const ds = await openManifestDataset(m);
     const { segmentLoader } = await ds.getVideo(0);
     assertEquals([...(await segmentLoader.load(0)).keys()], [1, 2]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("buildDataset() writes the manifest at an extension-less path as a file", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     await buildDataset({
       frames: `${FIX}davis2017/JPEGImages`,
       format: "davis",
@@ -173,23 +142,11 @@ Deno.test("buildDataset() writes the manifest at an extension-less path as a fil
     const st = await Deno.stat(`${dir}/staging/outs/manifest`);
     assert(st.isFile);
     assertEquals((await readManifest(`${dir}/staging/outs/manifest`)).videos.length, 1);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("buildDataset() indexes SA-1B images, polygon annotations without an image size too", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    await generateSyntheticDataset({
-      out: `${dir}/syn`,
-      videos: 1,
-      frames: 2,
-      width: 64,
-      height: 48,
-      seed: 3,
-      formats: ["sa1b"],
-    });
+  await withSyntheticDataset({ seed: 3, formats: ["sa1b"] }, async (dir) => {
     const names = [...Deno.readDirSync(`${dir}/syn/sa1b`)].map((e) => e.name).sort();
     const json = names.find((n) => n.endsWith(".json"))!;
     // SA-1B-style json without its `image` record and with the masks as COCO polygons: the
@@ -212,7 +169,5 @@ Deno.test("buildDataset() indexes SA-1B images, polygon annotations without an i
     assertEquals(m.totals.videos, 1);
     assertEquals(m.videos[0].objects.map((o) => o.id), [0, 1]);
     assertEquals([m.videos[0].width, m.videos[0].height], [64, 48]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

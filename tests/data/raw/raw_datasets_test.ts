@@ -2,7 +2,6 @@ import { assert, assertEquals, assertRejects } from "../../assert.ts";
 import {
   DatasetError,
   encodePalettePng,
-  generateSyntheticDataset,
   ImageDecodeError,
   JsonRawDataset,
   JsonSegmentLoader,
@@ -12,6 +11,7 @@ import {
   Sa1bRawDataset,
   Sa1bSegmentLoader,
 } from "../../../src/data/mod.ts";
+import { withSyntheticDataset, withTempDir } from "../_tmp_dataset.ts";
 
 const FIX = new URL("../../../../shared/fixtures/", import.meta.url).pathname;
 
@@ -33,8 +33,7 @@ Deno.test("PngRawDataset lists DAVIS 2016 videos, frames and object 1", async ()
 });
 
 Deno.test("PngRawDataset honours file list, excluded list, sampleRate and truncateVideo", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/list.txt`, "blackswan\ncar-shadow.mp4\n");
     await Deno.writeTextFile(`${dir}/ex.txt`, "car-shadow\n");
     const ds = await PngRawDataset.open({
@@ -48,9 +47,7 @@ Deno.test("PngRawDataset honours file list, excluded list, sampleRate and trunca
     assertEquals(ds.videoNames, ["blackswan"]);
     const { video } = await ds.getVideo(0);
     assertEquals(video.frames.map((f) => f.frameIdx), [0, 3, 6, 9]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("PalettisedPngSegmentLoader keeps void 255 as an object, like the reference", async () => {
@@ -65,8 +62,7 @@ Deno.test("PalettisedPngSegmentLoader keeps void 255 as an object, like the refe
 });
 
 Deno.test("PngRawDataset with one folder per object (MultiplePNG) gives ids folder+1", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     await Deno.mkdir(`${dir}/img/v`, { recursive: true });
     for (const k of [0, 3]) await Deno.mkdir(`${dir}/gt/v/${k}`, { recursive: true });
     for (let t = 0; t < 2; t++) await Deno.writeFile(`${dir}/img/v/0000${t}.jpg`, new Uint8Array());
@@ -91,14 +87,11 @@ Deno.test("PngRawDataset with one folder per object (MultiplePNG) gives ids fold
     assertEquals(s0.get(1)!.data[5], 1);
     assertEquals(s0.get(4)!.data.reduce((a, b) => a + b, 0), 0);
     assertEquals(await segmentLoader.visibleObjectIds(1), [4]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("JsonRawDataset reads the SA-V masklets with annEvery 4 and rmUnannotated", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     await Deno.mkdir(`${dir}/frames/sav_000001`, { recursive: true });
     for (let t = 0; t < 483; t++) {
       await Deno.writeFile(
@@ -122,24 +115,11 @@ Deno.test("JsonRawDataset reads the SA-V masklets with annEvery 4 and rmUnannota
     assertEquals([...valid.keys()], [0, 1, 2, 3, 4]);
     const vis = await segmentLoader.visibleObjectIds(0);
     assert(!vis.includes(3), "masklet 3 first appears at annotated frame 113");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("Sa1bRawDataset applies area / stability / mask_area_frac_thresh filters", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    await generateSyntheticDataset({
-      out: `${dir}/syn`,
-      videos: 1,
-      frames: 2,
-      width: 64,
-      height: 48,
-      seed: 2,
-      formats: ["sa1b"],
-      objects: [3, 3],
-    });
+  await withSyntheticDataset({ seed: 2, formats: ["sa1b"], objects: [3, 3] }, async (dir) => {
     const ds = await Sa1bRawDataset.open({
       imgFolder: `${dir}/syn/sa1b`,
       gtFolder: `${dir}/syn/sa1b`,
@@ -160,9 +140,7 @@ Deno.test("Sa1bRawDataset applies area / stability / mask_area_frac_thresh filte
       imageSize: { width: 64, height: 48 },
     });
     assertEquals(big.segments.length, 0);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("annotation readers fuzzed with mutated SA-V json fail with DatasetError naming the file", async () => {
@@ -211,8 +189,7 @@ Deno.test("annotation readers fuzzed with mutated SA-V json fail with DatasetErr
 });
 
 Deno.test("PalettisedPngSegmentLoader fuzzed with mutated PNG bytes names the file", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const base = await Deno.readFile(`${FIX}davis2017/Annotations/tennis/00000.png`);
     const rng = new Rng(8);
     let bad = 0;
@@ -230,45 +207,34 @@ Deno.test("PalettisedPngSegmentLoader fuzzed with mutated PNG bytes names the fi
       }
     }
     assert(bad > 10, `${bad}`);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("Sa1bSegmentLoader fuzzed with mutated json names the file and never crashes", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    await generateSyntheticDataset({
-      out: `${dir}/syn`,
-      videos: 1,
-      frames: 1,
-      width: 32,
-      height: 24,
-      seed: 3,
-      formats: ["sa1b"],
-    });
-    const text = await Deno.readTextFile(`${dir}/syn/sa1b/sa_1.json`);
-    const rng = new Rng(31);
-    let bad = 0;
-    for (let t = 0; t < 80; t++) {
-      let s = text;
-      for (let k = rng.randint(1, 4); k > 0; k--) {
-        const p = rng.randrange(s.length);
-        s = s.slice(0, p) + String.fromCharCode(rng.randint(32, 126)) + s.slice(p + 1);
+  await withSyntheticDataset(
+    { frames: 1, width: 32, height: 24, seed: 3, formats: ["sa1b"] },
+    async (dir) => {
+      const text = await Deno.readTextFile(`${dir}/syn/sa1b/sa_1.json`);
+      const rng = new Rng(31);
+      let bad = 0;
+      for (let t = 0; t < 80; t++) {
+        let s = text;
+        for (let k = rng.randint(1, 4); k > 0; k--) {
+          const p = rng.randrange(s.length);
+          s = s.slice(0, p) + String.fromCharCode(rng.randint(32, 126)) + s.slice(p + 1);
+        }
+        if (rng.random() < 0.2) s = s.slice(0, rng.randrange(s.length));
+        await Deno.writeTextFile(`${dir}/m.json`, s);
+        try {
+          const l = await Sa1bSegmentLoader.open(`${dir}/m.json`);
+          await l.load(0);
+        } catch (e) {
+          assert(e instanceof DatasetError, `unexpected ${e}`);
+          assert(e.message.includes(`${dir}/m.json`));
+          bad++;
+        }
       }
-      if (rng.random() < 0.2) s = s.slice(0, rng.randrange(s.length));
-      await Deno.writeTextFile(`${dir}/m.json`, s);
-      try {
-        const l = await Sa1bSegmentLoader.open(`${dir}/m.json`);
-        await l.load(0);
-      } catch (e) {
-        assert(e instanceof DatasetError, `unexpected ${e}`);
-        assert(e.message.includes(`${dir}/m.json`));
-        bad++;
-      }
-    }
-    assert(bad > 20, `${bad}`);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+      assert(bad > 20, `${bad}`);
+    },
+  );
 });
