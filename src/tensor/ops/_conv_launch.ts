@@ -116,20 +116,21 @@ function depthwiseRows(s: ConvShape): number {
 /** Longest input window (elements) a lane of the strided forward kernel keeps in registers. */
 const STRIDED_MAX_WINDOW = 48;
 
+/** Most taps along W of the strided forward kernel (each one is unrolled: compile time). */
+const STRIDED_MAX_TAPS = 5;
+
 /**
- * Whether a forward conv with stride above 1 along W runs the named strided kernel (CPU adapters;
- * each lane's input window per kernel row small enough to keep in registers): lavapipe 3x3 s2
- * 64->256 at 128x128 ran at about 0.4-0.7x the matmul rate on the general kernel.
+ * Vec4s per lane of the named strided forward kernel (`rowVecsFor(ow)`), or 0 when it does not
+ * apply: CPU adapters, stride above 1 along W, at most `STRIDED_MAX_TAPS` taps along W (they are
+ * unrolled) and each lane's input window per kernel row small enough for registers. Lavapipe 3x3
+ * s2 64->256 at 128x128: about 0.4-0.7x the matmul rate on the general kernel, 1.1-1.4x on this
+ * one; a 7x7 s4 3->96 patch embed at 256x256 ran no faster and compiled about 3x longer.
  */
-function stridedNamed(s: ConvShape): boolean {
-  if (!namedTiles() || s.stride[1] < 2) return false;
-  const len = stridedWindowLength({
-    vp: rowVecsFor(s.ow),
-    sw: s.stride[1],
-    kw: s.kw,
-    dw: s.dilation[1],
-  });
-  return len <= STRIDED_MAX_WINDOW;
+function stridedVecs(s: ConvShape): number {
+  if (!namedTiles() || s.stride[1] < 2 || s.kw > STRIDED_MAX_TAPS) return 0;
+  const vp = rowVecsFor(s.ow);
+  const len = stridedWindowLength({ vp, sw: s.stride[1], kw: s.kw, dw: s.dilation[1] });
+  return len <= STRIDED_MAX_WINDOW ? vp : 0;
 }
 
 /**
@@ -264,9 +265,9 @@ export function convForwardRaw(x: Tensor, w: Tensor, bias: Tensor | null, s: Con
       uniforms: convUniforms(s, off, grid),
       workgroups: grid,
     });
-  } else if (rows && stridedNamed(s)) {
+  } else if (rows && stridedVecs(s) > 0) {
     const tm = tileFor(s.o / s.groups);
-    const vp = rowVecsFor(s.ow);
+    const vp = stridedVecs(s);
     const grid = conv2dForwardRowGrid(s, tm, vp);
     const kernel = built(conv2dForwardStridedKernel, {
       tm,
