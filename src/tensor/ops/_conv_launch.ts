@@ -1,8 +1,9 @@
 /**
  * Raw (no autograd) launches of the conv kernels, shared by conv2d and conv_transpose2d. Every
  * function takes the geometry of ONE forward convolution y = conv2d(x, w) (`ConvShape`) and picks
- * the kernel variant: depthwise direct kernels, the row kernel (stride 1 along W), or the general
- * implicit GEMM.
+ * the kernel variant: depthwise direct kernels, the row kernel (stride 1 along W), the strided
+ * row kernel (CPU adapters, stride > 1 along W), or the general implicit GEMM. `withConvConfig`
+ * forces the CPU-adapter or the real-GPU choices (tests run both on any adapter).
  */
 import { gpu } from "../../gpu/runtime.ts";
 import { type KernelSource, memoKernel } from "../../gpu/kernel_source.ts";
