@@ -1,5 +1,6 @@
 /**
- * Flash-style scaled-dot-product attention kernels (forward, dQ backward, dK/dV backward).
+ * Flash-style scaled-dot-product attention kernels (forward, dQ backward, dK/dV backward, and a
+ * one-pass backward for many short heads).
  *
  * Layout: q [BH, Lq, d], k [BH, Lk, d], v [BH, Lk, dv], out [BH, Lq, dv], all row-major f32;
  * ml [BH, Lq, 2] = (row max m, row sum l) of the softmax, saved by the forward; the backward
@@ -29,7 +30,12 @@
  * Real GPUs get the same kernels with smaller tiles in wider workgroups (set by the op).
  *
  * Workgroup (x, y, z) covers rows [x·wg·rows, (x+1)·wg·rows) of head y + 65535·z; rows past the
- * end are clamped for loads and not stored, streamed rows past the chunk end get score -inf.
+ * end are clamped to the last row (which the same invocation owns) and stored before it, so its
+ * own store lands last (no branch per store); streamed rows past the chunk end get score -inf.
+ *
+ * The one-pass backward (`attentionBackwardKernel`) instead gives each invocation a whole head
+ * and forms each score tile once for dQ, dK and dV (5 passes over the head dim per tile instead
+ * of the split kernels' 7); Hiera's windows (many 64-token heads) use it on CPU adapters.
  * Vectors are vec4 when d and dv are multiples of 4, scalars otherwise.
  *
  * Chunks: the streamed range is [start, end) from the uniforms; with `first` false a kernel
@@ -105,15 +111,19 @@ export interface AttentionKernel extends KernelSource {
   vv: number;
   /** Invocations per workgroup. */
   wg: number;
-  /** Which kernel: the forward, dQ or dK/dV. */
-  kind: "fwd" | "q" | "kv";
+  /**
+   * Which kernel: the forward, dQ, dK/dV, or the one-pass backward (`bwd`: one invocation per
+   * head computes dQ, dK and dV; see `attentionBackwardKernel`).
+   */
+  kind: "fwd" | "q" | "kv" | "bwd";
   /** Whether this is the windowed variant (offsets from the uniforms). */
   windowed: boolean;
   /**
    * Loop iterations per invocation for each block of streamed rows (keys, or queries for
    * dK/dV), and for the fixed part; `attentionChunks` splits the stream so that lavapipe's limit
    * of 65535 loop iterations per invocation (LP_MAX_TGSI_LOOP_ITERATIONS, shared by every loop
-   * of a shader: past it loops silently stop) is never reached.
+   * of a shader: past it loops silently stop) is never reached. For `bwd`: per tile of `rows`
+   * keys x `block` queries, and `loopsFixed` is per query (the delta pass).
    */
   loopsPerBlock: number;
   loopsFixed: number;
@@ -129,15 +139,22 @@ export const LAVAPIPE_LOOP_BUDGET = 20000;
 /**
  * Chunks [start, end) of the streamed dimension (n keys, or queries for dK/dV), whole blocks
  * each, so that one dispatch stays within `budget` loop iterations per invocation (Infinity:
- * one chunk, for real GPUs).
+ * one chunk, for real GPUs). The one-pass backward (`bwd`) chunks its keys in blocks of `rows`,
+ * each block sweeping all `other` queries.
  */
 export function attentionChunks(
   kernel: AttentionKernel,
   n: number,
   budget: number,
+  other = 0,
 ): [number, number][] {
-  const blocks = Math.max(1, Math.floor((budget - kernel.loopsFixed) / kernel.loopsPerBlock));
-  const per = blocks * kernel.block;
+  const one = kernel.kind === "bwd";
+  const perBlock = one
+    ? Math.ceil(other / kernel.block) * kernel.loopsPerBlock + 1
+    : kernel.loopsPerBlock;
+  const fixed = one ? other * kernel.loopsFixed + 1 : kernel.loopsFixed;
+  const blocks = Math.max(1, Math.floor((budget - fixed) / perBlock));
+  const per = blocks * (one ? kernel.rows : kernel.block);
   if (!Number.isFinite(budget) || n <= per) return [[0, n]];
   const out: [number, number][] = [];
   for (let s = 0; s < n; s += per) out.push([s, Math.min(n, s + per)]);
@@ -182,12 +199,19 @@ export function resolveAttentionSpec(s: AttentionSpec): Required<AttentionSpec> 
   };
 }
 
-/** Workgroup counts for `n` rows per head (queries, or keys for dK/dV) over `bh` heads. */
+/**
+ * Workgroup counts for `n` rows per head (queries, or keys for dK/dV) over `bh` heads; the
+ * one-pass backward runs one invocation per head (`n` unused).
+ */
 export function attentionWorkgroups(
   kernel: AttentionKernel,
   n: number,
   bh: number,
 ): [number, number, number] {
+  if (kernel.kind === "bwd") {
+    const groups = Math.ceil(bh / kernel.wg);
+    return [Math.min(groups, 65535), Math.ceil(groups / 65535), 1];
+  }
   return [Math.ceil(n / (kernel.wg * kernel.rows)), Math.min(bh, 65535), Math.ceil(bh / 65535)];
 }
 
@@ -273,34 +297,53 @@ ${each(rows, block, (x, y) => `      ${t}${x}_${y} += dotv(a${x}, b${y});`)}
     }`;
 }
 
+/** One tile fold for `foldTiles`: see there. */
+interface Fold {
+  buf: string;
+  rows: number;
+  block: number;
+  row: (x: number) => string;
+  b: (y: number) => string;
+  w: (x: number, y: number) => string;
+  scale?: (x: number) => string;
+  /** Whether this block starts the rows from 0 (WGSL bool). @default "fresh" */
+  fresh?: string;
+}
+
 /**
- * Folds a tile into the owned rows' vectors in buffer `buf` (row index `row(x)`, `n` vectors per
- * row): buf[x] = buf[x]·scale(x) + Σ_y w{x}_{y}·B[y], starting from 0 on the first block.
+ * Folds tiles into the owned rows' vectors, one loop over the `n` vectors of a row for all of
+ * `folds`: buf[x] = buf[x]·scale(x) + Σ_y w(x, y)·B[y], starting from 0 on the first block.
+ * Rows past the end are clamped by the caller to the last valid row, which is always owned by
+ * the same invocation (rows are consecutive); their stores are emitted before the valid rows'
+ * (highest row first), so the valid row's store lands last and no branch guards the stores
+ * (a conditional store costs an exec-mask test per lane on lavapipe).
  */
+function foldTiles(n: number, folds: Fold[]): string {
+  const body = folds.map((o, f) =>
+    `${
+      lines(o.rows, (x) =>
+        `      var o${f}_${x} = select(${o.buf}[${o.row(x)} + c]${
+          o.scale ? ` * ${o.scale(x)}` : ""
+        }, V(0.0), ${o.fresh ?? "fresh"});`)
+    }
+${lines(o.block, (y) => `      let b${f}_${y} = ${o.b(y)};`)}
+${each(o.rows, o.block, (x, y) => `      o${f}_${x} += ${o.w(x, y)} * b${f}_${y};`)}
+${lines(o.rows, (x) => `      ${o.buf}[${o.row(o.rows - 1 - x)} + c] = o${f}_${o.rows - 1 - x};`)}`
+  ).join("\n");
+  return `    for (var c = 0u; c < ${n}u; c++) {
+${body}
+    }`;
+}
+
+/** `foldTiles` of one tile. */
 function foldTile(
   buf: string,
   n: number,
   rows: number,
   block: number,
-  o: {
-    row: (x: number) => string;
-    valid: (x: number) => string;
-    b: (y: number) => string;
-    w: (x: number, y: number) => string;
-    scale?: (x: number) => string;
-  },
+  o: Omit<Fold, "buf" | "rows" | "block">,
 ): string {
-  return `    for (var c = 0u; c < ${n}u; c++) {
-${
-    lines(rows, (x) =>
-      `      var o${x} = select(${buf}[${o.row(x)} + c]${
-        o.scale ? ` * ${o.scale(x)}` : ""
-      }, V(0.0), fresh);`)
-  }
-${lines(block, (y) => `      let b${y} = ${o.b(y)};`)}
-${each(rows, block, (x, y) => `      o${x} += ${o.w(x, y)} * b${y};`)}
-${lines(rows, (x) => `      if (${o.valid(x)}) { ${buf}[${o.row(x)} + c] = o${x}; }`)}
-    }`;
+  return foldTiles(n, [{ buf, rows, block, ...o }]);
 }
 
 function label(name: string, r: Required<AttentionSpec>): string {
@@ -382,7 +425,6 @@ ${
 ${
     foldTile("out", DV, R, B, {
       row: (x) => `${O(3 + mb)}i${x} * ${DV}u`,
-      valid: (x) => `row0 + ${x}u < u.lq`,
       b: (y) => `v[${O(2)}kj${y} * ${DV}u + c]`,
       w: p,
       scale: (x) => `corr${x}`,
@@ -512,7 +554,6 @@ ${
 ${
     foldTile("dq", DQ, R, B, {
       row: (x) => `${O(6 + mb)}i${x} * ${DQ}u`,
-      valid: (x) => `row0 + ${x}u < u.lq`,
       b: (y) => `k[${O(1)}kj${y} * ${DQ}u + c]`,
       w: (x, y) => `s${x}_${y}`,
     })
@@ -616,7 +657,6 @@ ${
 ${
     foldTile("dvo", DV, R, B, {
       row: (x) => `${O(7 + mb)}j${x} * ${DV}u`,
-      valid: (x) => `row0 + ${x}u < u.lk`,
       b: (y) => `dout[${O(3 + mb)}qi${y} * ${DV}u + c]`,
       w: (x, y) => `t${x}_${y}`,
     })
@@ -624,7 +664,6 @@ ${
 ${
     foldTile("dk", DQ, R, B, {
       row: (x) => `${O(6 + mb)}j${x} * ${DQ}u`,
-      valid: (x) => `row0 + ${x}u < u.lk`,
       b: (y) => `q[${O(0)}qi${y} * ${DQ}u + c]`,
       w: (x, y) => `s${x}_${y}`,
     })
@@ -655,6 +694,161 @@ ${
     windowed: r.windowed,
     loopsPerBlock: 2 * DQ + 2 * DV + 1,
     loopsFixed: 1,
+    vq: DQ,
+    vv: DV,
+    wg: r.wg,
+  };
+}
+
+/**
+ * One-pass backward for short sequences (Hiera's 64-token windows): one invocation owns a whole
+ * head, so it can add into dq, dk and dv without atomics or workgroup memory, and each score
+ * and dO·v tile is formed once (the dQ and dK/dV kernels each recompute both: 7 passes over the
+ * head dim per tile there, 5 here). Bindings: q, k, v, [mask], out, dout, ml, delta, dq, dk,
+ * dv, uniforms. First (on the first chunk) delta_i = dO_i·O_i for every query of the head; then
+ * per block of `rows` keys (the streamed range [start, end) of the uniforms, chunked like the
+ * other kernels' streams) and per block of `block` queries: tiles s = k·q and t = v·dO,
+ * p = exp(s·scale + mask - lse_i), dS = scale·p·(z·t - delta_i), and the folds dv_j += z·p·dO_i,
+ * dk_j += dS·q_i, dq_i += dS·k_j. Parallelism is across heads only (8 heads per SIMD-8 batch on
+ * lavapipe), so the op uses it when there are many short heads.
+ */
+export function attentionBackwardKernel(spec: AttentionSpec): AttentionKernel {
+  return memoAttention("attentionBackwardKernel", spec, buildAttentionBackwardKernel);
+}
+
+function buildAttentionBackwardKernel(spec: AttentionSpec): AttentionKernel {
+  const r = resolveAttentionSpec(spec);
+  const { DQ, DV } = vecOf(r);
+  const R = r.rows, B = r.block;
+  const mb = r.mask ? 1 : 0;
+  const O = offsetOf(r);
+  const mask = (x: number, y: number) =>
+    r.mask ? ` + mask[${O(3)}bh * u.maskStride + ci${y} * u.lk + rj${x}]` : "";
+  const dvFold: Fold = {
+    buf: "dvo",
+    rows: R,
+    block: B,
+    row: (x) => `${O(9 + mb)}kj${x} * ${DV}u`,
+    b: (y) => `dout[${O(4 + mb)}qi${y} * ${DV}u + c]`,
+    w: (x, y) => `t${x}_${y}`,
+  };
+  const dkFold: Fold = {
+    buf: "dk",
+    rows: R,
+    block: B,
+    row: (x) => `${O(8 + mb)}kj${x} * ${DQ}u`,
+    b: (y) => `q[${O(0)}qi${y} * ${DQ}u + c]`,
+    w: (x, y) => `s${x}_${y}`,
+  };
+  const dqFold: Fold = {
+    buf: "dq",
+    rows: B,
+    block: R,
+    row: (y) => `${O(7 + mb)}qi${y} * ${DQ}u`,
+    b: (x) => `k[${O(1)}kj${x} * ${DQ}u + c]`,
+    w: (y, x) => `s${x}_${y}`,
+    fresh: "freshQ",
+  };
+  // Separate loops: one loop for all three folds measured slower (register pressure).
+  const folds = [foldTiles(DV, [dvFold]), foldTiles(DQ, [dkFold]), foldTiles(DQ, [dqFold])];
+  const code = `${common(r)}
+@group(0) @binding(0) var<storage, read> q: array<V>;
+@group(0) @binding(1) var<storage, read> k: array<V>;
+@group(0) @binding(2) var<storage, read> v: array<V>;
+${r.mask ? "@group(0) @binding(3) var<storage, read> mask: array<f32>;" : ""}
+@group(0) @binding(${3 + mb}) var<storage, read> o: array<V>;
+@group(0) @binding(${4 + mb}) var<storage, read> dout: array<V>;
+@group(0) @binding(${5 + mb}) var<storage, read> ml: array<f32>;
+@group(0) @binding(${6 + mb}) var<storage, read_write> delta: array<f32>;
+@group(0) @binding(${7 + mb}) var<storage, read_write> dq: array<V>;
+@group(0) @binding(${8 + mb}) var<storage, read_write> dk: array<V>;
+@group(0) @binding(${9 + mb}) var<storage, read_write> dvo: array<V>;
+@group(0) @binding(${10 + mb}) var<uniform> u: U;
+
+@compute @workgroup_size(${r.wg})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let bh = (wid.x + wid.y * 65535u) * ${r.wg}u + lid.x;
+  if (bh >= u.bh) { return; }
+  let ninf = bitcast<f32>(0xff800000u);
+  if (u.first == 1u) {
+    for (var i = 0u; i < u.lq; i++) {
+      let qi = bh * u.lq + i;
+      var dl = 0.0;
+      for (var c = 0u; c < ${DV}u; c++) {
+        dl += dotv(dout[${O(4 + mb)}qi * ${DV}u + c], o[${O(3 + mb)}qi * ${DV}u + c]);
+      }
+      delta[${O(6 + mb)}qi] = dl;
+    }
+  }
+  for (var j0 = u.start; j0 < u.end; j0 += ${R}u) {
+${
+    lines(R, (x) =>
+      `    let rj${x} = min(j0 + ${x}u, u.end - 1u);
+    let kj${x} = bh * u.lk + rj${x};
+    let vk${x} = j0 + ${x}u < u.end;`)
+  }
+    let freshQ = u.first == 1u && j0 == u.start;
+    var fresh = true;
+    for (var i0 = 0u; i0 < u.lq; i0 += ${B}u) {
+${
+    lines(B, (y) =>
+      `      let ci${y} = min(i0 + ${y}u, u.lq - 1u);
+      let qi${y} = bh * u.lq + ci${y};
+      let vq${y} = i0 + ${y}u < u.lq;
+      let ls${y} = ml[${O(5 + mb)}qi${y} * 2u] + log(ml[${O(5 + mb)}qi${y} * 2u + 1u]);
+      let dl${y} = delta[${O(6 + mb)}qi${y}];`)
+  }
+${
+    dotTile("s", DQ, R, B, {
+      a: (x) => `k[${O(1)}kj${x} * ${DQ}u + c]`,
+      b: (y) => `q[${O(0)}qi${y} * ${DQ}u + c]`,
+    })
+  }
+${
+    dotTile("t", DV, R, B, {
+      a: (x) => `v[${O(2)}kj${x} * ${DV}u + c]`,
+      b: (y) => `dout[${O(4 + mb)}qi${y} * ${DV}u + c]`,
+    })
+  }
+${
+    each(R, B, (x, y) =>
+      `      let p${x}_${y} = exp(select(ninf, s${x}_${y} * u.scale${
+        mask(x, y)
+      }, vk${x} && vq${y}) - ls${y});
+      let z${x}_${y} = ${r.dropout ? `keep(bh, i0 + ${y}u, j0 + ${x}u)` : "1.0"};
+      s${x}_${y} = p${x}_${y} * (t${x}_${y} * z${x}_${y} - dl${y}) * u.scale;
+      t${x}_${y} = p${x}_${y} * z${x}_${y};`)
+  }
+${folds.join("\n")}
+      fresh = false;
+    }
+  }
+}
+`;
+  return {
+    label: label("attention_bwd", r),
+    code,
+    bindings: [
+      "read",
+      "read",
+      "read",
+      ...(r.mask ? ["read" as const] : []),
+      "read",
+      "read",
+      "read",
+      "write",
+      "write",
+      "write",
+      "write",
+      "uniform",
+    ],
+    workgroupSize: [r.wg, 1, 1],
+    rows: R,
+    block: B,
+    kind: "bwd",
+    windowed: r.windowed,
+    loopsPerBlock: 3 * DQ + 2 * DV + 1,
+    loopsFixed: DV + 1,
     vq: DQ,
     vv: DV,
     wg: r.wg,

@@ -4,6 +4,7 @@ import { mul, sum, type Tensor, tensor, tidy } from "../../src/tensor/mod.ts";
 import { scaledDotProductAttention, type SdpaOptions } from "../../src/tensor/ops/attention.ts";
 import { rope2d } from "../../src/tensor/ops/rope.ts";
 import {
+  attentionBackwardKernel,
   attentionBackwardKVKernel,
   attentionBackwardQKernel,
   attentionChunks,
@@ -127,6 +128,37 @@ const cases: { name: string; s: Shape; mask?: "shared" | "head"; opts?: SdpaOpti
     s: { b: 1, h: 2, lq: 26, lk: 31, d: 16 },
     opts: { tiling: { rows: 3, block: 5, wg: 4 } },
   },
+  // The one-pass backward (one invocation per head: dQ, dK and dV in one kernel), forced, and
+  // chosen by default for many short heads on a CPU adapter (Hiera's windows).
+  {
+    name: "one-pass d96 windows, mask per head",
+    s: { b: 2, h: 3, lq: 19, lk: 21, d: 96 },
+    mask: "head",
+    opts: { tiling: { onePass: true } },
+  },
+  {
+    name: "one-pass d6 scalar path, shared mask",
+    s: { b: 1, h: 2, lq: 11, lk: 13, d: 6 },
+    mask: "shared",
+    opts: { scale: 0.3, tiling: { onePass: true } },
+  },
+  {
+    name: "one-pass d12 rows=3 block=5 wg=4",
+    s: { b: 1, h: 5, lq: 23, lk: 17, d: 12 },
+    opts: { tiling: { rows: 3, block: 5, wg: 4, onePass: true } },
+  },
+  {
+    name: "one-pass d64 10000 keys (chunked dispatches)",
+    s: { b: 1, h: 1, lq: 5, lk: 10000, d: 64 },
+    mask: "shared",
+    opts: { tiling: { onePass: true } },
+  },
+  { name: "d8 72 heads of 9 tokens (one-pass by default)", s: { b: 8, h: 9, lq: 9, lk: 9, d: 8 } },
+  {
+    name: "d8 72 heads of 9 tokens, one-pass ruled out",
+    s: { b: 8, h: 9, lq: 9, lk: 9, d: 8 },
+    opts: { tiling: { onePass: false } },
+  },
 ];
 
 for (const c of cases) {
@@ -160,36 +192,39 @@ for (const c of cases) {
   });
 }
 
-Deno.test("scaledDotProductAttention() dropout is reproducible and backward uses the same mask", async () => {
-  const s = { b: 1, h: 2, lq: 21, lk: 17, d: 8 };
-  const bh = 2, p = 0.3, seed = 4242;
-  const q = randn(bh * 21 * 8, 21), k = randn(bh * 17 * 8, 22), v = randn(bh * 17 * 8, 23);
-  const w = randn(bh * 21 * 8, 24);
-  const thr = Math.floor(p * 2 ** 32);
-  const dropout = (b: number, i: number, j: number) =>
-    dropoutKeep(seed, b, i, j) >= thr ? 1 / (1 - p) : 0;
-  const geo = { bh, lq: 21, lk: 17, d: 8 };
-  const ref = sdpaRef(q, k, v, geo, { dropout });
-  const rg = sdpaBackwardRef(q, k, v, w, geo, { dropout });
-  const r = await runSdpa(q, k, v, w, s, { dropoutP: p, seed });
-  assertAllClose(r.out, ref, { atol: 2e-5, rtol: 1e-4, msg: "dropout out" });
-  assertAllClose(r.dq, rg.dq, { atol: 5e-5, rtol: 1e-4, msg: "dropout dq" });
-  assertAllClose(r.dk, rg.dk, { atol: 5e-5, rtol: 1e-4, msg: "dropout dk" });
-  assertAllClose(r.dv, rg.dv, { atol: 5e-5, rtol: 1e-4, msg: "dropout dv" });
-  // About p of the weights are dropped.
-  let dropped = 0;
-  for (let b = 0; b < bh; b++) {
-    for (let i = 0; i < 21; i++) {
-      for (let j = 0; j < 17; j++) {
-        dropped += dropout(b, i, j) === 0 ? 1 : 0;
+for (const onePass of [undefined, true]) {
+  Deno.test(`scaledDotProductAttention() dropout is reproducible and backward uses the same mask${onePass ? " (one-pass backward)" : ""}`, async () => {
+    const tiling = onePass ? { onePass } : undefined;
+    const s = { b: 1, h: 2, lq: 21, lk: 17, d: 8 };
+    const bh = 2, p = 0.3, seed = 4242;
+    const q = randn(bh * 21 * 8, 21), k = randn(bh * 17 * 8, 22), v = randn(bh * 17 * 8, 23);
+    const w = randn(bh * 21 * 8, 24);
+    const thr = Math.floor(p * 2 ** 32);
+    const dropout = (b: number, i: number, j: number) =>
+      dropoutKeep(seed, b, i, j) >= thr ? 1 / (1 - p) : 0;
+    const geo = { bh, lq: 21, lk: 17, d: 8 };
+    const ref = sdpaRef(q, k, v, geo, { dropout });
+    const rg = sdpaBackwardRef(q, k, v, w, geo, { dropout });
+    const r = await runSdpa(q, k, v, w, s, { dropoutP: p, seed, tiling });
+    assertAllClose(r.out, ref, { atol: 2e-5, rtol: 1e-4, msg: "dropout out" });
+    assertAllClose(r.dq, rg.dq, { atol: 5e-5, rtol: 1e-4, msg: "dropout dq" });
+    assertAllClose(r.dk, rg.dk, { atol: 5e-5, rtol: 1e-4, msg: "dropout dk" });
+    assertAllClose(r.dv, rg.dv, { atol: 5e-5, rtol: 1e-4, msg: "dropout dv" });
+    // About p of the weights are dropped.
+    let dropped = 0;
+    for (let b = 0; b < bh; b++) {
+      for (let i = 0; i < 21; i++) {
+        for (let j = 0; j < 17; j++) {
+          dropped += dropout(b, i, j) === 0 ? 1 : 0;
+        }
       }
     }
-  }
-  const frac = dropped / (bh * 21 * 17);
-  assert(Math.abs(frac - p) < 0.06, `dropped fraction ${frac} far from ${p}`);
-  const again = await runSdpa(q, k, v, w, s, { dropoutP: p, seed });
-  assert(maxAbs(again.out, r.out) === 0, "same seed gave a different output");
-});
+    const frac = dropped / (bh * 21 * 17);
+    assert(Math.abs(frac - p) < 0.06, `dropped fraction ${frac} far from ${p}`);
+    const again = await runSdpa(q, k, v, w, s, { dropoutP: p, seed, tiling });
+    assert(maxAbs(again.out, r.out) === 0, "same seed gave a different output");
+  });
+}
 
 Deno.test("rope2d() matches torch-ops rope_2d fixture (q, and k with rope_k_repeat)", async () => {
   const f = loadOps("rope_2d");
@@ -262,5 +297,25 @@ Deno.test("attentionChunks() keeps every lavapipe dispatch within the loop budge
       assert(next === 28672, `chunks end at ${next}`);
       assert(attentionChunks(k, 28672, Infinity).length === 1, "a GPU gets one dispatch");
     }
+  }
+});
+
+Deno.test("attentionChunks() splits the one-pass backward's keys in whole key blocks within the loop budget", () => {
+  for (const [d, lq] of [[8, 64], [96, 64], [256, 256]]) {
+    const k = attentionBackwardKernel({ d, rows: 8, block: 8, wg: 8 });
+    const chunks = attentionChunks(k, 28672, LAVAPIPE_LOOP_BUDGET, lq);
+    assert(chunks.length > 1, `d ${d}: 28672 keys fit one dispatch`);
+    let next = 0;
+    for (const [s, e] of chunks) {
+      assert(s === next && e > s, `gap or empty chunk at ${s}`);
+      assert(s % k.rows === 0, `chunk start ${s} splits a key block`);
+      // Delta pass over all queries, then per key block a sweep over the query blocks.
+      const loops = lq * k.loopsFixed + 1 +
+        Math.ceil((e - s) / k.rows) * (Math.ceil(lq / k.block) * k.loopsPerBlock + 1);
+      assert(loops <= LAVAPIPE_LOOP_BUDGET, `chunk of ${loops} loop iterations`);
+      next = e;
+    }
+    assert(next === 28672, `chunks end at ${next}`);
+    assert(attentionChunks(k, 28672, Infinity, lq).length === 1, "a GPU gets one dispatch");
   }
 });

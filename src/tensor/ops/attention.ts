@@ -1,5 +1,6 @@
 import { gpu } from "../../gpu/runtime.ts";
 import {
+  attentionBackwardKernel,
   attentionBackwardKVKernel,
   attentionBackwardQKernel,
   attentionChunks,
@@ -35,8 +36,11 @@ export interface SdpaOptions {
    * (num_k_exclude_rope). The gradient flows back through the rotation.
    */
   rope?: Omit<Rope2dOptions, "repeat" | "numExclude"> & { kRepeat?: boolean; numKExclude?: number };
-  /** Kernel tiling overrides (tests, benchmarks). @default chosen for the adapter */
-  tiling?: Pick<AttentionSpec, "rows" | "wg" | "block">;
+  /**
+   * Kernel tiling overrides (tests, benchmarks); `onePass` forces (true) or rules out (false)
+   * the one-pass backward kernel. @default chosen for the adapter and shape
+   */
+  tiling?: Pick<AttentionSpec, "rows" | "wg" | "block"> & { onePass?: boolean };
 }
 
 interface Attrs {
@@ -55,9 +59,11 @@ function dense(t: Tensor): Tensor {
 /**
  * Kernel configuration per adapter kind. Lavapipe: 8 invocations (one SIMD-8 batch) owning 8
  * rows each, streaming blocks of 8 (16 once the stream is 1024 rows or more: ~1.5x faster
- * backward at L 4096, but a longer compile that only long streams repay), 4 when a side is
- * short (less waste at the edges, faster compiles). Real GPUs: 32 invocations of 2-row tiles
- * (registers are cheap there, parallelism matters; not measured on a real GPU yet).
+ * backward at L 4096, but a longer compile that only long streams repay; also 16 for many
+ * short heads, Hiera's windows: 64 heads or more with streams of 64 to 1023, where the output's
+ * read-modify-write per block is most of the forward's cost), 4 when a side is short (less
+ * waste at the edges, faster compiles). Real GPUs: 32 invocations of 2-row tiles (registers
+ * are cheap there, parallelism matters; not measured on a real GPU yet).
  */
 function specOf(
   d: number,
@@ -65,10 +71,12 @@ function specOf(
   a: Attrs,
   owned: number,
   streamed: number,
+  heads: number,
   windowed = false,
 ): AttentionSpec {
   const cpu = gpu().isCpuAdapter;
   const t = a.tiling;
+  const long = streamed >= 1024 || (heads >= 64 && streamed >= 64);
   return {
     d,
     dv,
@@ -76,9 +84,41 @@ function specOf(
     dropout: a.dropoutP > 0,
     wg: t?.wg ?? (cpu ? 8 : 32),
     rows: t?.rows ?? (cpu ? (owned >= 64 ? 8 : 4) : 2),
-    block: t?.block ?? (streamed >= 1024 && cpu ? 16 : streamed >= 64 ? 8 : 4),
+    block: t?.block ?? (long && cpu ? 16 : streamed >= 64 ? 8 : 4),
     windowed,
   };
+}
+
+/**
+ * Tiling of the one-pass backward (one invocation per head, `attentionBackwardKernel`):
+ * lavapipe 8 heads per workgroup (one SIMD-8 batch), tiles of 8 keys x 8 queries.
+ */
+function onePassSpec(d: number, dv: number, a: Attrs, windowed: boolean): AttentionSpec {
+  const t = a.tiling;
+  return {
+    d,
+    dv,
+    mask: a.hasMask,
+    dropout: a.dropoutP > 0,
+    wg: t?.wg ?? 8,
+    rows: t?.rows ?? 8,
+    block: t?.block ?? 8,
+    windowed,
+  };
+}
+
+/**
+ * Whether the backward runs as one pass per head (`attentionBackwardKernel`) instead of the dQ
+ * and dK/dV kernels: on a CPU adapter, for many short heads (Hiera's windows: every lane and
+ * core busy with whole heads, and each tile formed once instead of twice), when one block of
+ * keys sweeping all queries fits lavapipe's loop budget. `tiling.onePass` overrides.
+ */
+function onePass(a: Attrs, bh: number, lq: number, lk: number, d: number, dv: number): boolean {
+  if (a.tiling?.onePass !== undefined) return a.tiling.onePass;
+  if (!gpu().isCpuAdapter) return false;
+  const kernel = attentionBackwardKernel(onePassSpec(d, dv, a, false));
+  const sweep = Math.ceil(lq / kernel.block) * kernel.loopsPerBlock + lq * kernel.loopsFixed;
+  return bh >= 64 && lq <= 256 && lk <= 256 && 2 * sweep <= budget();
 }
 
 function geometry(q: Tensor, k: Tensor, v: Tensor) {
@@ -113,7 +153,7 @@ function launchChunked(
   make: (windowed: boolean) => AttentionKernel,
   buffers: Tensor[],
   scalars: ReadonlySet<Tensor>,
-  sizes: { n: number; rows: number },
+  sizes: { n: number; rows: number; other?: number },
   qkv: [Tensor, Tensor, Tensor],
   a: Attrs,
   mask?: Tensor,
@@ -125,7 +165,7 @@ function launchChunked(
   const kernel = make(false);
   const [q, k, v] = qkv;
   const bh = geometry(q, k, v).bh;
-  const chunks = attentionChunks(kernel, sizes.n, budget());
+  const chunks = attentionChunks(kernel, sizes.n, budget(), sizes.other);
   chunks.forEach(([start, end], c) => {
     gpu().launch(kernel, {
       buffers: buffers.map(bindingOf),
@@ -148,7 +188,7 @@ function launchSplit(
   kernel: AttentionKernel,
   buffers: Tensor[],
   scalars: ReadonlySet<Tensor>,
-  sizes: { n: number; rows: number },
+  sizes: { n: number; rows: number; other?: number },
   qkv: [Tensor, Tensor, Tensor],
   a: Attrs,
   mask?: Tensor,
@@ -165,7 +205,7 @@ function launchSplit(
     return { tensor: t, offset: t.offset, strides: [per], inner: per };
   });
   const heads = planChunks("scaled_dot_product_attention", [bh], operands);
-  const chunks = attentionChunks(kernel, sizes.n, budget());
+  const chunks = attentionChunks(kernel, sizes.n, budget(), sizes.other);
   for (const h of heads) {
     // Window offsets are multiples of the vector width: per-head sizes are multiples of d or
     // dv, and windows start at 256-byte boundaries.
@@ -272,7 +312,7 @@ const sdpaOp: OpDef<Attrs> = {
     // Row max and sum pairs [BH·Lq, 2] (logsumexp = m + log l), kept for the backward.
     const lse = Tensor.empty([bh * lq * 2], "f32");
     if (out.size > 0) {
-      const make = (w: boolean) => attentionForwardKernel(specOf(d, dv, a, lq, lk, w));
+      const make = (w: boolean) => attentionForwardKernel(specOf(d, dv, a, lq, lk, bh, w));
       const bufs = [q, k, v, ...(mask ? [mask] : []), out, lse];
       const scalars = new Set([lse, ...(mask ? [mask] : [])]);
       launchChunked(make, bufs, scalars, { n: lk, rows: lq }, [q, k, v], a, mask);
@@ -292,12 +332,17 @@ const sdpaOp: OpDef<Attrs> = {
     const dvv = Tensor.empty(v.shape, "f32");
     const delta = Tensor.empty([bh * lq], "f32");
     const m = mask ? [mask] : [];
-    if (lq > 0 && lk > 0) {
+    if (lq > 0 && lk > 0 && onePass(a, bh, lq, lk, d, dv)) {
+      const kb = (w: boolean) => attentionBackwardKernel(onePassSpec(d, dv, a, w));
+      const bufs = [q, k, v, ...m, out, g, lse, delta, dq, dk, dvv];
       const scalars = new Set([lse, delta, ...m]);
-      const kq = (w: boolean) => attentionBackwardQKernel(specOf(d, dv, a, lq, lk, w));
+      launchChunked(kb, bufs, scalars, { n: lk, rows: lk, other: lq }, [q, k, v], a, mask);
+    } else if (lq > 0 && lk > 0) {
+      const scalars = new Set([lse, delta, ...m]);
+      const kq = (w: boolean) => attentionBackwardQKernel(specOf(d, dv, a, lq, lk, bh, w));
       const bq = [q, k, v, ...m, out, g, lse, dq, delta];
       launchChunked(kq, bq, scalars, { n: lk, rows: lq }, [q, k, v], a, mask);
-      const kk = (w: boolean) => attentionBackwardKVKernel(specOf(d, dv, a, lk, lq, w));
+      const kk = (w: boolean) => attentionBackwardKVKernel(specOf(d, dv, a, lk, lq, bh, w));
       const bk = [q, k, v, ...m, g, lse, delta, dk, dvv];
       launchChunked(kk, bk, scalars, { n: lq, rows: lk }, [q, k, v], a, mask);
     }
