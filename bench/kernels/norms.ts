@@ -11,6 +11,9 @@
  * score-like rows only in unfused paths; [32768, 512] is a memory-attention-like row (4096 queries
  * x 8 heads over 512 keys), [131072, 64] a Hiera window (8x8 = 64 tokens per window).
  *
+ * The fwd+bwd cases run through autograd, which also copies the leaf's gradient into `.grad`
+ * (one more read and write of [rows, cols] that is timed but not counted in the bytes).
+ *
  * `--case <text>` runs only the cases whose name contains the text.
  */
 import process from "node:process";

@@ -103,3 +103,13 @@ for (const form of FORMS) {
     });
   });
 }
+
+Deno.test("softmax() lane form: more rows than one dispatch dimension holds", async () => {
+  // 65535 workgroups of 8 rows = 524,280 rows in one grid row; 524,290 rows use a second one.
+  const rows = 524_290, cols = 2;
+  const x = randomArray(rows * cols, 11, -3, 3), g = randomArray(rows * cols, 12);
+  const want = ref("softmax", x, g, cols);
+  const got = await withForm("lane", () => run("softmax", x, g, [rows, cols]));
+  assertAllClose(got[0], want.y, { atol: 1e-6, rtol: 1e-5, msg: "y" });
+  assertAllClose(got[1], want.dx, { atol: 1e-5, rtol: 1e-5, msg: "dx" });
+});
