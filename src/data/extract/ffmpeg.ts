@@ -30,29 +30,41 @@ export function ffprobePath(): string {
 }
 
 /**
+ * Runs `program` to completion with its output captured. A program that cannot start (not
+ * installed, not executable) is a setup problem, not a bad video: the error says how to fix it.
+ */
+async function runTool(
+  program: string,
+  envVar: string,
+  args: string[],
+): Promise<Deno.CommandOutput> {
+  try {
+    return await new Deno.Command(program, {
+      args,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    })
+      .output();
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw new FfmpegError(
+      program,
+      why,
+      `Cannot run "${program}": ${why}. Install ffmpeg (Debian: apt-get install ffmpeg) or set ` +
+        `${envVar} to its path`,
+    );
+  }
+}
+
+/**
  * The first line of `ffmpeg -version` (e.g. `ffmpeg version 5.1.9-0+deb12u1 ...`), so logs and
  * cache keys can name the decoder that produced the frames.
  *
  * @throws {FfmpegError} when ffmpeg is not installed or does not run.
  */
 export async function ffmpegVersion(): Promise<string> {
-  let out: Deno.CommandOutput;
-  try {
-    out = await new Deno.Command(ffmpegPath(), {
-      args: ["-hide_banner", "-version"],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-  } catch (e) {
-    throw new FfmpegError(
-      ffmpegPath(),
-      e instanceof Error ? e.message : String(e),
-      `Cannot run "${ffmpegPath()}": ${
-        e instanceof Error ? e.message : String(e)
-      }. Install ffmpeg (Debian: apt-get install ffmpeg) or set FFMPEG to its path`,
-    );
-  }
+  const out = await runTool(ffmpegPath(), "FFMPEG", ["-hide_banner", "-version"]);
   const text = new TextDecoder().decode(out.stdout);
   if (!out.success) {
     throw new FfmpegError(ffmpegPath(), lastLines(new TextDecoder().decode(out.stderr)));
@@ -78,31 +90,18 @@ export interface VideoInfo {
  * @throws {FfmpegError} with ffprobe's reason when the file is not a readable video.
  */
 export async function probeVideo(path: string): Promise<VideoInfo> {
-  let out: Deno.CommandOutput;
-  try {
-    out = await new Deno.Command(ffprobePath(), {
-      args: [
-        "-v",
-        "error",
-        "-select_streams",
-        "v:0",
-        "-show_entries",
-        "stream=width,height,nb_frames,avg_frame_rate,duration,codec_name:" +
-        "stream_side_data=rotation:format=duration",
-        "-of",
-        "json",
-        path,
-      ],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-  } catch (e) {
-    throw new FfmpegError(
-      path,
-      `cannot run "${ffprobePath()}": ${e instanceof Error ? e.message : String(e)}`,
-    );
-  }
+  const out = await runTool(ffprobePath(), "FFPROBE", [
+    "-v",
+    "error",
+    "-select_streams",
+    "v:0",
+    "-show_entries",
+    "stream=width,height,nb_frames,avg_frame_rate,duration,codec_name:" +
+    "stream_side_data=rotation:format=duration",
+    "-of",
+    "json",
+    path,
+  ]);
   const err = new TextDecoder().decode(out.stderr);
   if (!out.success) throw new FfmpegError(path, lastLines(err) || `ffprobe exit ${out.code}`);
   // deno-lint-ignore no-explicit-any
