@@ -5,7 +5,9 @@
  * sums over the last dim and over rows), each as GB/s of its compulsory traffic (every input read
  * once, every output written once) and as the ratio to an elementwise add moving the same bytes,
  * timed round-robin in the same run. On a CPU adapter (lavapipe runs in this process) times are
- * process CPU time / cores, minimum over trials (wall time is noise on a shared machine).
+ * process CPU time / cores, minimum over trials (wall time is noise on a shared machine), and
+ * every case is also timed in the GPU's workgroup form (`workgroup_form_*`: the kernels as they
+ * were before the CPU-adapter lane form) in the same round robin.
  *
  * Softmax shapes: SAM 2's attention is fused (no score matrix), so standalone softmax runs on
  * score-like rows only in unfused paths; [32768, 512] is a memory-attention-like row (4096 queries
@@ -18,6 +20,7 @@
  */
 import process from "node:process";
 import { gpu } from "../../src/gpu/mod.ts";
+import { forceReduceForm } from "../../src/kernels/reduce_form.ts";
 import {
   add,
   backward,
@@ -185,17 +188,33 @@ benchCase({
       // Baseline: an elementwise add (reads 2, writes 1) moving the same bytes.
       const addN = Math.max(4, Math.round(c.bytes / 12 / 4) * 4);
       const a = randTensor([addN], 20), b = randTensor([addN], 21);
-      const [t, ta] = await timeRoundRobin([() => c.run(ins), () => void add(a, b)], trials);
+      // On a CPU adapter also the GPU's workgroup form (the kernels before the lane form).
+      const other = gpu().isCpuAdapter
+        ? [() => {
+          forceReduceForm("workgroup");
+          try {
+            c.run(ins);
+          } finally {
+            forceReduceForm(null);
+          }
+        }]
+        : [];
+      const [t, ta, tw] = await timeRoundRobin(
+        [() => c.run(ins), () => void add(a, b), ...other],
+        trials,
+      );
       const rate = c.bytes / t / 1e9, addRate = (12 * addN) / ta / 1e9;
-      out.push({
-        name: c.name,
-        metrics: {
-          ms: +(t * 1e3).toFixed(2),
-          gbps: +rate.toFixed(3),
-          add_gbps: +addRate.toFixed(3),
-          over_add_rate: +(rate / addRate).toFixed(2),
-        },
-      });
+      const metrics: BenchResult["metrics"] = {
+        ms: +(t * 1e3).toFixed(2),
+        gbps: +rate.toFixed(3),
+        add_gbps: +addRate.toFixed(3),
+        over_add_rate: +(rate / addRate).toFixed(2),
+      };
+      if (tw !== undefined) {
+        metrics.workgroup_form_ms = +(tw * 1e3).toFixed(2);
+        metrics.workgroup_form_over_add_rate = +((c.bytes / tw / 1e9) / addRate).toFixed(2);
+      }
+      out.push({ name: c.name, metrics });
       [...ins, a, b].forEach((x) => x.dispose());
     }
     return out;
