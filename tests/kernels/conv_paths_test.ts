@@ -122,7 +122,7 @@ Deno.test("conv2d() runs each kernel path in both the cpu and gpu configurations
             const tb = T.tensor(Float32Array.from(b), [b.length], { requiresGrad: true });
             const y = conv2d(tx, tw, tb, c.geo);
             y.backward({ grad: T.tensor(Float32Array.from(gout), y.shape) });
-            return { y, gx: tx.grad!, gw: tw.grad! };
+            return { y, gx: tx.grad!, gw: tw.grad!, gb: tb.grad! };
           }))
       );
       for (const want of c[config]) {
@@ -132,7 +132,7 @@ Deno.test("conv2d() runs each kernel path in both the cpu and gpu configurations
       assertAllClose(await result.y.toArray(), ref.data, { ...FWD, msg: `${msg} forward` });
       assertAllClose(await result.gx.toArray(), gr.gx.data, { ...GRAD, msg: `${msg} grad x` });
       assertAllClose(await result.gw.toArray(), gr.gw.data, { ...GRAD, msg: `${msg} grad w` });
-      [result.y, result.gx, result.gw].forEach((t) => t.dispose());
+      [result.y, result.gx, result.gw, result.gb].forEach((t) => t.dispose());
     }
   }
 });
