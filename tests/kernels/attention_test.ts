@@ -131,8 +131,8 @@ const cases: { name: string; s: Shape; mask?: "shared" | "head"; opts?: SdpaOpti
   // The one-pass backward (one invocation per head: dQ, dK and dV in one kernel), forced, and
   // chosen by default for many short heads on a CPU adapter (Hiera's windows).
   {
-    name: "one-pass d96 windows, mask per head",
-    s: { b: 2, h: 3, lq: 19, lk: 21, d: 96 },
+    name: "one-pass d96 windows (16-key tiles, partial), mask per head",
+    s: { b: 2, h: 3, lq: 19, lk: 70, d: 96 },
     mask: "head",
     opts: { tiling: { onePass: true } },
   },
