@@ -7,9 +7,11 @@ import { LANE_WG } from "./reduce_form.ts";
  * must be multiples of 4). Uniforms as `norm2dUniforms`, plus the number of runs at index 7 for
  * the parameter gradients (`norm2dLaneUniforms`).
  *
- * - forward: one invocation per four pixels, walking the channels (stride H*W) once for the
- *   sum and sum of squares of x - x[channel 0] (shifted: the biased variance does not cancel
- *   when |mean| >> std), once to write y; writes mean and rstd. Grid `laneWorkgroups(N*H*W/4)`.
+ * - forward: one invocation per `px` vec4s of neighbouring pixels (named registers; H*W must be
+ *   a multiple of 4 px), walking the channels (stride H*W) once for the sum and sum of squares
+ *   of x - x[channel 0] (shifted: the biased variance does not cancel when |mean| >> std), once
+ *   to write y; each weight/bias load serves all 4 px pixels. Writes mean and rstd. Grid
+ *   `laneWorkgroups(N*H*W/(4 px))`.
  * - input grad: the same walk for sum(g w) and sum(g w (x - mean)), then writes gx.
  * - param grad: one invocation per (channel, run of pixels): partial sums of g (x - mean) rstd
  *   and g into [C, runs] arrays that the caller sums over runs. Grid `laneWorkgroups(C * runs)`.
@@ -39,17 +41,23 @@ const MAIN = `@compute @workgroup_size(${LANE_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let item = (wid.x + wid.y * 65535u) * ${LANE_WG}u + lid;`;
 
-/** A LayerNorm2d lane-form kernel (see `Norm2dLanePass` for bindings' meaning). */
-export function norm2dLaneKernel(pass: Norm2dLanePass): KernelSource {
-  return memoKernel(`norm2dLaneKernel:${pass}`, () => build(pass));
+/**
+ * A LayerNorm2d lane-form kernel (see `Norm2dLanePass`); `px` vec4s of pixels per invocation
+ * for the forward and input gradient (1, 2 or 4; ignored by the parameter gradient).
+ */
+export function norm2dLaneKernel(pass: Norm2dLanePass, px = 1): KernelSource {
+  return memoKernel(`norm2dLaneKernel:${pass}:${px}`, () => build(pass, px));
 }
 
-function build(pass: Norm2dLanePass): KernelSource {
+function build(pass: Norm2dLanePass, px: number): KernelSource {
   const V = "vec4<f32>";
+  const js = Array.from({ length: px }, (_, j) => j);
+  const each = (f: (j: number) => string, sep = "\n  ") => js.map(f).join(sep);
   const pixel = `
   let hw4 = u.HW / 4u;
-  if (item >= u.N * hw4) { return; }
-  let base = (item / hw4) * u.C * hw4 + item % hw4;
+  let hwp = hw4 / ${px}u;
+  if (item >= u.N * hwp) { return; }
+  let base = (item / hwp) * u.C * hw4 + (item % hwp) * ${px}u;
   let xo = u.xOff / 4u + base;`;
   let code: string;
   let bindings: ("read" | "write" | "uniform")[];
@@ -64,23 +72,36 @@ function build(pass: Norm2dLanePass): KernelSource {
 @group(0) @binding(5) var<storage, read> b: array<f32>;
 @group(0) @binding(6) var<uniform> u: U;
 ${MAIN}${pixel}
-  let k = x[xo];
-  var s = ${V}(0.0);
-  var q = ${V}(0.0);
+  ${each((j) => `let k${j} = x[xo + ${j}u];\n  var s${j} = ${V}(0.0);\n  var q${j} = ${V}(0.0);`)}
   for (var c = 0u; c < u.C; c++) {
-    let d = x[xo + c * hw4] - k;
-    s += d;
-    q += d * d;
+    let o = xo + c * hw4;
+    ${
+      each(
+        (j) =>
+          `let d${j} = x[o + ${j}u] - k${j};\n    s${j} += d${j};\n    q${j} += d${j} * d${j};`,
+        "\n    ",
+      )
+    }
   }
   let cf = f32(u.C);
-  let dm = s / cf;
-  let mu = k + dm;
-  let r = inverseSqrt(max(q / cf - dm * dm, ${V}(0.0)) + u.eps);
+  ${
+      each((j) =>
+        `let dm${j} = s${j} / cf;\n  let mu${j} = k${j} + dm${j};\n  ` +
+        `let r${j} = inverseSqrt(max(q${j} / cf - dm${j} * dm${j}, ${V}(0.0)) + u.eps);`
+      )
+    }
   for (var c = 0u; c < u.C; c++) {
-    y[base + c * hw4] = (x[xo + c * hw4] - mu) * r * w[c] + b[c];
+    let wc = w[c];
+    let bc = b[c];
+    let o = c * hw4;
+    ${
+      each(
+        (j) => `y[base + o + ${j}u] = (x[xo + o + ${j}u] - mu${j}) * (r${j} * wc) + bc;`,
+        "\n    ",
+      )
+    }
   }
-  mean[item] = mu;
-  rstd[item] = r;
+  ${each((j) => `mean[item * ${px}u + ${j}u] = mu${j};\n  rstd[item * ${px}u + ${j}u] = r${j};`)}
 }
 `;
     bindings = ["write", "write", "write", "read", "read", "read", "uniform"];
@@ -96,21 +117,31 @@ ${MAIN}${pixel}
 @group(0) @binding(6) var<uniform> u: U;
 ${MAIN}${pixel}
   let go = u.gOff / 4u + base;
-  let m = mean[item];
-  let r = rstd[item];
-  var s1 = ${V}(0.0);
-  var s2 = ${V}(0.0);
+  ${
+      each((j) =>
+        `let m${j} = mean[item * ${px}u + ${j}u];\n  let r${j} = rstd[item * ${px}u + ${j}u];\n  ` +
+        `var s1${j} = ${V}(0.0);\n  var s2${j} = ${V}(0.0);`
+      )
+    }
   for (var c = 0u; c < u.C; c++) {
-    let gh = g[go + c * hw4] * w[c];
-    s1 += gh;
-    s2 += gh * (x[xo + c * hw4] - m);
+    let wc = w[c];
+    let o = c * hw4;
+    ${
+      each((j) =>
+        `let gh${j} = g[go + o + ${j}u] * wc;\n    s1${j} += gh${j};\n    ` +
+        `s2${j} += gh${j} * (x[xo + o + ${j}u] - m${j});`, "\n    ")
+    }
   }
   let cf = f32(u.C);
-  let m1 = s1 / cf;
-  let m2 = s2 * r * r / cf;
+  ${each((j) => `let m1${j} = s1${j} / cf;\n  let m2${j} = s2${j} * r${j} * r${j} / cf;`)}
   for (var c = 0u; c < u.C; c++) {
-    let gh = g[go + c * hw4] * w[c];
-    gx[base + c * hw4] = r * (gh - m1) - (x[xo + c * hw4] - m) * (r * m2);
+    let wc = w[c];
+    let o = c * hw4;
+    ${
+      each((j) =>
+        `gx[base + o + ${j}u] = r${j} * (g[go + o + ${j}u] * wc - m1${j}) - ` +
+        `(x[xo + o + ${j}u] - m${j}) * (r${j} * m2${j});`, "\n    ")
+    }
   }
 }
 `;
@@ -148,7 +179,7 @@ ${MAIN}
     bindings = ["write", "write", "read", "read", "read", "read", "uniform"];
   }
   return {
-    label: `layer_norm2d[${pass},lane,vec4]`,
+    label: `layer_norm2d[${pass},lane,vec4${pass === "paramGrad" ? "" : `,px${px}`}]`,
     code,
     bindings,
     workgroupSize: [LANE_WG, 1, 1],
