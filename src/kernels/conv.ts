@@ -15,7 +15,8 @@
  *   strided ones through `conv2dInputGradRowKernel` (one W-phase per workgroup: only the taps
  *   that reach a pixel run), `conv2dInputGradKernel` beyond its grid limits;
  * - w-shaped partial sums from y- and x-shaped data (both ops' weight gradient):
- *   `conv2dWeightGradKernel`, `depthwiseWeightGradRowsKernel` (CPU adapters: a lane per channel
+ *   `conv2dWeightGradKernel` (`conv2dWeightGradWideKernel` on CPU adapters: 2 vec4 columns per
+ *   lane), `depthwiseWeightGradRowsKernel` (CPU adapters: a lane per channel
  *   owns every tap, each input row window loaded once for all kernel rows) /
  *   `depthwiseWeightGradKernel`, summed over splits by `splitSumKernel`; bias gradients by
  *   `channelSumKernel`.

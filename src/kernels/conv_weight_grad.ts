@@ -84,23 +84,125 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 }
 
 /**
- * Splits and workgroups of `conv2dWeightGradKernel`: enough splits that about `target`
- * invocations run (lavapipe: a few hundred keep 2 cores x 8 lanes busy; a real GPU wants
- * thousands), each split at least `minPixels` long.
+ * Splits and workgroups of `conv2dWeightGradKernel` with `vc` vec4 columns per lane: enough
+ * splits that about `target` invocations run (lavapipe: a few hundred keep 2 cores x 8 lanes busy;
+ * a real GPU wants thousands), each split at least `minPixels` long and at most 65535 (llvmpipe
+ * ends a loop after 65535 iterations).
  */
 export function conv2dWeightGradTiling(
   s: ConvShape,
   tm: number,
   target = 512,
   minPixels = 256,
+  vc = 1,
 ): { splits: number; pixelsPerSplit: number; grid: [number, number, number] } {
   const K = (s.c / s.groups) * s.kh * s.kw;
-  const gx = Math.ceil(K / (4 * CONV_WG));
+  const gx = Math.ceil(K / (4 * vc * CONV_WG));
   const gz = Math.ceil(s.o / s.groups / tm) * s.groups;
   const base = gx * CONV_WG * gz;
   const P = s.n * s.oh * s.ow;
-  const want = Math.max(1, Math.min(Math.ceil(target / base), Math.floor(P / minPixels), 65535));
+  const want = Math.max(
+    1,
+    Math.ceil(P / 65535),
+    Math.min(Math.ceil(target / base), Math.floor(P / minPixels), 65535),
+  );
   const pixelsPerSplit = Math.ceil(P / want);
   const splits = Math.ceil(P / pixelsPerSplit);
   return { splits, pixelsPerSplit, grid: [gx, splits, gz] };
+}
+
+/**
+ * `conv2dWeightGradKernel`'s CPU-adapter form with `vc` vec4s of columns per lane (named
+ * registers): each pixel's `tm` uniform y loads feed tm*vc vec4 FMAs instead of tm, and the pixel
+ * bookkeeping is shared by 4*vc columns. Same bindings, uniforms and splits; dispatch
+ * `conv2dWeightGradTiling(s, tm, target, minPixels, vc)`.
+ */
+export function conv2dWeightGradWideKernel(spec: { tm: number; vc: number }): KernelSource {
+  const tm = Math.max(1, Math.floor(spec.tm)), vc = Math.max(1, Math.floor(spec.vc));
+  const cols = Array.from(
+    { length: vc },
+    (_, v) =>
+      `let kv${v} = vec4<i32>(k0 + ${4 * v}) + vec4<i32>(0, 1, 2, 3);
+  let kok${v} = kv${v} < vec4<i32>(K);
+  let kc${v} = min(kv${v}, vec4<i32>(K - 1));
+  let xcoff${v} = (g * u.CG + kc${v} / KK) * HW + u.xOff;
+  let dh${v} = ((kc${v} % KK) / u.KW) * u.DH - u.PH;
+  let dw${v} = (kc${v} % u.KW) * u.DW - u.PW;`,
+  ).join("\n  ");
+  const gathers = Array.from({ length: vc }, (_, v) =>
+    `let ih${v} = oh * u.SH + dh${v};
+    let iw${v} = ow * u.SW + dw${v};
+    let ok${v} = kok${v} & (ih${v} >= vec4<i32>(0)) & (ih${v} < vec4<i32>(u.H)) &
+      (iw${v} >= vec4<i32>(0)) & (iw${v} < vec4<i32>(u.W));
+    let idx${v} = select(vec4<i32>(0), ih${v} * u.W + iw${v}, ok${v}) + xcoff${v} + xn;
+    let xv${v} = select(vec4<f32>(0.0),
+      vec4<f32>(x[idx${v}.x], x[idx${v}.y], x[idx${v}.z], x[idx${v}.w]), ok${v});`).join(
+      "\n    ",
+    );
+  const fmas = Array.from(
+    { length: tm },
+    (_, i) =>
+      `{\nlet yv = vec4<f32>(y[yb + min(${i}, olast) * OHW]);\n${
+        Array.from(
+          { length: vc },
+          (_, v) => `acc${i * vc + v} = fma(yv, xv${v}, acc${i * vc + v});`,
+        ).join("\n")
+      }\n}`,
+  ).join("\n");
+  const stores = Array.from({ length: tm }, (_, i) =>
+    `loop {
+    let ol = ol0 + ${i};
+    if (ol >= u.OG) { break; }
+    let base = (sp * u.O + g * u.OG + ol) * K;
+    ${
+      Array.from({ length: vc }, (_, v) =>
+        `for (var j = 0; j < 4; j++) {
+      if (k0 + ${4 * v} + j < K) { part[base + k0 + ${4 * v} + j] = acc${i * vc + v}[j]; }
+    }`).join("\n    ")
+    }
+    break;
+  }`).join("\n  ");
+  const code = `${convHeader("part: array<f32>", ["y: array<f32>", "x: array<f32>"])}
+@compute @workgroup_size(${CONV_WG}, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let KK = u.KH * u.KW;
+  let K = u.CG * KK;
+  let OT = (u.OG + ${tm - 1}) / ${tm};
+  let sp = i32(wid.y);
+  let g = i32(wid.z) / OT;
+  let ol0 = (i32(wid.z) % OT) * ${tm};
+  let k0 = (i32(wid.x) * ${CONV_WG} + i32(lid.x)) * ${4 * vc};
+  let HW = u.H * u.W;
+  ${cols}
+  let OHW = u.OH * u.OW;
+  let P = u.N * OHW;
+  let pBeg = sp * u.e0;
+  let pEnd = min(P, pBeg + u.e0);
+  ${Array.from({ length: tm * vc }, (_, i) => `var acc${i} = vec4<f32>(0.0);`).join("\n  ")}
+  var n = pBeg / OHW;
+  var q = pBeg % OHW;
+  var oh = q / u.OW;
+  var ow = q % u.OW;
+  let olast = u.OG - 1 - ol0;
+  for (var pp = pBeg; pp < pEnd; pp++) {
+    let xn = n * u.C * HW;
+    ${gathers}
+    let yb = u.yOff + (n * u.O + g * u.OG + ol0) * OHW + oh * u.OW + ow;
+${fmas}
+    ow++;
+    if (ow == u.OW) {
+      ow = 0;
+      oh++;
+      if (oh == u.OH) { oh = 0; n++; }
+    }
+  }
+  ${stores}
+}
+`;
+  return {
+    label: `conv2d_weight_grad_wide[tm${tm},vc${vc}]`,
+    code,
+    bindings: convBindingKinds(2),
+    workgroupSize: [CONV_WG, 1, 1],
+  };
 }

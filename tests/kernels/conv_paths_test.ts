@@ -10,6 +10,11 @@ import * as T from "../../src/tensor/mod.ts";
 import { gpu } from "../../src/gpu/mod.ts";
 import { conv2d } from "../../src/tensor/ops/conv2d.ts";
 import { withConvConfig } from "../../src/tensor/ops/_conv_launch.ts";
+import {
+  conv2dWeightGradTiling,
+  type ConvShape,
+  depthwiseWeightGradRowsTiling,
+} from "../../src/kernels/conv.ts";
 import { conv2dBackwardRef, conv2dRef, type ConvGeometry } from "../reference/conv.ts";
 import { initGpu } from "../tensor/_util.ts";
 import { randomArray } from "./_spatial_fixtures.ts";
@@ -75,8 +80,8 @@ const CASES: PathCase[] = [
     x: [2, 5, 13, 11],
     w: [19, 5, 3, 3],
     geo: geo([2, 2], [1, 1]),
-    cpu: ["conv2d_forward_strided[tm16,vp1,sw2,kw3,dw1,bias]"],
-    gpu: ["conv2d_forward[tm8,bias]"],
+    cpu: ["conv2d_forward_strided[tm16,vp1,sw2,kw3,dw1,bias]", "conv2d_weight_grad_wide[tm16,vc2]"],
+    gpu: ["conv2d_forward[tm8,bias]", "conv2d_weight_grad[tm8]"],
   },
   {
     name: "3x3 s2 p1 on a wide odd row (two vec4s per lane, tail), 3->7 channels",
@@ -99,8 +104,8 @@ const CASES: PathCase[] = [
     x: [2, 4, 7, 9],
     w: [17, 4, 3, 3],
     geo: geo([1, 1], [1, 1]),
-    cpu: ["conv2d_forward_row[tm16,vp1,bias,named]"],
-    gpu: ["conv2d_forward_row[tm8,vp1,bias]"],
+    cpu: ["conv2d_forward_row[tm16,vp1,bias,named]", "conv2d_weight_grad_wide[tm16,vc2]"],
+    gpu: ["conv2d_forward_row[tm8,vp1,bias]", "conv2d_weight_grad[tm8]"],
   },
 ];
 
@@ -135,4 +140,30 @@ Deno.test("conv2d() runs each kernel path in both the cpu and gpu configurations
       [result.y, result.gx, result.gw, result.gb].forEach((t) => t.dispose());
     }
   }
+});
+
+Deno.test("weight-gradient tilings keep every split within llvmpipe's 65535-iteration loop cap", () => {
+  // 3x3 64->64 at 256x256: 65536 pixels and enough invocations without splitting.
+  const s: ConvShape = {
+    n: 1,
+    c: 64,
+    h: 256,
+    w: 256,
+    o: 64,
+    oh: 256,
+    ow: 256,
+    groups: 1,
+    kh: 3,
+    kw: 3,
+    stride: [1, 1],
+    padding: [1, 1],
+    dilation: [1, 1],
+  };
+  for (const vc of [1, 2]) {
+    const t = conv2dWeightGradTiling(s, 16, undefined, undefined, vc);
+    assert(t.pixelsPerSplit <= 65535, `vc ${vc}: ${t.pixelsPerSplit} pixels per split`);
+    assert(t.splits * t.pixelsPerSplit >= 65536, `vc ${vc}: splits cover every pixel`);
+  }
+  const d = depthwiseWeightGradRowsTiling({ ...s, n: 300, c: 8, o: 8, groups: 8 });
+  assert(d.rowsPerSplit <= 65535 && d.splits * d.rowsPerSplit >= 300 * 256, "depthwise rows");
 });
