@@ -18,6 +18,11 @@ export interface LayerNormSpec {
    * be multiples of 4). @default false
    */
   vec4?: boolean;
+  /**
+   * Lane form only: rows each invocation owns (named registers; one weight / bias load serves
+   * them all); grid `laneWorkgroups(ceil(rows / rowsPerLane))`. @default 1
+   */
+  rowsPerLane?: number;
 }
 
 /**
@@ -185,60 +190,96 @@ function buildLaneKernel(spec: LayerNormSpec): KernelSource {
   const offs = names.slice(0, n).map((v, k) =>
     `let ${v} = u.o[${k >> 2}][${k & 3}]${isStat(v) || !v4 ? "" : " / 4u"};`
   ).join("\n  ");
-  const wv = (i: string) => aff ? ` * w[oW + ${i}]` : "";
+  // P rows per invocation in named registers (suffix j): one weight / bias load serves all P.
+  const P = spec.rowsPerLane ?? 1;
+  const js = Array.from({ length: P }, (_, j) => j);
+  const each = (f: (j: number) => string, sep = "\n  ") => js.map(f).join(sep);
+  const inner = (f: (j: number) => string) => each(f, "\n    ");
+  const wv = aff ? " * wi" : "";
+  const wload = aff ? "let wi = w[oW + i];" : "";
   const body = fwd
     ? `
-  let k = x[oX + base]${v4 ? ".x" : ""};
-  var s = ${V}(0.0);
-  var q = ${V}(0.0);
+  ${
+      each((j) =>
+        `let k${j} = x[oX + b${j}]${
+          v4 ? ".x" : ""
+        };\n  var s${j} = ${V}(0.0);\n  var q${j} = ${V}(0.0);`
+      )
+    }
   for (var i = 0u; i < nv; i++) {
-    let d = x[oX + base + i] - k;
-    s += d;
-    q += d * d;
+    ${
+      inner((j) =>
+        `let d${j} = x[oX + b${j} + i] - k${j};\n    s${j} += d${j};\n    q${j} += d${j} * d${j};`
+      )
+    }
   }
   let c = f32(u.cols);
-  let dm = ${hsum("s")} / c;
-  let mu = k + dm;
-  let r = inverseSqrt(max(${hsum("q")} / c - dm * dm, 0.0) + u.eps);
+  ${
+      each((j) =>
+        `let dm${j} = ${hsum(`s${j}`)} / c;\n  let mu${j} = k${j} + dm${j};\n  ` +
+        `let r${j} = inverseSqrt(max(${hsum(`q${j}`)} / c - dm${j} * dm${j}, 0.0) + u.eps);`
+      )
+    }
   for (var i = 0u; i < nv; i++) {
-    y[oY + base + i] = (x[oX + base + i] - mu) * r${wv("i")}${aff ? " + bias[oB + i]" : ""};
+    ${wload}
+    ${aff ? "let bi = bias[oB + i];" : ""}
+    ${
+      inner((j) =>
+        `y[oY + b${j} + i] = (x[oX + b${j} + i] - mu${j}) * r${j}${wv}${aff ? " + bi" : ""};`
+      )
+    }
   }
-  mean[oM + row] = mu;
-  rstd[oR + row] = r;`
+  ${each((j) => `mean[oM + row${j}] = mu${j};\n  rstd[oR + row${j}] = r${j};`)}`
     : `
-  let mu = mean[oM + row];
-  let r = rstd[oR + row];
-  var s1 = ${V}(0.0);
-  var s2 = ${V}(0.0);
+  ${
+      each((j) =>
+        `let mu${j} = mean[oM + row${j}];\n  let r${j} = rstd[oR + row${j}];\n  ` +
+        `var s1${j} = ${V}(0.0);\n  var s2${j} = ${V}(0.0);`
+      )
+    }
   for (var i = 0u; i < nv; i++) {
-    let gw = g[oG + base + i]${wv("i")};
-    s1 += gw;
-    s2 += gw * (x[oX + base + i] - mu);
+    ${wload}
+    ${
+      inner((j) =>
+        `let gw${j} = g[oG + b${j} + i]${wv};\n    s1${j} += gw${j};\n    ` +
+        `s2${j} += gw${j} * (x[oX + b${j} + i] - mu${j});`
+      )
+    }
   }
   let c = f32(u.cols);
-  let m1 = ${hsum("s1")} / c;
-  let m2 = ${hsum("s2")} * r * r / c;
+  ${
+      each((j) =>
+        `let m1${j} = ${hsum(`s1${j}`)} / c;\n  let m2${j} = ${hsum(`s2${j}`)} * r${j} * r${j} / c;`
+      )
+    }
   for (var i = 0u; i < nv; i++) {
-    let gw = g[oG + base + i]${wv("i")};
-    dx[oD + base + i] = r * (gw - m1) - (x[oX + base + i] - mu) * (r * m2);
+    ${wload}
+    ${
+      inner((j) =>
+        `dx[oD + b${j} + i] = r${j} * (g[oG + b${j} + i]${wv} - m1${j}) - ` +
+        `(x[oX + b${j} + i] - mu${j}) * (r${j} * m2${j});`
+      )
+    }
   }`;
+  // Rows past the end (rows not a multiple of P) repeat the last row: the same invocation
+  // writes the same values twice, nothing else touches them.
   const code = `
 struct U { rows: u32, cols: u32, eps: f32, p0: u32, o: array<vec4<u32>, 2> };
 ${decl.join("\n")}
 @group(0) @binding(${n}) var<uniform> u: U;
 @compute @workgroup_size(${LANE_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row = (wid.x + wid.y * 65535u) * ${LANE_WG}u + lid;
-  if (row >= u.rows) { return; }
+  let first = ((wid.x + wid.y * 65535u) * ${LANE_WG}u + lid) * ${P}u;
+  if (first >= u.rows) { return; }
   let nv = u.cols / ${W}u;
-  let base = row * nv;
+  ${each((j) => `let row${j} = min(first + ${j}u, u.rows - 1u);\n  let b${j} = row${j} * nv;`)}
   ${offs}
   ${body}
 }
 `;
   const outs = fwd ? 3 : 1;
   return {
-    label: `layer_norm[${spec.pass}${aff ? ",affine" : ""},lane${v4 ? ",vec4" : ""}]`,
+    label: `layer_norm[${spec.pass}${aff ? ",affine" : ""},lane${v4 ? ",vec4" : ""},rows${P}]`,
     code,
     bindings: [
       ...Array.from({ length: n }, (_, i) => i < outs ? "write" as const : "read" as const),

@@ -53,15 +53,25 @@ function launchRows(
   for (const c of chunks) {
     const vec4 = lane && cols % 4 === 0 &&
       c.offsets.every((o, k) => parts[k][1] === "stat" || o % 4 === 0);
-    const kernel = layerNormKernel(lane ? { ...spec, form: "lane", vec4 } : spec);
+    const rowsPerLane = spec.affine ? LN_ROWS : 1;
+    const kernel = layerNormKernel(lane ? { ...spec, form: "lane", vec4, rowsPerLane } : spec);
     gpu().launch(kernel, {
       buffers: c.bindings,
       uniforms: layerNormUniforms(c.shape[0], cols, eps, c.offsets),
-      workgroups: lane ? laneWorkgroups(c.shape[0]) : rowWorkgroups(c.shape[0]),
+      workgroups: lane
+        ? laneWorkgroups(Math.ceil(c.shape[0] / rowsPerLane))
+        : rowWorkgroups(c.shape[0]),
     });
   }
 }
 
+/**
+ * Rows one lane-form invocation owns when there is a weight (each weight / bias load serves them
+ * all). lavapipe [32768, 256], same-run ratios to an add: forward 1 -> 2 -> 4 rows 1.3x -> 1.8x
+ * -> 2.0x, forward + dx 0.55x -> 0.63x -> 0.69x (8 rows: noisy, not clearly better, longer
+ * kernels).
+ */
+const LN_ROWS = 4;
 /** Whether the layer-norm kernels take the lane form (CPU adapters; rows under the loop cap). */
 function laneForm(cols: number): boolean {
   return reduceFormFor(gpu().isCpuAdapter) === "lane" && cols <= LANE_MAX_LOOP;
