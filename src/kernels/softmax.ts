@@ -15,6 +15,11 @@ export interface SoftmaxSpec {
   form?: ReduceForm;
   /** Lane form only: rows read as vec4 (cols and every offset multiples of 4). @default false */
   vec4?: boolean;
+  /**
+   * Lane form only: rows each invocation owns (named registers); grid
+   * `laneWorkgroups(ceil(rows / rowsPerLane))`. @default 1
+   */
+  rowsPerLane?: number;
 }
 
 /**
@@ -119,32 +124,43 @@ function buildLaneKernel(spec: SoftmaxSpec): KernelSource {
   const V = v4 ? "vec4<f32>" : "f32";
   const hsum = (e: string) => v4 ? `dot(${e}, vec4<f32>(1.0))` : e;
   const hmax = (e: string) => v4 ? `max(max(${e}.x, ${e}.y), max(${e}.z, ${e}.w))` : e;
-  const A = "a[oA + base + i]", B = "b[oB + base + i]";
+  // P rows per invocation in named registers (suffix j), independent work in every iteration.
+  const P = spec.rowsPerLane ?? 1;
+  const js = Array.from({ length: P }, (_, j) => j);
+  const each = (f: (j: number) => string, sep = "\n  ") => js.map(f).join(sep);
+  const inner = (f: (j: number) => string) => each(f, "\n    ");
+  const A = (j: number) => `a[oA + b${j} + i]`, B = (j: number) => `b[oB + b${j} + i]`;
+  const loop = (f: (j: number) => string) =>
+    `for (var i = 0u; i < nv; i++) {\n    ${inner(f)}\n  }`;
   const body = fwd
     ? `
-  var m = ${V}(-3.4028235e38);
-  for (var i = 0u; i < nv; i++) { m = max(m, ${A}); }
-  let rowMax = ${hmax("m")};
-  var s = ${V}(0.0);
-  for (var i = 0u; i < nv; i++) { s += exp(${A} - rowMax); }
-  let total = ${hsum("s")};
+  ${each((j) => `var m${j} = ${V}(-3.4028235e38);`)}
+  ${loop((j) => `m${j} = max(m${j}, ${A(j)});`)}
+  ${each((j) => `let rowMax${j} = ${hmax(`m${j}`)};\n  var s${j} = ${V}(0.0);`)}
+  ${loop((j) => `s${j} += exp(${A(j)} - rowMax${j});`)}
   ${
       spec.kind === "softmax"
-        ? `let inv = 1.0 / total;
-  for (var i = 0u; i < nv; i++) { out[oO + base + i] = exp(${A} - rowMax) * inv; }`
-        : `let lse = rowMax + log(total);
-  for (var i = 0u; i < nv; i++) { out[oO + base + i] = ${A} - lse; }`
+        ? `${each((j) => `let inv${j} = 1.0 / ${hsum(`s${j}`)};`)}
+  ${loop((j) => `out[oO + b${j} + i] = exp(${A(j)} - rowMax${j}) * inv${j};`)}`
+        : `${each((j) => `let lse${j} = rowMax${j} + log(${hsum(`s${j}`)});`)}
+  ${loop((j) => `out[oO + b${j} + i] = ${A(j)} - lse${j};`)}`
     }`
     : `
-  var s = ${V}(0.0);
-  for (var i = 0u; i < nv; i++) { s += ${spec.kind === "softmax" ? `${A} * ${B}` : A}; }
-  let total = ${hsum("s")};
-  for (var i = 0u; i < nv; i++) {
-    out[oO + base + i] = ${
-      spec.kind === "softmax" ? `${B} * (${A} - total)` : `${A} - exp(${B}) * total`
-    };
-  }`;
+  ${each((j) => `var s${j} = ${V}(0.0);`)}
+  ${loop((j) => `s${j} += ${spec.kind === "softmax" ? `${A(j)} * ${B(j)}` : A(j)};`)}
+  ${each((j) => `let total${j} = ${hsum(`s${j}`)};`)}
+  ${
+      loop((j) =>
+        `out[oO + b${j} + i] = ${
+          spec.kind === "softmax"
+            ? `${B(j)} * (${A(j)} - total${j})`
+            : `${A(j)} - exp(${B(j)}) * total${j}`
+        };`
+      )
+    }`;
   const div = v4 ? " / 4u" : "";
+  // Rows past the end (rows not a multiple of P) repeat the last row: the same invocation
+  // writes the same values twice, nothing else touches them.
   const code = `
 struct U { rows: u32, cols: u32, oO: u32, oA: u32, oB: u32, p0: u32, p1: u32, p2: u32 };
 @group(0) @binding(0) var<storage, read_write> out: array<${V}>;
@@ -153,10 +169,10 @@ ${fwd ? "" : `@group(0) @binding(2) var<storage, read> b: array<${V}>;`}
 @group(0) @binding(${fwd ? 2 : 3}) var<uniform> u: U;
 @compute @workgroup_size(${LANE_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row = (wid.x + wid.y * 65535u) * ${LANE_WG}u + lid;
-  if (row >= u.rows) { return; }
+  let first = ((wid.x + wid.y * 65535u) * ${LANE_WG}u + lid) * ${P}u;
+  if (first >= u.rows) { return; }
   let nv = u.cols${div};
-  let base = row * nv;
+  ${each((j) => `let b${j} = min(first + ${j}u, u.rows - 1u) * nv;`)}
   let oO = u.oO${div};
   let oA = u.oA${div};
   ${fwd ? "" : `let oB = u.oB${div};`}
@@ -164,7 +180,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }
 `;
   return {
-    label: `softmax[${spec.kind},${spec.pass},lane${v4 ? ",vec4" : ""}]`,
+    label: `softmax[${spec.kind},${spec.pass},lane${v4 ? ",vec4" : ""},rows${P}]`,
     code,
     bindings: fwd ? ["write", "read", "uniform"] : ["write", "read", "read", "uniform"],
     workgroupSize: [LANE_WG, 1, 1],
