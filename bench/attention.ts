@@ -9,6 +9,9 @@
  * 1:7 ratio, 1/64 of the work) because full size takes minutes on lavapipe; `--full` runs it;
  * Hiera windowed attention 256 windows x 64 tokens / dim 96; AdamW over 10M parameters in 40
  * tensors. Backward FLOPs are counted as 2.5x forward (dQ, dK, dV and the score recompute).
+ * On a CPU adapter the Hiera case's backward runs the one-pass kernel (one invocation per
+ * window), the others the dQ and dK/dV kernels. Each time is the median of 5 runs (cheap cases),
+ * 3 (default sizes) or 1 (`--full`) after a warm-up run ("first call").
  */
 import process from "node:process";
 import { initGpu } from "../src/gpu/mod.ts";
@@ -91,7 +94,13 @@ async function attention(name: string, bh: number, lq: number, lk: number, d: nu
   const g = randTensor([1, bh, lq, d], 8);
   const tiling = rows || block ? { rows, block } : undefined;
   const flops = 4 * bh * lq * lk * d;
-  const fwd = await time(() => tidy(() => void scaledDotProductAttention(q, k, v, { tiling })), 1);
+  // Median of 5 runs for the cheap cases (a single ~40 ms run was mostly noise on a shared VM),
+  // 3 for the default sizes, 1 at full size.
+  const reps = flops <= 2 ** 30 ? 5 : full ? 1 : 3;
+  const fwd = await time(
+    () => tidy(() => void scaledDotProductAttention(q, k, v, { tiling })),
+    reps,
+  );
   rowsOut.push({
     name: `${name} fwd`,
     ms: fwd,
@@ -111,7 +120,7 @@ async function attention(name: string, bh: number, lq: number, lk: number, d: nu
         t.grad?.dispose();
         t.grad = null;
       }
-    }), 1);
+    }), reps);
   const bwd = Math.max(1e-3, both - fwd);
   rowsOut.push({
     name: `${name} bwd`,
