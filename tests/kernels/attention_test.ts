@@ -128,6 +128,14 @@ const cases: { name: string; s: Shape; mask?: "shared" | "head"; opts?: SdpaOpti
     s: { b: 1, h: 2, lq: 26, lk: 31, d: 16 },
     opts: { tiling: { rows: 3, block: 5, wg: 4 } },
   },
+  // The real-GPU configuration (specOf's non-CPU branch: 32 invocations of 2-row tiles, split
+  // backward), forced here so lavapipe runs it too; clamped rows at both ends of the tile.
+  {
+    name: "GPU tiling rows=2 block=8 wg=32, mask per head",
+    s: { b: 1, h: 3, lq: 67, lk: 75, d: 16 },
+    mask: "head",
+    opts: { tiling: { rows: 2, block: 8, wg: 32, onePass: false } },
+  },
   // The one-pass backward (one invocation per head: dQ, dK and dV in one kernel), forced, and
   // chosen by default for many short heads on a CPU adapter (Hiera's windows).
   {
