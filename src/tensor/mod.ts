@@ -95,7 +95,7 @@
  * @module
  */
 import "./methods.ts";
-export { Tensor, type TensorData } from "./tensor.ts";
+export { gcReleasedBytes, Tensor, type TensorData } from "./tensor.ts";
 /** Element type of a tensor (`"f32" | "f16" | "i32" | "u32"`; `DType` in src/kernels). */
 export type { DType as TensorDType } from "../kernels/dtype.ts";
 export * from "./storage.ts";

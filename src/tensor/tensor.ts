@@ -10,7 +10,26 @@ export type { DType };
 /** Typed array a tensor reads back as (f16 is widened to f32). */
 export type TensorData = Float32Array | Int32Array | Uint32Array;
 
-const finalizer = new FinalizationRegistry<Storage>((s) => s.release());
+let gcReleased = 0;
+const finalizer = new FinalizationRegistry<Storage>((s) => {
+  const pool = gpu().pool, live = pool.stats().liveBytes;
+  s.release();
+  gcReleased += live - pool.stats().liveBytes;
+});
+
+/**
+ * Pool bytes the garbage collector has returned so far from tensors that were never disposed
+ * (a leak indicator: 0 in code that disposes or scopes everything). The collector runs when it
+ * likes, so a memory check that compares live bytes across an `await` adds this to stay exact.
+ *
+ * @example
+ * ```ts
+ * const accounted = () => gpu().pool.stats().liveBytes + gcReleasedBytes();
+ * ```
+ */
+export function gcReleasedBytes(): number {
+  return gcReleased;
+}
 
 /**
  * An n-d array on the GPU: `shape`, `strides` and `offset` (in elements) over a shared `Storage`.

@@ -1,6 +1,6 @@
 import { assertAllClose } from "../assert.ts";
-import { initGpu } from "../../src/gpu/mod.ts";
-import { mul, sum, type Tensor, tensor, tidy } from "../../src/tensor/mod.ts";
+import { gpu, initGpu } from "../../src/gpu/mod.ts";
+import { gcReleasedBytes, mul, sum, type Tensor, tensor, tidy } from "../../src/tensor/mod.ts";
 import { map, type Nd, nd } from "../reference/ndarray.ts";
 
 export { initGpu };
@@ -111,4 +111,12 @@ export async function checkOp(c: OpCase): Promise<void> {
     g.dispose();
   }
   y.dispose();
+}
+
+/**
+ * Live pool bytes plus what the garbage collector released from undisposed tensors (of earlier
+ * tests, say) so far: a before/after comparison of this is exact whenever the collector runs.
+ */
+export function accountedLiveBytes(): number {
+  return gpu().pool.stats().liveBytes + gcReleasedBytes();
 }

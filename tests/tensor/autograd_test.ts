@@ -1,7 +1,7 @@
 import { assert, assertAllClose, assertEquals, assertThrows } from "../assert.ts";
 import { gpu } from "../../src/gpu/mod.ts";
 import * as T from "../../src/tensor/mod.ts";
-import { initGpu } from "./_util.ts";
+import { accountedLiveBytes, initGpu } from "./_util.ts";
 
 await initGpu();
 
@@ -38,7 +38,7 @@ Deno.test("noGrad() and detach() cut the tape; frozen inputs get no gradient", a
 
 Deno.test("tidy() releases intermediates but keeps what backward needs", async () => {
   const w = T.tensor([0.5, -1, 2], [3], { requiresGrad: true });
-  const before = gpu().pool.stats().liveBytes;
+  const before = accountedLiveBytes();
   const loss = T.tidy(() => T.sum(T.exp(T.mul(w, 2))));
   loss.backward();
   const g = await w.grad!.toArray();
@@ -46,7 +46,7 @@ Deno.test("tidy() releases intermediates but keeps what backward needs", async (
   loss.dispose();
   w.grad!.dispose();
   w.grad = null;
-  assertEquals(gpu().pool.stats().liveBytes, before);
+  assertEquals(accountedLiveBytes(), before);
 });
 
 Deno.test("checkpoint() recomputes in backward and gives the same gradients", async () => {
@@ -60,13 +60,13 @@ Deno.test("checkpoint() recomputes in backward and gives the same gradients", as
 
 // `using` releases the storage at block end (Tensor implements Symbol.dispose).
 Deno.test("using disposes a tensor at the end of the block", () => {
-  const live = gpu().pool.stats().liveBytes;
+  const live = accountedLiveBytes();
   {
     using t = T.zeros([1000]);
-    assert(gpu().pool.stats().liveBytes > live);
+    assert(accountedLiveBytes() > live);
     assert(!t.disposed);
   }
-  assertEquals(gpu().pool.stats().liveBytes, live);
+  assertEquals(accountedLiveBytes(), live);
 });
 
 Deno.test("an op on a disposed tensor names the problem", () => {

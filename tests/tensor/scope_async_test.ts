@@ -1,11 +1,10 @@
 import { assert, assertAllClose, assertEquals, assertRejects } from "../assert.ts";
-import { gpu } from "../../src/gpu/mod.ts";
 import * as T from "../../src/tensor/mod.ts";
-import { initGpu } from "./_util.ts";
+import { accountedLiveBytes, initGpu } from "./_util.ts";
 
 await initGpu();
 
-const live = () => gpu().pool.stats().liveBytes;
+const live = accountedLiveBytes;
 const tick = () => new Promise((r) => setTimeout(r, 0));
 
 Deno.test("tidyAsync() frees tensors made across awaits, except the result and kept ones", async () => {
