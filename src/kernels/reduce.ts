@@ -31,6 +31,11 @@ export interface ReduceSpec {
    * layout: B, inOffset and outOffset multiples of 4). @default false
    */
   vec4?: boolean;
+  /**
+   * Lane form, col layout: vec4s of neighbouring columns one invocation owns (named registers;
+   * B must be a multiple of 4 colVecs); items = A * chunks * B / (4 colVecs). @default 1
+   */
+  colVecs?: number;
 }
 
 /**
@@ -238,6 +243,11 @@ function buildLaneKernel(spec: ReduceSpec): KernelSource {
     }`;
   const finish = spec.op === "sum" ? `${O}(s * ${ct}(u.scale))` : isArg ? `${O}(si)` : `${O}(s)`;
   const lane = `(wid.x + wid.y * 65535u) * ${LANE_WG}u + lid`;
+  // Col layout: G vec4s of columns per invocation, accumulators acc0.., ai0.. (named registers).
+  const G = row ? 1 : spec.colVecs ?? 1;
+  const gs = Array.from({ length: G }, (_, j) => j);
+  const named = (src: string, j: number) =>
+    src.replace(/\bacc\b/g, `acc${j}`).replace(/\bai\b/g, `ai${j}`);
   const body = row
     ? `
   let w = ${lane};
@@ -261,22 +271,29 @@ function buildLaneKernel(spec: ReduceSpec): KernelSource {
     : `
   let o = ${lane};
   let b4 = u.B / 4u;
-  if (o >= u.A * u.chunks * b4) { return; }
-  let t = o / b4;
+  let bg = b4 / ${G}u;
+  if (o >= u.A * u.chunks * bg) { return; }
+  let t = o / bg;
   let a = t / u.chunks;
   let len = (u.R + u.chunks - 1u) / u.chunks;
   let lo = min((t % u.chunks) * len, u.R);
   let hi = min(lo + len, u.R);
-  let base = u.inOff / 4u + a * u.R * b4 + o % b4;
-  var acc = ${V}(${init});
-  var ai = ${U}(0u);
+  let col = (o % bg) * ${G}u;
+  let base = u.inOff / 4u + a * u.R * b4 + col;
+  ${gs.map((j) => `var acc${j} = ${V}(${init});\n  var ai${j} = ${U}(0u);`).join("\n  ")}
   for (var i = lo; i < hi; i++) {
-    let v = ${V}(x[base + i * b4]);
     let vi = vec4<u32>(i);
-    ${update}
+    ${
+      gs.map((j) =>
+        `{\n      let v = ${V}(x[base + i * b4 + ${j}u]);\n      ${named(update, j)}\n    }`
+      ).join("\n    ")
+    }
   }
-  ${fold}
-  out[u.outOff / 4u + o] = ${finish};`;
+  ${
+      gs.map((j) =>
+        `{\n    ${named(fold, j)}\n    out[u.outOff / 4u + t * b4 + col + ${j}u] = ${finish};\n  }`
+      ).join("\n  ")
+    }`;
   const code = `${enableF16([spec.dtype, spec.outDtype])}
 struct U { A: u32, R: u32, B: u32, inOff: u32, outOff: u32, scale: f32, chunks: u32, p1: u32 };
 @group(0) @binding(0) var<storage, read_write> out: array<${O}>;
@@ -290,7 +307,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   return {
     label: `reduce[${spec.op},${spec.dtype}->${spec.outDtype},${spec.layout},lane${
       v4 ? ",vec4" : ""
-    }]`,
+    }${G > 1 ? `,cols${G}` : ""}]`,
     code,
     bindings: ["write", "read", "uniform"],
     workgroupSize: [LANE_WG, 1, 1],

@@ -229,7 +229,7 @@ for (const form of FORMS) {
       })
     );
     // Columns summed over runs of rows (partial results) in the lane form.
-    for (const shape of [[1, 300, 8], [3, 20_000, 4]]) {
+    for (const shape of [[1, 300, 8], [3, 20_000, 4], [1, 150, 32], [2, 70, 48], [3, 5, 64]]) {
       const xc = randomArray(shape[0] * shape[1] * shape[2], 9);
       const gc = await reduceBoth(form, xc, shape, 1);
       OPS.forEach((op, i) =>
