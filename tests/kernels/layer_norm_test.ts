@@ -91,6 +91,8 @@ const CASES: { shape: number[]; affine: boolean; shift?: number }[] = [
   { shape: [2, 3, 33], affine: true },
   { shape: [17, 4], affine: true },
   { shape: [11, 256], affine: true },
+  { shape: [7, 24], affine: true },
+  { shape: [5, 48], affine: true },
   { shape: [3, 1028], affine: false },
   { shape: [21, 20], affine: true, shift: 1000 },
   { shape: [6, 19], affine: true, shift: -300 },

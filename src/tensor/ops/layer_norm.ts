@@ -79,8 +79,10 @@ function laneForm(cols: number): boolean {
 
 /**
  * Weight and bias gradients in one pass over g and x (lane form): per block of rows (windows
- * above the binding limit), runs of rows write partial sums [runs, cols] — enough runs for
- * about 512 invocations, each under the loop cap — then one column sum over all the runs.
+ * above the binding limit), runs of rows write partial sums [runs, cols] (enough runs for about
+ * 512 invocations, each run at least 64 rows and under the loop cap), then one column sum over
+ * all the runs. Each invocation owns up to 8 vec4s of columns (lavapipe fwd+bwd [32768, 256]:
+ * 4 -> 8 vec4s ~0.55x -> ~0.61x an add's GB/s).
  */
 function paramGradsLane(
   g: Tensor,
@@ -100,9 +102,13 @@ function paramGradsLane(
     const n = c.shape[0];
     const vec4 = cols % 4 === 0 && c.offsets[0] % 4 === 0 && c.offsets[1] % 4 === 0;
     const nv = vec4 ? cols / 4 : cols;
-    const group = nv % 4 === 0 ? 4 : 1;
+    const group = [8, 4, 2, 1].find((k) => nv % k === 0)!;
     const items = nv / group;
-    const runs = Math.min(n, Math.max(Math.ceil(512 / items), Math.ceil(n / LANE_MAX_LOOP)));
+    // At least 64 rows a run (the partial sums stay 1/64 of g), at most the loop cap.
+    const runs = Math.max(
+      Math.ceil(n / LANE_MAX_LOOP),
+      Math.min(Math.ceil(512 / items), Math.ceil(n / 64)),
+    );
     return { c, n, vec4, group, items, runs };
   });
   const total = plans.reduce((a, p) => a + p.runs, 0);
