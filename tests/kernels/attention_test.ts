@@ -328,3 +328,35 @@ Deno.test("attentionChunks() splits the one-pass backward's keys in whole key bl
     assert(attentionChunks(k, 28672, Infinity, lq).length === 1, "a GPU gets one dispatch");
   }
 });
+
+Deno.test("attention kernels declare the bindings their descriptor lists, and windowed indices use each binding's own offset", () => {
+  const makers = [
+    attentionForwardKernel,
+    attentionBackwardQKernel,
+    attentionBackwardKVKernel,
+    attentionBackwardKernel,
+  ];
+  for (const make of makers) {
+    for (const mask of [false, true]) {
+      const k = make({ d: 8, dv: 12, rows: 2, block: 3, wg: 4, mask, windowed: true });
+      const decl = [...k.code.matchAll(/@binding\((\d+)\) var<(\w+)(?:, (\w+))?> (\w+)/g)];
+      assert(decl.length === k.bindings.length, `${k.label}: ${decl.length} declarations`);
+      const names = new Map<string, number>();
+      decl.forEach(([, i, space, access, name], at) => {
+        assert(Number(i) === at, `${k.label}: binding ${i} declared at position ${at}`);
+        const kind = space === "uniform" ? "uniform" : access === "read" ? "read" : "write";
+        assert(kind === k.bindings[at], `${k.label}: ${name} is ${kind}, listed ${k.bindings[at]}`);
+        names.set(name, at);
+      });
+      assert(names.has("mask") === mask, `${k.label}: mask bound = ${names.has("mask")}`);
+      // Every buffer index in the windowed variant starts with that buffer's own offset.
+      const reads = [...k.code.matchAll(/\b(\w+)\[u\.o(\d+) \+ /g)];
+      assert(reads.length > 0, `${k.label}: no windowed index`);
+      for (const [, name, o] of reads) {
+        assert(names.get(name) === Number(o), `${k.label}: ${name} indexed with offset o${o}`);
+      }
+      const plain = make({ d: 8, dv: 12, rows: 2, block: 3, wg: 4, mask });
+      assert(!/u\.o\d/.test(plain.code), `${plain.label}: plain variant reads window offsets`);
+    }
+  }
+});
