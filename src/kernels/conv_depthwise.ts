@@ -6,12 +6,13 @@
 import type { KernelSource } from "../gpu/kernel_source.ts";
 import { CONV_WG, type ConvShape } from "./conv_shape.ts";
 import {
-  convBindingKinds,
+  CONV_MAIN,
   convHeader,
+  convKernel,
+  depthwisePrelude,
   namedWindow,
-  shiftedLoad,
   winAt,
-  windowLoad,
+  windowTapPair,
 } from "./conv_wgsl.ts";
 
 /** Compile-time facts of the depthwise kernels (tap count along W and its dilation). */
@@ -37,47 +38,66 @@ export interface DepthwiseSpec {
 export const DW_TN = 8;
 
 /**
+ * WGSL: the `kw` taps of one kernel row (weights from `wr`, flipped with `spec.flip`) on the named
+ * window, accumulating output pixels 0..3 into `a0` and 4..7 into `a1`.
+ */
+function namedTaps(spec: DepthwiseSpec, kw: number, dw: number, a0: string, a1: string): string {
+  return Array.from(
+    { length: kw },
+    (_, k) =>
+      `{\nlet wv = vec4<f32>(w[wr + ${spec.flip ? kw - 1 - k : k}]);\n` +
+      `${a0} = fma(wv, ${winAt(k * dw)}, ${a0});\n${a1} = fma(wv, ${winAt(k * dw + 4)}, ${a1});\n}`,
+  ).join("\n");
+}
+
+/**
+ * WGSL lines (joined at indent `ind`): stores the 8 outputs of a lane from `a0`, `a1` (+ b) into
+ * the output row at `base`, masked to the row.
+ */
+function laneStores(a0: string, a1: string, ind: string): string {
+  return [
+    "for (var j = 0; j < 4; j++) {",
+    `  if (ow0 + j < u.OW) { y[base + ow0 + j] = ${a0}[j] + b; }`,
+    `  if (ow0 + 4 + j < u.OW) { y[base + ow0 + 4 + j] = ${a1}[j] + b; }`,
+    "}",
+  ].join(`\n${ind}`);
+}
+
+/** WGSL: lets the lane's channel `c`, first output column `ow0` and input column `iw0`. */
+const LANE_COLUMNS = `  let c = i32(wid.z);
+  let ow0 = (i32(wid.x) * ${CONV_WG} + i32(lid.x)) * ${DW_TN};
+  let iw0 = ow0 - u.PW;`;
+
+/** WGSL: lets the channel's input plane `xc` and kernel `wc`. */
+const CHANNEL_PLANES = `  let xc = u.xOff + (n * u.C + c) * u.H * u.W;
+  let wc = u.wOff + c * u.KH * KW;`;
+
+/**
  * WGSL main of the multi-row named depthwise kernel (`DepthwiseSpec.rows` > 1; SH = DH = 1):
  * lane = 8 outputs of `rt` consecutive rows; input row t feeds output row r with tap kh = t - r.
  */
 function depthwiseRowsMain(spec: DepthwiseSpec, kw: number, dw: number, nc: number, rt: number) {
-  const taps = (r: number) =>
-    Array.from(
-      { length: kw },
-      (_, k) =>
-        `{\nlet wv = vec4<f32>(w[wr + ${spec.flip ? kw - 1 - k : k}]);\n` +
-        `a${r}_0 = fma(wv, ${winAt(k * dw)}, a${r}_0);\na${r}_1 = fma(wv, ${
-          winAt(k * dw + 4)
-        }, a${r}_1);\n}`,
-    ).join("\n");
   const rowsBlock = Array.from({ length: rt }, (_, r) =>
     `if (t - ${r} >= 0 && t - ${r} < u.KH) {
 let kh = t - ${r};
 let wr = wc + ${spec.flip ? "(u.KH - 1 - kh) * KW" : "kh * KW"};
-${taps(r)}
+${namedTaps(spec, kw, dw, `a${r}_0`, `a${r}_1`)}
 }`).join("\n");
   const stores = Array.from({ length: rt }, (_, r) =>
     `if (oh0 + ${r} < u.OH) {
 let base = u.yOff + (n * u.O + c) * u.OH * u.OW + (oh0 + ${r}) * u.OW;
-for (var j = 0; j < 4; j++) {
-  if (ow0 + j < u.OW) { y[base + ow0 + j] = a${r}_0[j] + b; }
-  if (ow0 + 4 + j < u.OW) { y[base + ow0 + 4 + j] = a${r}_1[j] + b; }
-}
+${laneStores(`a${r}_0`, `a${r}_1`, "")}
 }`).join("\n");
-  return `@compute @workgroup_size(${CONV_WG}, 1, 1)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  return `${CONV_MAIN}
   let OHT = (u.OH + ${rt - 1}) / ${rt};
   let oh0 = (i32(wid.y) % OHT) * ${rt};
   let n = i32(wid.y) / OHT;
-  let c = i32(wid.z);
-  let ow0 = (i32(wid.x) * ${CONV_WG} + i32(lid.x)) * ${DW_TN};
-  let iw0 = ow0 - u.PW;
+${LANE_COLUMNS}
 ${
     Array.from({ length: rt }, (_, r) =>
       `var a${r}_0 = vec4<f32>(0.0);\nvar a${r}_1 = vec4<f32>(0.0);`).join("\n")
   }
-  let xc = u.xOff + (n * u.C + c) * u.H * u.W;
-  let wc = u.wOff + c * u.KH * KW;
+${CHANNEL_PLANES}
   for (var t = 0; t < u.KH + ${rt - 1}; t++) {
     let ih = oh0 - u.PH + t;
     if (ih < 0 || ih >= u.H) { continue; }
@@ -104,22 +124,15 @@ export function depthwiseConv2dKernel(spec: DepthwiseSpec): KernelSource {
   const nc = Math.ceil((DW_TN + (kw - 1) * dw) / 4);
   const rt = spec.named ? Math.max(1, Math.floor(spec.rows ?? 1)) : 1;
   const code = `${convHeader("y: array<f32>", ["x: array<vec4<f32>>", "w: array<f32>"], spec.bias)}
-const KW = ${kw};
-const DW = ${dw};
-${shiftedLoad("x")}
-${spec.named ? "" : windowLoad("x", nc)}
+${depthwisePrelude(kw, dw, nc, spec.named)}
 ${
-    rt > 1 ? depthwiseRowsMain(spec, kw, dw, nc, rt) : `@compute @workgroup_size(${CONV_WG}, 1, 1)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    rt > 1 ? depthwiseRowsMain(spec, kw, dw, nc, rt) : `${CONV_MAIN}
   let oh = i32(wid.y) % u.OH;
   let n = i32(wid.y) / u.OH;
-  let c = i32(wid.z);
-  let ow0 = (i32(wid.x) * ${CONV_WG} + i32(lid.x)) * ${DW_TN};
-  let iw0 = ow0 - u.PW;
+${LANE_COLUMNS}
   var a0 = vec4<f32>(0.0);
   var a1 = vec4<f32>(0.0);
-  let xc = u.xOff + (n * u.C + c) * u.H * u.W;
-  let wc = u.wOff + c * u.KH * KW;
+${CHANNEL_PLANES}
   for (var kh = 0; kh < u.KH; kh++) {
     let ih = oh * u.SH - u.PH + kh * u.DH;
     if (ih < 0 || ih >= u.H) { continue; }
@@ -127,22 +140,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 ${
       spec.named
         ? namedWindow("x", nc, "xc + ih * u.W + iw0", "iw0", "u.W") + "\n" +
-          Array.from({ length: kw }, (_, k) =>
-            `{\nlet wv = vec4<f32>(w[wr + ${spec.flip ? kw - 1 - k : k}]);\n` +
-            `a0 = fma(wv, ${winAt(k * dw)}, a0);\na1 = fma(wv, ${winAt(k * dw + 4)}, a1);\n}`).join(
-              "\n",
-            )
+          namedTaps(spec, kw, dw, "a0", "a1")
         : `    let win = x_window(xc + ih * u.W + iw0, iw0, u.W);
     for (var k = 0; k < KW; k++) {
       let wv = w[wr + ${spec.flip ? "KW - 1 - k" : "k"}];
-      let s = k * DW;
-      let q = s / 4;
-      let r = s % 4;
-      let v0 = select(select(select(win[q], vec4<f32>(win[q].yzw, win[q + 1].x), r == 1),
-        vec4<f32>(win[q].zw, win[q + 1].xy), r == 2), vec4<f32>(win[q].w, win[q + 1].xyz), r == 3);
-      let v1 = select(select(select(win[q + 1], vec4<f32>(win[q + 1].yzw, win[q + 2].x), r == 1),
-        vec4<f32>(win[q + 1].zw, win[q + 2].xy), r == 2), vec4<f32>(win[q + 1].w, win[q + 2].xyz),
-        r == 3);
+      ${windowTapPair("      ", "condition")}
       a0 = fma(vec4<f32>(wv), v0, a0);
       a1 = fma(vec4<f32>(wv), v1, a1);
     }`
@@ -150,21 +152,17 @@ ${
   }
   let b = ${spec.bias ? "bias[u.bOff + c]" : "0.0"};
   let base = u.yOff + (n * u.O + c) * u.OH * u.OW + oh * u.OW;
-  for (var j = 0; j < 4; j++) {
-    if (ow0 + j < u.OW) { y[base + ow0 + j] = a0[j] + b; }
-    if (ow0 + 4 + j < u.OW) { y[base + ow0 + 4 + j] = a1[j] + b; }
-  }
+  ${laneStores("a0", "a1", "  ")}
 }`
   }
 `;
-  return {
-    label: `depthwise_conv2d[kw${kw},dw${dw}${spec.flip ? ",flip" : ""}${spec.bias ? ",bias" : ""}${
+  return convKernel(
+    `depthwise_conv2d[kw${kw},dw${dw}${spec.flip ? ",flip" : ""}${spec.bias ? ",bias" : ""}${
       spec.named ? `,named,rows${rt}` : ""
     }]`,
     code,
-    bindings: convBindingKinds(2, spec.bias),
-    workgroupSize: [CONV_WG, 1, 1],
-  };
+    { bias: spec.bias },
+  );
 }
 
 /** Workgroups of `depthwiseConv2dKernel` (needs N*OH <= 65535). */

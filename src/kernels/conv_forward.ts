@@ -8,11 +8,17 @@ import type { KernelSource } from "../gpu/kernel_source.ts";
 import { CONV_WG, type ConvGemmSpec, type ConvShape } from "./conv_shape.ts";
 import {
   accDecl,
-  convBindingKinds,
+  channelStores,
+  channelTile,
+  CONV_MAIN,
   convHeader,
+  convKernel,
+  forwardSweep,
   overTile,
+  pixelTileHead,
   rowStores,
   shiftedLoad,
+  tileFlags,
 } from "./conv_wgsl.ts";
 
 /**
@@ -25,31 +31,14 @@ import {
  */
 export function conv2dForwardKernel(spec: ConvGemmSpec): KernelSource {
   const tm = Math.max(1, Math.floor(spec.tm));
-  const code = `${convHeader("y: array<f32>", ["x: array<f32>", "w: array<f32>"], spec.bias)}
-const TM = ${tm};
-@compute @workgroup_size(${CONV_WG}, 1, 1)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let n = i32(wid.y);
-  let OT = (u.OG + TM - 1) / TM;
-  let g = i32(wid.z) / OT;
-  let ol0 = (i32(wid.z) % OT) * TM;
-  let OHW = u.OH * u.OW;
-  let p0 = (i32(wid.x) * ${CONV_WG} + i32(lid.x)) * 4;
-  let p = vec4<i32>(p0, p0 + 1, p0 + 2, p0 + 3);
-  let pv = p < vec4<i32>(OHW);
+  const code = `${pixelTileHead({ tm, bias: spec.bias }, "forward")}
   let ih0 = (p / u.OW) * u.SH - u.PH;
   let iw0 = (p % u.OW) * u.SW - u.PW;
   ${accDecl(spec.named, tm)}
-  let K = u.CG * u.KH * u.KW;
-  let wb = u.wOff + (g * u.OG + ol0) * K;
-  let wlast = u.wOff + (g * u.OG + u.OG - 1) * K;
-  let HW = u.H * u.W;
-  var xc = u.xOff + (n * u.C + g * u.CG) * HW;
-  var k = 0;
-  for (var c = 0; c < u.CG; c++) {
-    for (var kh = 0; kh < u.KH; kh++) {
-      let ih = ih0 + kh * u.DH;
-      let rowok = pv & (ih >= vec4<i32>(0)) & (ih < vec4<i32>(u.H));
+  ${
+    forwardSweep(
+      "u.KW",
+      `      let rowok = pv & (ih >= vec4<i32>(0)) & (ih < vec4<i32>(u.H));
       let rowi = ih * u.W;
       for (var kw = 0; kw < u.KW; kw++) {
         let iw = iw0 + kw * u.DW;
@@ -57,36 +46,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         let idx = select(vec4<i32>(0), rowi + iw, ok) + xc;
         let xv = select(vec4<f32>(0.0), vec4<f32>(x[idx.x], x[idx.y], x[idx.z], x[idx.w]), ok);
         ${
-    overTile(
-      spec.named,
-      tm,
-      (a) => `${a} = fma(vec4<f32>(w[min(wb + i * K, wlast) + k]), xv, ${a});`,
+        overTile(
+          spec.named,
+          tm,
+          (a) => `${a} = fma(vec4<f32>(w[min(wb + i * K, wlast) + k]), xv, ${a});`,
+        )
+      }
+        k++;
+      }`,
     )
   }
-        k++;
-      }
-    }
-    xc += HW;
-  }
   ${
-    overTile(spec.named, tm, (a) =>
-      `let ol = ol0 + i;
-    if (ol >= u.OG) { break; }
-    let o = g * u.OG + ol;
-    let v = ${a}${spec.bias ? " + vec4<f32>(bias[u.bOff + o])" : ""};
-    let base = u.yOff + (n * u.O + o) * OHW;
-    for (var j = 0; j < 4; j++) {
-      if (p0 + j < OHW) { y[base + p0 + j] = v[j]; }
-    }`, true)
+    channelStores(spec.named, tm, spec.bias, "OG", {
+      base: "u.yOff + (n * u.O + o) * OHW",
+      store: "if (p0 + j < OHW) { y[base + p0 + j] = v[j]; }",
+    })
   }
 }
 `;
-  return {
-    label: `conv2d_forward[tm${tm}${spec.bias ? ",bias" : ""}${spec.named ? ",named" : ""}]`,
-    code,
-    bindings: convBindingKinds(2, spec.bias),
-    workgroupSize: [CONV_WG, 1, 1],
-  };
+  return convKernel(`conv2d_forward[tm${tm}${tileFlags(spec)}]`, code, { bias: spec.bias });
 }
 
 /** Workgroups of `conv2dForwardKernel`. */
@@ -98,7 +76,7 @@ export function conv2dForwardGrid(s: ConvShape, tm: number): [number, number, nu
   ];
 }
 
-/** WGSL: one tap of `conv2dForwardRowKernel` (loops over the VP vec4s and TM channels, or named). */
+/** WGSL: one tap of `conv2dForwardRowKernel` (loops over VP vec4s and TM channels, or named). */
 function rowTaps(named: boolean | undefined, tm: number, vp: number): string {
   const load = (v: string) =>
     `let lw = iw + ${v} * 4 + lane;
@@ -139,49 +117,34 @@ export function conv2dForwardRowKernel(spec: ConvGemmSpec & { vp: number }): Ker
 const TM = ${tm};
 const VP = ${vp};
 ${shiftedLoad("x")}
-@compute @workgroup_size(${CONV_WG}, 1, 1)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+${CONV_MAIN}
   let oh = i32(wid.y) % u.OH;
   let n = i32(wid.y) / u.OH;
-  let OT = (u.OG + TM - 1) / TM;
-  let g = i32(wid.z) / OT;
-  let ol0 = (i32(wid.z) % OT) * TM;
+  ${channelTile("OG")}
   let ow0 = (i32(wid.x) * ${CONV_WG} + i32(lid.x)) * 4 * VP;
   let ih0 = oh * u.SH - u.PH;
   let iw0 = ow0 - u.PW;
   let lane = vec4<i32>(0, 1, 2, 3);
   ${accDecl(spec.named, tm * vp)}
-  let K = u.CG * u.KH * u.KW;
-  let wb = u.wOff + (g * u.OG + ol0) * K;
-  let wlast = u.wOff + (g * u.OG + u.OG - 1) * K;
-  let HW = u.H * u.W;
-  var xc = u.xOff + (n * u.C + g * u.CG) * HW;
-  var k = 0;
-  for (var c = 0; c < u.CG; c++) {
-    for (var kh = 0; kh < u.KH; kh++) {
-      let ih = ih0 + kh * u.DH;
-      if (ih < 0 || ih >= u.H) { k += u.KW; continue; }
+  ${
+    forwardSweep(
+      "u.KW",
+      `      if (ih < 0 || ih >= u.H) { k += u.KW; continue; }
       let rowe = xc + ih * u.W;
       for (var kw = 0; kw < u.KW; kw++) {
         let iw = iw0 + kw * u.DW;
         ${rowTaps(spec.named, tm, vp)}
         k++;
-      }
-    }
-    xc += HW;
+      }`,
+    )
   }
   let OHW = u.OH * u.OW;
   ${rowStores(spec.named, tm, vp, spec.bias)}
 }
 `;
-  return {
-    label: `conv2d_forward_row[tm${tm},vp${vp}${spec.bias ? ",bias" : ""}${
-      spec.named ? ",named" : ""
-    }]`,
-    code,
-    bindings: convBindingKinds(2, spec.bias),
-    workgroupSize: [CONV_WG, 1, 1],
-  };
+  return convKernel(`conv2d_forward_row[tm${tm},vp${vp}${tileFlags(spec)}]`, code, {
+    bias: spec.bias,
+  });
 }
 
 /** Workgroups of `conv2dForwardRowKernel`. */

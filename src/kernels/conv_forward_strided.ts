@@ -6,7 +6,18 @@
  */
 import type { KernelSource } from "../gpu/kernel_source.ts";
 import { CONV_WG, type ConvGemmSpec } from "./conv_shape.ts";
-import { convBindingKinds, convHeader, namedWindow, rowStores, shiftedLoad } from "./conv_wgsl.ts";
+import {
+  accDecl,
+  channelTile,
+  CONV_MAIN,
+  convHeader,
+  convKernel,
+  forwardSweep,
+  namedWindow,
+  rowStores,
+  shiftedLoad,
+  tileFlags,
+} from "./conv_wgsl.ts";
 
 /** Compile-time facts of `conv2dForwardStridedKernel` (besides the register tile). */
 export interface ConvStridedSpec extends Omit<ConvGemmSpec, "named"> {
@@ -59,44 +70,33 @@ export function conv2dForwardStridedKernel(spec: ConvStridedSpec): KernelSource 
   }).join("\n");
   const code = `${convHeader("y: array<f32>", ["x: array<vec4<f32>>", "w: array<f32>"], spec.bias)}
 ${shiftedLoad("x")}
-@compute @workgroup_size(${CONV_WG}, 1, 1)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+${CONV_MAIN}
   let oh = i32(wid.y) % u.OH;
   let n = i32(wid.y) / u.OH;
-  let OT = (u.OG + ${tm - 1}) / ${tm};
-  let g = i32(wid.z) / OT;
-  let ol0 = (i32(wid.z) % OT) * ${tm};
+  ${channelTile("OG", tm)}
   let ow0 = (i32(wid.x) * ${CONV_WG} + i32(lid.x)) * ${4 * vp};
   let ih0 = oh * u.SH - u.PH;
   let iw0 = ow0 * ${sw} - u.PW;
-  ${Array.from({ length: tm * vp }, (_, i) => `var acc${i} = vec4<f32>(0.0);`).join("\n  ")}
-  let K = u.CG * u.KH * ${kw};
-  let wb = u.wOff + (g * u.OG + ol0) * K;
-  let wlast = u.wOff + (g * u.OG + u.OG - 1) * K;
-  let HW = u.H * u.W;
-  var xc = u.xOff + (n * u.C + g * u.CG) * HW;
-  var k = 0;
-  for (var c = 0; c < u.CG; c++) {
-    for (var kh = 0; kh < u.KH; kh++) {
-      let ih = ih0 + kh * u.DH;
-      if (ih >= 0 && ih < u.H) {
+  ${accDecl(true, tm * vp)}
+  ${
+    forwardSweep(
+      `${kw}`,
+      `      if (ih >= 0 && ih < u.H) {
 ${namedWindow("x", nc, "xc + ih * u.W + iw0", "iw0", "u.W")}
 ${taps}
       }
-      k += ${kw};
-    }
-    xc += HW;
+      k += ${kw};`,
+    )
   }
   let OHW = u.OH * u.OW;
   ${rowStores(true, tm, vp, spec.bias)}
 }
 `;
-  return {
-    label: `conv2d_forward_strided[tm${tm},vp${vp},sw${sw},kw${kw},dw${dw}${
-      spec.bias ? ",bias" : ""
+  return convKernel(
+    `conv2d_forward_strided[tm${tm},vp${vp},sw${sw},kw${kw},dw${dw}${
+      tileFlags({ bias: spec.bias })
     }]`,
     code,
-    bindings: convBindingKinds(2, spec.bias),
-    workgroupSize: [CONV_WG, 1, 1],
-  };
+    { bias: spec.bias },
+  );
 }

@@ -6,7 +6,32 @@
  */
 import type { KernelSource } from "../gpu/kernel_source.ts";
 import { CONV_WG, type ConvGemmSpec, type ConvShape } from "./conv_shape.ts";
-import { accDecl, convBindingKinds, convHeader, overTile, shiftedLoad } from "./conv_wgsl.ts";
+import {
+  accDecl,
+  channelStores,
+  channelTile,
+  CONV_MAIN,
+  convHeader,
+  convKernel,
+  overTile,
+  pixelTileHead,
+  shiftedLoad,
+  tileFlags,
+} from "./conv_wgsl.ts";
+
+/**
+ * WGSL: the weights of a `channelTile("CG")` tile: lets `KK` (taps), the tile's first and the
+ * group's last weight row `wc0` / `wclast` (KK apart per channel c), `OHW` and `wstep` (weights
+ * per output channel), with the `tm` accumulators declared.
+ */
+function tileWeights(named: boolean | undefined, tm: number): string {
+  return `let KK = u.KH * u.KW;
+  ${accDecl(named, tm)}
+  let wc0 = u.wOff + cl0 * KK;
+  let wclast = u.wOff + (u.CG - 1) * KK;
+  let OHW = u.OH * u.OW;
+  let wstep = u.CG * KK;`;
+}
 
 /**
  * The x-shaped gather: out[n, c, ih, iw] = sum over the group's output channels ol and taps
@@ -20,26 +45,10 @@ import { accDecl, convBindingKinds, convHeader, overTile, shiftedLoad } from "./
  */
 export function conv2dInputGradKernel(spec: ConvGemmSpec): KernelSource {
   const tm = Math.max(1, Math.floor(spec.tm));
-  const code = `${convHeader("out: array<f32>", ["y: array<f32>", "w: array<f32>"], spec.bias)}
-const TM = ${tm};
-@compute @workgroup_size(${CONV_WG}, 1, 1)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let n = i32(wid.y);
-  let CT = (u.CG + TM - 1) / TM;
-  let g = i32(wid.z) / CT;
-  let cl0 = (i32(wid.z) % CT) * TM;
-  let HW = u.H * u.W;
-  let p0 = (i32(wid.x) * ${CONV_WG} + i32(lid.x)) * 4;
-  let p = vec4<i32>(p0, p0 + 1, p0 + 2, p0 + 3);
-  let pv = p < vec4<i32>(HW);
+  const code = `${pixelTileHead({ tm, bias: spec.bias }, "inputGrad")}
   let ihp = (p / u.W) + u.PH;
   let iwp = (p % u.W) + u.PW;
-  let KK = u.KH * u.KW;
-  ${accDecl(spec.named, tm)}
-  let wc0 = u.wOff + cl0 * KK;
-  let wclast = u.wOff + (u.CG - 1) * KK;
-  let OHW = u.OH * u.OW;
-  let wstep = u.CG * KK;
+  ${tileWeights(spec.named, tm)}
   for (var ol = 0; ol < u.OG; ol++) {
     let o = g * u.OG + ol;
     let yc = u.yOff + (n * u.O + o) * OHW;
@@ -64,24 +73,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     }
   }
   ${
-    overTile(spec.named, tm, (a) =>
-      `let cl = cl0 + i;
-    if (cl >= u.CG) { break; }
-    let c = g * u.CG + cl;
-    let v = ${a}${spec.bias ? " + vec4<f32>(bias[u.bOff + c])" : ""};
-    let base = u.xOff + (n * u.C + c) * HW;
-    for (var j = 0; j < 4; j++) {
-      if (p0 + j < HW) { out[base + p0 + j] = v[j]; }
-    }`, true)
+    channelStores(spec.named, tm, spec.bias, "CG", {
+      base: "u.xOff + (n * u.C + c) * HW",
+      store: "if (p0 + j < HW) { out[base + p0 + j] = v[j]; }",
+    })
   }
 }
 `;
-  return {
-    label: `conv2d_input_grad[tm${tm}${spec.bias ? ",bias" : ""}${spec.named ? ",named" : ""}]`,
-    code,
-    bindings: convBindingKinds(2, spec.bias),
-    workgroupSize: [CONV_WG, 1, 1],
-  };
+  return convKernel(`conv2d_input_grad[tm${tm}${tileFlags(spec)}]`, code, { bias: spec.bias });
 }
 
 /**
@@ -101,23 +100,15 @@ export function conv2dInputGradRowKernel(spec: ConvGemmSpec): KernelSource {
   }
 const TM = ${tm};
 ${shiftedLoad("y")}
-@compute @workgroup_size(${CONV_WG}, 1, 1)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+${CONV_MAIN}
   let ih = i32(wid.y) % u.H;
   let n = i32(wid.y) / u.H;
-  let CT = (u.CG + TM - 1) / TM;
-  let g = i32(wid.z) / CT;
-  let cl0 = (i32(wid.z) % CT) * TM;
+  ${channelTile("CG")}
   let ph = i32(wid.x) / u.e0;
   let t0 = ((i32(wid.x) % u.e0) * ${CONV_WG} + i32(lid.x)) * 4;
   let lane = vec4<i32>(0, 1, 2, 3);
   let iw = ph + u.SW * (t0 + lane);
-  let KK = u.KH * u.KW;
-  ${accDecl(spec.named, tm)}
-  let wc0 = u.wOff + cl0 * KK;
-  let wclast = u.wOff + (u.CG - 1) * KK;
-  let OHW = u.OH * u.OW;
-  let wstep = u.CG * KK;
+  ${tileWeights(spec.named, tm)}
   for (var kh = 0; kh < u.KH; kh++) {
     let hn = ih + u.PH - kh * u.DH;
     let oh = hn / u.SH;
@@ -144,24 +135,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   }
   let HW = u.H * u.W;
   ${
-    overTile(spec.named, tm, (a) =>
-      `let cl = cl0 + i;
-    if (cl >= u.CG) { break; }
-    let c = g * u.CG + cl;
-    let v = ${a}${spec.bias ? " + vec4<f32>(bias[u.bOff + c])" : ""};
-    let base = u.xOff + (n * u.C + c) * HW + ih * u.W;
-    for (var j = 0; j < 4; j++) {
-      if (iw[j] < u.W) { out[base + iw[j]] = v[j]; }
-    }`, true)
+    channelStores(spec.named, tm, spec.bias, "CG", {
+      base: "u.xOff + (n * u.C + c) * HW + ih * u.W",
+      store: "if (iw[j] < u.W) { out[base + iw[j]] = v[j]; }",
+    })
   }
 }
 `;
-  return {
-    label: `conv2d_input_grad_row[tm${tm}${spec.bias ? ",bias" : ""}${spec.named ? ",named" : ""}]`,
-    code,
-    bindings: convBindingKinds(2, spec.bias),
-    workgroupSize: [CONV_WG, 1, 1],
-  };
+  return convKernel(`conv2d_input_grad_row[tm${tm}${tileFlags(spec)}]`, code, { bias: spec.bias });
 }
 
 /** Tile groups per W-phase (the kernel's e0) and workgroups of `conv2dInputGradRowKernel`. */
@@ -211,10 +192,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   out[i] = w[u.wOff + ((g * u.OG + ol) * u.CG + c) * KK + (KK - 1 - kk)];
 }
 `;
-  return {
-    label: "conv_weight_flip",
-    code,
-    bindings: ["write", "read", "uniform"],
-    workgroupSize: [CONV_WG, 1, 1],
-  };
+  return convKernel("conv_weight_flip", code, { reads: 1 });
 }

@@ -5,6 +5,7 @@
  */
 import type { KernelSource } from "../gpu/kernel_source.ts";
 import { CONV_WG } from "./conv_shape.ts";
+import { convKernel } from "./conv_wgsl.ts";
 
 /**
  * out[i] (+)= sum over s < S of part[s * M + i]: adds the split partials of a reduction. One
@@ -26,12 +27,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   ${spec.accumulate ? "out[u.outOff + i] += s;" : "out[u.outOff + i] = s;"}
 }
 `;
-  return {
-    label: `split_sum[${spec.accumulate ? "acc" : "set"}]`,
-    code,
-    bindings: ["write", "read", "uniform"],
-    workgroupSize: [CONV_WG, 1, 1],
-  };
+  return convKernel(`split_sum[${spec.accumulate ? "acc" : "set"}]`, code, { reads: 1 });
 }
 
 /** Uniforms of `splitSumKernel`. */
