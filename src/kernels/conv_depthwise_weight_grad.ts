@@ -4,14 +4,16 @@
  * @module
  */
 import type { KernelSource } from "../gpu/kernel_source.ts";
-import { CONV_WG, type ConvShape } from "./conv_shape.ts";
+import { CONV_WG, type ConvShape, type SplitTiling, splitTiling } from "./conv_shape.ts";
 import {
-  convBindingKinds,
+  CONV_MAIN,
   convHeader,
+  convKernel,
+  depthwisePrelude,
   namedWindow,
   shiftedLoad,
   winAt,
-  windowLoad,
+  windowTapPair,
 } from "./conv_wgsl.ts";
 import { DW_TN } from "./conv_depthwise.ts";
 
@@ -29,13 +31,9 @@ export function depthwiseWeightGradKernel(
   const kw = Math.max(1, Math.floor(spec.kw)), dw = Math.max(1, Math.floor(spec.dw));
   const nc = Math.ceil((DW_TN + (kw - 1) * dw) / 4);
   const code = `${convHeader("part: array<f32>", ["y: array<vec4<f32>>", "x: array<vec4<f32>>"])}
-const KW = ${kw};
-const DW = ${dw};
-${shiftedLoad("x")}
-${spec.named ? "" : windowLoad("x", nc)}
+${depthwisePrelude(kw, dw, nc, spec.named)}
 ${shiftedLoad("y")}
-@compute @workgroup_size(${CONV_WG}, 1, 1)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+${CONV_MAIN}
   let kh = i32(wid.x) * ${CONV_WG} + i32(lid.x);
   let sp = i32(wid.y);
   let c = i32(wid.z);
@@ -73,14 +71,7 @@ ${
       : `      var win = x_window(xr + iw0, iw0, u.W);
       if (!rowok) { continue; }
       for (var k = 0; k < KW; k++) {
-        let s = k * DW;
-        let q = s / 4;
-        let r = s % 4;
-        let v0 = select(select(select(win[q], vec4<f32>(win[q].yzw, win[q + 1].x), r == 1),
-          vec4<f32>(win[q].zw, win[q + 1].xy), r == 2), vec4<f32>(win[q].w, win[q + 1].xyz), r == 3);
-        let v1 = select(select(select(win[q + 1], vec4<f32>(win[q + 1].yzw, win[q + 2].x), r == 1),
-          vec4<f32>(win[q + 1].zw, win[q + 2].xy), r == 2),
-          vec4<f32>(win[q + 1].w, win[q + 2].xyz), r == 3);
+        ${windowTapPair("        ", "arm")}
         acc[k] += dot(g0, v0) + dot(g1, v1);
       }`
   }
@@ -96,27 +87,17 @@ ${
   }
 }
 `;
-  return {
-    label: `depthwise_weight_grad[kw${kw},dw${dw}${spec.named ? ",named" : ""}]`,
-    code,
-    bindings: convBindingKinds(2),
-    workgroupSize: [CONV_WG, 1, 1],
-  };
+  return convKernel(`depthwise_weight_grad[kw${kw},dw${dw}${spec.named ? ",named" : ""}]`, code);
 }
 
 /** Splits (of output rows) and workgroups of `depthwiseWeightGradKernel`. */
-export function depthwiseWeightGradTiling(
-  s: ConvShape,
-  target = 512,
-  minRows = 4,
-): { splits: number; rowsPerSplit: number; grid: [number, number, number] } {
+export function depthwiseWeightGradTiling(s: ConvShape, target = 512, minRows = 4): SplitTiling {
   const gx = Math.ceil(s.kh / CONV_WG);
-  const base = gx * CONV_WG * s.c;
-  const rows = s.n * s.oh;
-  const want = Math.max(1, Math.min(Math.ceil(target / base), Math.floor(rows / minRows), 65535));
-  const rowsPerSplit = Math.ceil(rows / want);
-  const splits = Math.ceil(rows / rowsPerSplit);
-  return { splits, rowsPerSplit, grid: [gx, splits, s.c] };
+  return splitTiling(s.n * s.oh, [gx, s.c], {
+    splitSize: gx * CONV_WG * s.c,
+    target,
+    minItems: minRows,
+  });
 }
 
 /** Compile-time facts of `depthwiseWeightGradRowsKernel`. */
@@ -176,8 +157,7 @@ ${Array.from({ length: kw }, (_, k) => tap(`a${r}_${k}`, k * dw)).join("\n")}
   const code = `${convHeader("part: array<f32>", ["y: array<vec4<f32>>", "x: array<vec4<f32>>"])}
 ${shiftedLoad("x")}
 ${shiftedLoad("y")}
-@compute @workgroup_size(${CONV_WG}, 1, 1)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+${CONV_MAIN}
   let cr = i32(wid.x) * ${CONV_WG} + i32(lid.x);
   let c = min(cr, u.C - 1);
   let sp = i32(wid.y);
@@ -201,12 +181,7 @@ ${rows}
   ${stores}
 }
 `;
-  return {
-    label: `depthwise_weight_grad_rows[kh${kh},kw${kw},dw${dw}]`,
-    code,
-    bindings: convBindingKinds(2),
-    workgroupSize: [CONV_WG, 1, 1],
-  };
+  return convKernel(`depthwise_weight_grad_rows[kh${kh},kw${kw},dw${dw}]`, code);
 }
 
 /**
@@ -214,19 +189,7 @@ ${rows}
  * workgroups (lavapipe runs one per core at a time; a few per core even out the load), each split
  * at least `minRows` rows and at most 65535 (llvmpipe's loop cap).
  */
-export function depthwiseWeightGradRowsTiling(
-  s: ConvShape,
-  target = 64,
-  minRows = 8,
-): { splits: number; rowsPerSplit: number; grid: [number, number, number] } {
+export function depthwiseWeightGradRowsTiling(s: ConvShape, target = 64, minRows = 8): SplitTiling {
   const gx = Math.ceil(s.c / CONV_WG);
-  const rows = s.n * s.h;
-  const want = Math.max(
-    1,
-    Math.ceil(rows / 65535),
-    Math.min(Math.ceil(target / gx), Math.floor(rows / minRows), 65535),
-  );
-  const rowsPerSplit = Math.ceil(rows / want);
-  const splits = Math.ceil(rows / rowsPerSplit);
-  return { splits, rowsPerSplit, grid: [gx, splits, 1] };
+  return splitTiling(s.n * s.h, [gx, 1], { splitSize: gx, target, minItems: minRows });
 }

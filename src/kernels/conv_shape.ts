@@ -44,6 +44,46 @@ export function convGrid(invocations: number): [number, number, number] {
 }
 
 /**
+ * How a weight-gradient kernel splits its reduction: `splits` partial sums over `perSplit` items
+ * (pixels or rows) each, the kernel's e0 uniform, and the workgroups `grid` (y = the split).
+ */
+export interface SplitTiling {
+  splits: number;
+  perSplit: number;
+  grid: [number, number, number];
+}
+
+/** Options of `splitTiling`. */
+export interface SplitTilingOptions {
+  /** Size of one split's dispatch, in the unit of `target` (invocations or workgroups). */
+  splitSize: number;
+  /** How much work (in that unit) to aim for over all splits. */
+  target: number;
+  /** Fewest items a split loops over (short splits cost more in partial sums than they save). */
+  minItems: number;
+}
+
+/**
+ * Splits a reduction over `total` items that each invocation loops over, for `groups` = [x, z]
+ * workgroups a split: enough splits that about `target` work runs, each at least `minItems` long
+ * and at most 65535 (llvmpipe ends a loop after 65535 iterations).
+ */
+export function splitTiling(
+  total: number,
+  groups: readonly [number, number],
+  opts: SplitTilingOptions,
+): SplitTiling {
+  const want = Math.max(
+    1,
+    Math.ceil(total / 65535),
+    Math.min(Math.ceil(opts.target / opts.splitSize), Math.floor(total / opts.minItems), 65535),
+  );
+  const perSplit = Math.ceil(total / want);
+  const splits = Math.ceil(total / perSplit);
+  return { splits, perSplit, grid: [groups[0], splits, groups[1]] };
+}
+
+/**
  * Uniform block shared by the conv kernels: 28 u32 (geometry, offsets, grid width, and two
  * kernel-specific fields `e0`, `e1`).
  */

@@ -4,8 +4,51 @@
  * @module
  */
 import type { KernelSource } from "../gpu/kernel_source.ts";
-import { CONV_WG, type ConvShape } from "./conv_shape.ts";
-import { accDecl, convBindingKinds, convHeader, overTile } from "./conv_wgsl.ts";
+import { CONV_WG, type ConvShape, type SplitTiling, splitTiling } from "./conv_shape.ts";
+import { accDecl, CONV_MAIN, convHeader, convKernel, overTile } from "./conv_wgsl.ts";
+
+/**
+ * WGSL: the head of the weight-gradient kernels: `KK`, `K` (columns per output channel), the
+ * split `sp`, the `tm`-channel tile (`OT`, `g`, `ol0`; `TM` when `tm` is not given) and the
+ * lane's first column `k0`, `cols` columns a lane.
+ */
+function gradHead(cols: number, tm?: number): string {
+  return `${CONV_MAIN}
+  let KK = u.KH * u.KW;
+  let K = u.CG * KK;
+  let OT = (u.OG + ${tm === undefined ? "TM - 1" : tm - 1}) / ${tm ?? "TM"};
+  let sp = i32(wid.y);
+  let g = i32(wid.z) / OT;
+  let ol0 = (i32(wid.z) % OT) * ${tm ?? "TM"};
+  let k0 = (i32(wid.x) * ${CONV_WG} + i32(lid.x)) * ${cols};`;
+}
+
+/**
+ * WGSL: opens the loop over the pixels (n, oh, ow) of split `sp` (`e0` pixels a split), with
+ * `acc` (the accumulators' declarations) before it; `PIXEL_STEP` advances and closes it.
+ */
+function pixelLoop(acc: string): string {
+  return `let OHW = u.OH * u.OW;
+  let P = u.N * OHW;
+  let pBeg = sp * u.e0;
+  let pEnd = min(P, pBeg + u.e0);
+  ${acc}
+  var n = pBeg / OHW;
+  var q = pBeg % OHW;
+  var oh = q / u.OW;
+  var ow = q % u.OW;
+  let olast = u.OG - 1 - ol0;
+  for (var pp = pBeg; pp < pEnd; pp++) {`;
+}
+
+/** WGSL: steps `pixelLoop`'s pixel (n, oh, ow) and closes the loop. */
+const PIXEL_STEP = `    ow++;
+    if (ow == u.OW) {
+      ow = 0;
+      oh++;
+      if (oh == u.OH) { oh = 0; n++; }
+    }
+  }`;
 
 /**
  * Weight gradient partials: part[s, o, c, kh, kw] = sum over the pixels (n, oh, ow) of split s
@@ -20,15 +63,7 @@ export function conv2dWeightGradKernel(spec: { tm: number; named?: boolean }): K
   const tm = Math.max(1, Math.floor(spec.tm));
   const code = `${convHeader("part: array<f32>", ["y: array<f32>", "x: array<f32>"])}
 const TM = ${tm};
-@compute @workgroup_size(${CONV_WG}, 1, 1)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let KK = u.KH * u.KW;
-  let K = u.CG * KK;
-  let OT = (u.OG + TM - 1) / TM;
-  let sp = i32(wid.y);
-  let g = i32(wid.z) / OT;
-  let ol0 = (i32(wid.z) % OT) * TM;
-  let k0 = (i32(wid.x) * ${CONV_WG} + i32(lid.x)) * 4;
+${gradHead(4)}
   let kv = vec4<i32>(k0, k0 + 1, k0 + 2, k0 + 3);
   let kok = kv < vec4<i32>(K);
   let kc = min(kv, vec4<i32>(K - 1));
@@ -36,17 +71,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let xcoff = (g * u.CG + kc / KK) * HW + u.xOff;
   let dh = ((kc % KK) / u.KW) * u.DH - u.PH;
   let dw = (kc % u.KW) * u.DW - u.PW;
-  let OHW = u.OH * u.OW;
-  let P = u.N * OHW;
-  let pBeg = sp * u.e0;
-  let pEnd = min(P, pBeg + u.e0);
-  ${accDecl(spec.named, tm)}
-  var n = pBeg / OHW;
-  var q = pBeg % OHW;
-  var oh = q / u.OW;
-  var ow = q % u.OW;
-  let olast = u.OG - 1 - ol0;
-  for (var pp = pBeg; pp < pEnd; pp++) {
+  ${pixelLoop(accDecl(spec.named, tm))}
     let ih = oh * u.SH + dh;
     let iw = ow * u.SW + dw;
     let ok = kok & (ih >= vec4<i32>(0)) & (ih < vec4<i32>(u.H)) & (iw >= vec4<i32>(0)) &
@@ -57,13 +82,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     ${
     overTile(spec.named, tm, (a) => `${a} = fma(vec4<f32>(y[yb + min(i, olast) * OHW]), xv, ${a});`)
   }
-    ow++;
-    if (ow == u.OW) {
-      ow = 0;
-      oh++;
-      if (oh == u.OH) { oh = 0; n++; }
-    }
-  }
+${PIXEL_STEP}
   ${
     overTile(spec.named, tm, (a) =>
       `let ol = ol0 + i;
@@ -75,12 +94,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   }
 }
 `;
-  return {
-    label: `conv2d_weight_grad[tm${tm}${spec.named ? ",named" : ""}]`,
-    code,
-    bindings: convBindingKinds(2),
-    workgroupSize: [CONV_WG, 1, 1],
-  };
+  return convKernel(`conv2d_weight_grad[tm${tm}${spec.named ? ",named" : ""}]`, code);
 }
 
 /**
@@ -95,20 +109,15 @@ export function conv2dWeightGradTiling(
   target = 512,
   minPixels = 256,
   vc = 1,
-): { splits: number; pixelsPerSplit: number; grid: [number, number, number] } {
+): SplitTiling {
   const K = (s.c / s.groups) * s.kh * s.kw;
   const gx = Math.ceil(K / (4 * vc * CONV_WG));
   const gz = Math.ceil(s.o / s.groups / tm) * s.groups;
-  const base = gx * CONV_WG * gz;
-  const P = s.n * s.oh * s.ow;
-  const want = Math.max(
-    1,
-    Math.ceil(P / 65535),
-    Math.min(Math.ceil(target / base), Math.floor(P / minPixels), 65535),
-  );
-  const pixelsPerSplit = Math.ceil(P / want);
-  const splits = Math.ceil(P / pixelsPerSplit);
-  return { splits, pixelsPerSplit, grid: [gx, splits, gz] };
+  return splitTiling(s.n * s.oh * s.ow, [gx, gz], {
+    splitSize: gx * CONV_WG * gz,
+    target,
+    minItems: minPixels,
+  });
 }
 
 /**
@@ -163,46 +172,17 @@ export function conv2dWeightGradWideKernel(spec: { tm: number; vc: number }): Ke
     break;
   }`).join("\n  ");
   const code = `${convHeader("part: array<f32>", ["y: array<f32>", "x: array<f32>"])}
-@compute @workgroup_size(${CONV_WG}, 1, 1)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let KK = u.KH * u.KW;
-  let K = u.CG * KK;
-  let OT = (u.OG + ${tm - 1}) / ${tm};
-  let sp = i32(wid.y);
-  let g = i32(wid.z) / OT;
-  let ol0 = (i32(wid.z) % OT) * ${tm};
-  let k0 = (i32(wid.x) * ${CONV_WG} + i32(lid.x)) * ${4 * vc};
+${gradHead(4 * vc, tm)}
   let HW = u.H * u.W;
   ${cols}
-  let OHW = u.OH * u.OW;
-  let P = u.N * OHW;
-  let pBeg = sp * u.e0;
-  let pEnd = min(P, pBeg + u.e0);
-  ${Array.from({ length: tm * vc }, (_, i) => `var acc${i} = vec4<f32>(0.0);`).join("\n  ")}
-  var n = pBeg / OHW;
-  var q = pBeg % OHW;
-  var oh = q / u.OW;
-  var ow = q % u.OW;
-  let olast = u.OG - 1 - ol0;
-  for (var pp = pBeg; pp < pEnd; pp++) {
+  ${pixelLoop(accDecl(true, tm * vc))}
     let xn = n * u.C * HW;
     ${gathers}
     let yb = u.yOff + (n * u.O + g * u.OG + ol0) * OHW + oh * u.OW + ow;
 ${fmas}
-    ow++;
-    if (ow == u.OW) {
-      ow = 0;
-      oh++;
-      if (oh == u.OH) { oh = 0; n++; }
-    }
-  }
+${PIXEL_STEP}
   ${stores}
 }
 `;
-  return {
-    label: `conv2d_weight_grad_wide[tm${tm},vc${vc}]`,
-    code,
-    bindings: convBindingKinds(2),
-    workgroupSize: [CONV_WG, 1, 1],
-  };
+  return convKernel(`conv2d_weight_grad_wide[tm${tm},vc${vc}]`, code);
 }

@@ -14,6 +14,7 @@ import {
   conv2dWeightGradTiling,
   type ConvShape,
   depthwiseWeightGradRowsTiling,
+  depthwiseWeightGradTiling,
 } from "../../src/kernels/conv.ts";
 import { conv2dBackwardRef, conv2dRef, type ConvGeometry } from "../reference/conv.ts";
 import { initGpu } from "../tensor/_util.ts";
@@ -161,9 +162,19 @@ Deno.test("weight-gradient tilings keep every split within llvmpipe's 65535-iter
   };
   for (const vc of [1, 2]) {
     const t = conv2dWeightGradTiling(s, 16, undefined, undefined, vc);
-    assert(t.pixelsPerSplit <= 65535, `vc ${vc}: ${t.pixelsPerSplit} pixels per split`);
-    assert(t.splits * t.pixelsPerSplit >= 65536, `vc ${vc}: splits cover every pixel`);
+    assert(t.perSplit <= 65535, `vc ${vc}: ${t.perSplit} pixels per split`);
+    assert(t.splits * t.perSplit >= 65536, `vc ${vc}: splits cover every pixel`);
   }
-  const d = depthwiseWeightGradRowsTiling({ ...s, n: 300, c: 8, o: 8, groups: 8 });
-  assert(d.rowsPerSplit <= 65535 && d.splits * d.rowsPerSplit >= 300 * 256, "depthwise rows");
+  // 76800 rows; 64 channels already fill the depthwise form's target without splitting.
+  const dws = { ...s, n: 300, c: 64, o: 64, groups: 64 };
+  for (
+    const [name, d] of [
+      ["depthwise rows", depthwiseWeightGradRowsTiling(dws)],
+      ["depthwise", depthwiseWeightGradTiling(dws)],
+    ] as const
+  ) {
+    assert(d.perSplit <= 65535, `${name}: ${d.perSplit} rows per split`);
+    assert(d.splits * d.perSplit >= 300 * 256, `${name}: splits cover every row`);
+    assertEquals(d.grid[1], d.splits, `${name}: one workgroup row per split`);
+  }
 });

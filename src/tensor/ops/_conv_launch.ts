@@ -23,6 +23,7 @@ import {
   conv2dWeightGradTiling,
   conv2dWeightGradWideKernel,
   convGrid,
+  type ConvOffsets,
   type ConvShape,
   convUniforms,
   convWeightFlipKernel,
@@ -35,6 +36,7 @@ import {
   DW_WGRAD_ROWS_MAX_TAPS,
   splitSumKernel,
   splitSumUniforms,
+  type SplitTiling,
   stridedWindowLength,
 } from "../../kernels/conv.ts";
 import { zeros } from "../create.ts";
@@ -51,6 +53,22 @@ import { reduceRaw } from "./reduce.ts";
  */
 function built<S>(gen: (spec: S) => KernelSource, spec: S): KernelSource {
   return memoKernel(`conv:${gen.name}:${JSON.stringify(spec)}`, () => gen(spec));
+}
+
+/**
+ * Launches a conv kernel on `tensors` (its bindings in order, output first) over `grid`, with the
+ * uniforms of geometry `s`, offsets `off` and the kernel-specific `e0`.
+ */
+function launchConv(
+  kernel: KernelSource,
+  tensors: readonly Tensor[],
+  at: { s: ConvShape; off: ConvOffsets; grid: [number, number, number]; e0?: number },
+): void {
+  gpu().launch(kernel, {
+    buffers: tensors.map(bindingOf),
+    uniforms: convUniforms(at.s, at.off, at.grid, at.e0),
+    workgroups: at.grid,
+  });
 }
 
 /** Contiguous (any offset) f32 version of t; the caller disposes it when it is not t. */
@@ -242,42 +260,47 @@ function patchWeightGrad(g: Tensor, x: Tensor, s: ConvShape): Tensor {
   return out;
 }
 
+/**
+ * The depthwise direct kernel on `tensors` = [out, in, w, bias?] with geometry `s` (`flip`: the
+ * stride-1 input gradient, `s` being its flipped geometry).
+ */
+function launchDepthwise(
+  tensors: Tensor[],
+  s: ConvShape,
+  off: ConvOffsets,
+  flip: boolean,
+): void {
+  const rows = depthwiseRows(s);
+  const kernel = built(depthwiseConv2dKernel, {
+    kw: s.kw,
+    dw: s.dilation[1],
+    flip,
+    bias: tensors.length > 3,
+    named: namedTiles(),
+    rows,
+  });
+  launchConv(kernel, tensors, { s, off, grid: depthwiseGrid(s, rows) });
+}
+
 /** y [N, O, OH, OW] = conv2d(x, w) + bias. x, w, bias dense f32. */
 export function convForwardRaw(x: Tensor, w: Tensor, bias: Tensor | null, s: ConvShape): Tensor {
   if (isPatchify(s) && s.n * s.o * s.oh * s.ow > 0) return patchForward(x, w, bias, s);
   const y = Tensor.empty([s.n, s.o, s.oh, s.ow], "f32");
   if (y.size === 0) return y;
   const off = { x: x.offset, w: w.offset, y: 0, b: bias?.offset ?? 0 };
-  const bufs = [y, x, w, ...(bias ? [bias] : [])].map(bindingOf);
+  const tensors = [y, x, w, ...(bias ? [bias] : [])];
   const rows = s.n * s.oh <= 65535;
   if (isDepthwise(s) && s.stride[1] === 1 && rows) {
-    const rows = depthwiseRows(s);
-    const grid = depthwiseGrid(s, rows);
-    gpu().launch(
-      built(depthwiseConv2dKernel, {
-        kw: s.kw,
-        dw: s.dilation[1],
-        flip: false,
-        bias: bias !== null,
-        named: namedTiles(),
-        rows,
-      }),
-      { buffers: bufs, uniforms: convUniforms(s, off, grid), workgroups: grid },
-    );
+    launchDepthwise(tensors, s, off, false);
   } else if (s.stride[1] === 1 && rows) {
     const named = namedTiles();
     const tm = tileFor(s.o / s.groups);
     const vp = rowVecsFor(s.ow);
-    const grid = conv2dForwardRowGrid(s, tm, vp);
-    gpu().launch(built(conv2dForwardRowKernel, { tm, vp, bias: bias !== null, named }), {
-      buffers: bufs,
-      uniforms: convUniforms(s, off, grid),
-      workgroups: grid,
-    });
+    const kernel = built(conv2dForwardRowKernel, { tm, vp, bias: bias !== null, named });
+    launchConv(kernel, tensors, { s, off, grid: conv2dForwardRowGrid(s, tm, vp) });
   } else if (rows && stridedVecs(s) > 0) {
     const tm = tileFor(s.o / s.groups);
     const vp = stridedVecs(s);
-    const grid = conv2dForwardRowGrid(s, tm, vp);
     const kernel = built(conv2dForwardStridedKernel, {
       tm,
       vp,
@@ -286,16 +309,11 @@ export function convForwardRaw(x: Tensor, w: Tensor, bias: Tensor | null, s: Con
       dw: s.dilation[1],
       bias: bias !== null,
     });
-    gpu().launch(kernel, { buffers: bufs, uniforms: convUniforms(s, off, grid), workgroups: grid });
+    launchConv(kernel, tensors, { s, off, grid: conv2dForwardRowGrid(s, tm, vp) });
   } else {
     const tm = tileFor(s.o / s.groups);
-    const grid = conv2dForwardGrid(s, tm);
-    const named = namedTiles();
-    gpu().launch(built(conv2dForwardKernel, { tm, bias: bias !== null, named }), {
-      buffers: bufs,
-      uniforms: convUniforms(s, off, grid),
-      workgroups: grid,
-    });
+    const kernel = built(conv2dForwardKernel, { tm, bias: bias !== null, named: namedTiles() });
+    launchConv(kernel, tensors, { s, off, grid: conv2dForwardGrid(s, tm) });
   }
   return y;
 }
@@ -335,31 +353,15 @@ export function convInputGradRaw(g: Tensor, w: Tensor, bias: Tensor | null, s: C
     if (isDepthwise(s)) {
       const out = Tensor.empty([s.n, s.c, s.h, s.w], "f32");
       if (out.size === 0) return out;
-      const rows = depthwiseRows(f);
-      const grid = depthwiseGrid(f, rows);
-      gpu().launch(
-        built(depthwiseConv2dKernel, {
-          kw: s.kw,
-          dw: s.dilation[1],
-          flip: true,
-          bias: bias !== null,
-          named: namedTiles(),
-          rows,
-        }),
-        {
-          buffers: [out, g, w, ...(bias ? [bias] : [])].map(bindingOf),
-          uniforms: convUniforms(f, { x: g.offset, w: w.offset, b: bias?.offset ?? 0 }, grid),
-          workgroups: grid,
-        },
-      );
+      const off = { x: g.offset, w: w.offset, b: bias?.offset ?? 0 };
+      launchDepthwise([out, g, w, ...(bias ? [bias] : [])], f, off, true);
       return out;
     }
     const wf = Tensor.empty([s.c, s.o / s.groups, s.kh, s.kw], "f32");
-    const fg = convGrid(wf.size);
-    gpu().launch(built(convWeightFlipKernel, {}), {
-      buffers: [wf, w].map(bindingOf),
-      uniforms: convUniforms(s, { w: w.offset }, fg),
-      workgroups: fg,
+    launchConv(built(convWeightFlipKernel, {}), [wf, w], {
+      s,
+      off: { w: w.offset },
+      grid: convGrid(wf.size),
     });
     const out = convForwardRaw(g, wf, bias, f);
     wf.dispose();
@@ -368,28 +370,17 @@ export function convInputGradRaw(g: Tensor, w: Tensor, bias: Tensor | null, s: C
   const out = Tensor.empty([s.n, s.c, s.h, s.w], "f32");
   if (out.size === 0) return out;
   const tm = tileFor(s.c / s.groups);
+  const spec = { tm, bias: bias !== null, named: namedTiles() };
+  const tensors = [out, g, w, ...(bias ? [bias] : [])];
+  const off = { x: 0, y: g.offset, w: w.offset, b: bias?.offset ?? 0 };
   if (s.n * s.h <= 65535) {
     const { groupsPerPhase, grid } = conv2dInputGradRowGrid(s, tm);
-    const named = namedTiles();
-    gpu().launch(built(conv2dInputGradRowKernel, { tm, bias: bias !== null, named }), {
-      buffers: [out, g, w, ...(bias ? [bias] : [])].map(bindingOf),
-      uniforms: convUniforms(
-        s,
-        { x: 0, y: g.offset, w: w.offset, b: bias?.offset ?? 0 },
-        grid,
-        groupsPerPhase,
-      ),
-      workgroups: grid,
-    });
+    const kernel = built(conv2dInputGradRowKernel, spec);
+    launchConv(kernel, tensors, { s, off, grid, e0: groupsPerPhase });
     return out;
   }
-  const grid = conv2dInputGradGrid(s, tm);
-  const named = namedTiles();
-  gpu().launch(built(conv2dInputGradKernel, { tm, bias: bias !== null, named }), {
-    buffers: [out, g, w, ...(bias ? [bias] : [])].map(bindingOf),
-    uniforms: convUniforms(s, { x: 0, y: g.offset, w: w.offset, b: bias?.offset ?? 0 }, grid),
-    workgroups: grid,
-  });
+  const kernel = built(conv2dInputGradKernel, spec);
+  launchConv(kernel, tensors, { s, off, grid: conv2dInputGradGrid(s, tm) });
   return out;
 }
 
@@ -406,56 +397,55 @@ function sumSplits(part: Tensor, splits: number, shape: number[]): Tensor {
   return out;
 }
 
+/**
+ * Runs a weight-gradient kernel that writes split partials over `t`'s splits of y-shaped `g` and
+ * x-shaped `x`, and sums them into a fresh tensor of `wshape`.
+ */
+function splitWeightGrad(
+  kernel: KernelSource,
+  g: Tensor,
+  x: Tensor,
+  at: { s: ConvShape; t: SplitTiling; wshape: number[] },
+): Tensor {
+  const { s, t, wshape } = at;
+  const part = Tensor.empty([t.splits, wshape.reduce((a, b) => a * b, 1)], "f32");
+  launchConv(kernel, [part, g, x], {
+    s,
+    off: { x: x.offset, y: g.offset },
+    grid: t.grid,
+    e0: t.perSplit,
+  });
+  const out = sumSplits(part, t.splits, wshape);
+  part.dispose();
+  return out;
+}
+
 /** Weight gradient [O, CG, KH, KW] from y-shaped `g` and x-shaped `x`. */
 export function convWeightGradRaw(g: Tensor, x: Tensor, s: ConvShape): Tensor {
   const cg = s.c / s.groups;
   const wshape = [s.o, cg, s.kh, s.kw];
   if (s.n * s.oh * s.ow === 0) return zeros(wshape);
   if (isPatchify(s)) return patchWeightGrad(g, x, s);
-  if (
-    isDepthwise(s) && s.stride[1] === 1 && namedTiles() && s.kh * s.kw <= DW_WGRAD_ROWS_MAX_TAPS
-  ) {
-    const t = depthwiseWeightGradRowsTiling(s);
-    const part = Tensor.empty([t.splits, s.c * s.kh * s.kw], "f32");
-    gpu().launch(built(depthwiseWeightGradRowsKernel, { kh: s.kh, kw: s.kw, dw: s.dilation[1] }), {
-      buffers: [part, g, x].map(bindingOf),
-      uniforms: convUniforms(s, { x: x.offset, y: g.offset }, t.grid, t.rowsPerSplit),
-      workgroups: t.grid,
-    });
-    const out = sumSplits(part, t.splits, wshape);
-    part.dispose();
-    return out;
-  }
   if (isDepthwise(s) && s.stride[1] === 1) {
-    const t = depthwiseWeightGradTiling(s);
-    const part = Tensor.empty([t.splits, s.c * s.kh * s.kw], "f32");
-    gpu().launch(
-      built(depthwiseWeightGradKernel, { kw: s.kw, dw: s.dilation[1], named: namedTiles() }),
-      {
-        buffers: [part, g, x].map(bindingOf),
-        uniforms: convUniforms(s, { x: x.offset, y: g.offset }, t.grid, t.rowsPerSplit),
-        workgroups: t.grid,
-      },
-    );
-    const out = sumSplits(part, t.splits, wshape);
-    part.dispose();
-    return out;
+    if (namedTiles() && s.kh * s.kw <= DW_WGRAD_ROWS_MAX_TAPS) {
+      const kernel = built(depthwiseWeightGradRowsKernel, {
+        kh: s.kh,
+        kw: s.kw,
+        dw: s.dilation[1],
+      });
+      return splitWeightGrad(kernel, g, x, { s, t: depthwiseWeightGradRowsTiling(s), wshape });
+    }
+    const spec = { kw: s.kw, dw: s.dilation[1], named: namedTiles() };
+    const kernel = built(depthwiseWeightGradKernel, spec);
+    return splitWeightGrad(kernel, g, x, { s, t: depthwiseWeightGradTiling(s), wshape });
   }
   const tm = tileFor(s.o / s.groups);
   const vc = namedTiles() ? WGRAD_COLUMN_VECS : 1;
   const t = conv2dWeightGradTiling(s, tm, undefined, undefined, vc);
-  const part = Tensor.empty([t.splits, s.o * cg * s.kh * s.kw], "f32");
   const kernel = vc > 1
     ? built(conv2dWeightGradWideKernel, { tm, vc })
     : built(conv2dWeightGradKernel, { tm, named: namedTiles() });
-  gpu().launch(kernel, {
-    buffers: [part, g, x].map(bindingOf),
-    uniforms: convUniforms(s, { x: x.offset, y: g.offset }, t.grid, t.pixelsPerSplit),
-    workgroups: t.grid,
-  });
-  const out = sumSplits(part, t.splits, wshape);
-  part.dispose();
-  return out;
+  return splitWeightGrad(kernel, g, x, { s, t, wshape });
 }
 
 /** Per-channel sum over N and the spatial dims of a dense [N, C, ...] tensor: [C]. */
