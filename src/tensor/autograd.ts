@@ -1,3 +1,4 @@
+import { dtypeBytes } from "../kernels/dtype.ts";
 import type { Node } from "./autograd_node.ts";
 import { OpContext, type OpDef } from "./op.ts";
 import { adopt, keep, tidy } from "./scope.ts";
@@ -138,8 +139,13 @@ export function backward(root: Tensor, opts: BackwardOptions = {}): void {
             const sum = keep(add(t.grad, g));
             t.grad.dispose();
             t.grad = sum;
+          } else if (g !== opts.grad && ownsWholeStorage(g)) {
+            // Nothing else holds this gradient's buffer: adopt it rather than copy (as PyTorch
+            // steals a fresh gradient), which saves a copy per parameter per step.
+            t.grad = keep(g);
+            continue;
           } else {
-            // A fresh tensor (the tape may pass one gradient to several inputs: copy to own it).
+            // A view of a buffer others hold, or the caller's tensor: copy to own it.
             // deno-lint-ignore no-explicit-any
             t.grad = keep((g as any).clone() as Tensor);
           }
@@ -185,6 +191,12 @@ export function backward(root: Tensor, opts: BackwardOptions = {}): void {
       }
     })
   );
+}
+
+/** Whether `t` is the only holder of its storage and covers all of it in the standard layout. */
+function ownsWholeStorage(t: Tensor): boolean {
+  return t.storage.refs === 1 && t.offset === 0 && t.isContiguous &&
+    t.storage.bytes === t.size * dtypeBytes(t.dtype);
 }
 
 /**

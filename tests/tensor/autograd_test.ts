@@ -103,3 +103,26 @@ Deno.test("backward() frees each intermediate gradient once it was propagated", 
   assertAllClose([(await x.grad!.toArray())[0]], [1.01 ** 12], { rtol: 1e-5 });
   loss.dispose();
 });
+
+Deno.test("leaf gradients are each their own buffer, whether adopted or copied", async () => {
+  // add's backward hands the same gradient to both inputs: one leaf copies it, the other adopts.
+  const a = T.tensor([1, 2], [2], { requiresGrad: true });
+  const b = T.tensor([3, 4], [2], { requiresGrad: true });
+  T.sum(T.mul(T.add(a, b), 3)).backward();
+  assert(a.grad!.storage !== b.grad!.storage, "a.grad and b.grad share a buffer");
+  T.updateInPlace(a.grad!, "{self} * 2", {});
+  assertAllClose(await a.grad!.toArray(), [6, 6]);
+  assertAllClose(await b.grad!.toArray(), [3, 3]);
+  // A gradient the caller passes in is never taken over.
+  const x = T.tensor([1, 2, 3], [3], { requiresGrad: true });
+  const g = T.tensor([0.5, 1, 2], [3]);
+  T.mul(x, 1).backward({ grad: g });
+  assert(x.grad!.storage !== g.storage);
+  assertAllClose(await g.toArray(), [0.5, 1, 2]);
+  assertAllClose(await x.grad!.toArray(), [0.5, 1, 2]);
+  // A view of a buffer another tensor holds is copied, not adopted.
+  const w = T.tensor([1, 2, 3, 4], [2, 2], { requiresGrad: true });
+  T.sum(T.mul(T.reshape(w, [4]), T.tensor([1, 2, 3, 4], [4]))).backward();
+  assertAllClose(await w.grad!.toArray(), [1, 2, 3, 4]);
+  assertEquals(w.grad!.shape, [2, 2]);
+});
