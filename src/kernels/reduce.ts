@@ -36,6 +36,19 @@ export interface ReduceSpec {
    * B must be a multiple of 4 colVecs); items = A * chunks * B / (4 colVecs). @default 1
    */
   colVecs?: number;
+  /**
+   * Arg ops: also write the winning value to binding `vout` (after `out`; compute dtype, same
+   * layout as `out`), so partial results over chunks of R are (value, index) pairs that a second
+   * launch with `indicesIn` combines. @default false
+   */
+  valuesOut?: boolean;
+  /**
+   * Arg ops: x holds partial values and binding `xi` (after `x`, i32, same layout and offset as
+   * x) their positions; the result is the position stored beside the winner, not the winner's
+   * own index. Partial results must be in index order, so the lowest index still wins ties and
+   * the first NaN still wins. @default false
+   */
+  indicesIn?: boolean;
 }
 
 /**
@@ -63,9 +76,11 @@ export function reduceUniforms(
  * Sum/max/min/argmax/argmin over R of x[A, R, B] (contiguous from `inOffset`), times `scale` for
  * sums (mean = sum with scale 1/R). Output is [A, B] contiguous. Row layout dispatches one
  * workgroup per (row, chunk): with `chunks` > 1 each row is cut into that many ranges and the
- * output is [A, chunks] partial results (the caller reduces them again; not for arg ops), so a
- * long row keeps many workgroups busy. Col layout: one thread per output in a 1-D grid of
- * 64-thread workgroups (2-D when above 65535 workgroups).
+ * output is [A, chunks] partial results (the caller reduces them again; arg ops through
+ * `valuesOut`/`indicesIn` pairs), so a long row keeps many workgroups busy and no loop passes
+ * llvmpipe's 65,535-iteration cap. Col layout: one thread per output (a, chunk, b) in a 1-D grid
+ * of 64-thread workgroups (2-D when above 65535 workgroups); with `chunks` > 1 the output is
+ * [A, chunks, B] partial results.
  */
 export function reduceKernel(spec: ReduceSpec): KernelSource {
   return memoKernel(`reduceKernel:${JSON.stringify(spec)}`, () => buildReduceKernel(spec));
@@ -106,16 +121,17 @@ function buildReduceKernel(spec: ReduceSpec): KernelSource {
     : isArg
     ? `if (v ${better} acc || (nan_(v) && !nan_(acc))) { acc = v; ai = i; }`
     : `if (v ${better} acc || nan_(v)) { acc = v; }`;
-  const finish = spec.op === "sum"
-    ? `${spec.outDtype}(acc * ${ct}(u.scale))`
-    : isArg
-    ? "i32(ai)"
-    : `${spec.outDtype}(acc)`;
+  // The winner's position: its index, or with `indicesIn` the position stored beside it (`at`:
+  // the winner's element address in x).
+  const finish = (at: string) =>
+    spec.op === "sum"
+      ? `${spec.outDtype}(acc * ${ct}(u.scale))`
+      : isArg
+      ? spec.indicesIn ? `xi[${at}]` : "i32(ai)"
+      : `${spec.outDtype}(acc)`;
   const head = `${enableF16([spec.dtype, spec.outDtype])}
-struct U { A: u32, R: u32, B: u32, inOff: u32, outOff: u32, scale: f32, chunks: u32, p1: u32 };
-@group(0) @binding(0) var<storage, read_write> out: array<${spec.outDtype}>;
-@group(0) @binding(1) var<storage, read> x: array<${spec.dtype}>;
-@group(0) @binding(2) var<uniform> u: U;
+${UNIFORMS}
+${bindingDecls(spec, spec.outDtype, spec.dtype, ct)}
 ${nanHelpers(ct)}
 `;
   let code: string;
@@ -160,7 +176,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (lid == 0u) {
     acc = sv[0];
     ai = si[0];
-    out[u.outOff + w] = ${finish};
+    out[u.outOff + w] = ${finish("base + ai")};${
+      spec.valuesOut ? "\n    vout[u.outOff + w] = acc;" : ""
+    }
   }
 }
 `;
@@ -169,26 +187,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let o = gid.x + gid.y * 65535u * 64u;
-  if (o >= u.A * u.B) { return; }
-  let a = o / u.B;
+  if (o >= u.A * u.chunks * u.B) { return; }
+  let t = o / u.B;
+  let a = t / u.chunks;
   let b = o % u.B;
+  let len = (u.R + u.chunks - 1u) / u.chunks;
+  let lo = min((t % u.chunks) * len, u.R);
+  let hi = min(lo + len, u.R);
   let base = u.inOff + a * u.R * u.B + b;
   var acc = ${init};
   var ai = 0u;
-  for (var i = 0u; i < u.R; i++) {
+  for (var i = lo; i < hi; i++) {
     let v = ${ct}(x[base + i * u.B]);
     ${combine}
   }
-  out[u.outOff + o] = ${finish};
+  out[u.outOff + o] = ${finish("base + ai * u.B")};${
+      spec.valuesOut ? "\n  vout[u.outOff + o] = acc;" : ""
+    }
 }
 `;
   }
   return {
-    label: `reduce[${spec.op},${spec.dtype}->${spec.outDtype},${spec.layout}]`,
+    label: `reduce[${spec.op},${spec.dtype}->${spec.outDtype},${spec.layout}${pairTag(spec)}]`,
     code,
-    bindings: ["write", "read", "uniform"],
+    bindings: bindingKinds(spec),
     workgroupSize: [64, 1, 1],
   };
+}
+
+const UNIFORMS =
+  "struct U { A: u32, R: u32, B: u32, inOff: u32, outOff: u32, scale: f32, chunks: u32, p1: u32 };";
+
+/** Binding declarations: out, [vout], x, [xi], u (element types O and X, values V). */
+function bindingDecls(spec: ReduceSpec, o: string, x: string, v: string): string {
+  const lines = [`var<storage, read_write> out: array<${o}>;`];
+  if (spec.valuesOut) lines.push(`var<storage, read_write> vout: array<${v}>;`);
+  lines.push(`var<storage, read> x: array<${x}>;`);
+  if (spec.indicesIn) lines.push("var<storage, read> xi: array<i32>;");
+  lines.push("var<uniform> u: U;");
+  return lines.map((l, i) => `@group(0) @binding(${i}) ${l}`).join("\n");
+}
+
+function bindingKinds(spec: ReduceSpec): ("write" | "read" | "uniform")[] {
+  return [
+    "write",
+    ...(spec.valuesOut ? ["write" as const] : []),
+    "read",
+    ...(spec.indicesIn ? ["read" as const] : []),
+    "uniform",
+  ];
+}
+
+function pairTag(spec: ReduceSpec): string {
+  return `${spec.valuesOut ? ",vout" : ""}${spec.indicesIn ? ",xi" : ""}`;
 }
 
 /**
@@ -241,7 +292,18 @@ function buildLaneKernel(spec: ReduceSpec): KernelSource {
           : `if (acc.${c} ${better} s || nan_(acc.${c})) { s = acc.${c}; }`
       ).join("\n  ")
     }`;
-  const finish = spec.op === "sum" ? `${O}(s * ${ct}(u.scale))` : isArg ? `${O}(si)` : `${O}(s)`;
+  // `at(k)`: the element address in x of the winner of component k (`indicesIn`).
+  const finish = (at: (k: string) => string) =>
+    spec.op === "sum"
+      ? `${O}(s * ${ct}(u.scale))`
+      : isArg && spec.indicesIn
+      ? (row
+        ? `xi[${at("")}]`
+        : `${O}(${["x", "y", "z", "w"].map((k) => `xi[${at(k)}]`).join(", ")})`)
+      : isArg
+      ? `${O}(si)`
+      : `${O}(s)`;
+  const vout = (i: string) => spec.valuesOut ? `\n  vout[${i}] = s;` : "";
   const lane = `(wid.x + wid.y * 65535u) * ${LANE_WG}u + lid`;
   // Col layout: G vec4s of columns per invocation, accumulators acc0.., ai0.. (named registers).
   const G = row ? 1 : spec.colVecs ?? 1;
@@ -267,7 +329,7 @@ function buildLaneKernel(spec: ReduceSpec): KernelSource {
     ${update}
   }
   ${fold}
-  out[u.outOff + w] = ${finish};`
+  out[u.outOff + w] = ${finish(() => v4 ? "base * 4u + si" : "base + si")};${vout("u.outOff + w")}`
     : `
   let o = ${lane};
   let b4 = u.B / 4u;
@@ -291,14 +353,14 @@ function buildLaneKernel(spec: ReduceSpec): KernelSource {
   }
   ${
       gs.map((j) =>
-        `{\n    ${named(fold, j)}\n    out[u.outOff / 4u + t * b4 + col + ${j}u] = ${finish};\n  }`
+        `{\n    ${named(fold, j)}\n    out[u.outOff / 4u + t * b4 + col + ${j}u] = ${
+          finish((k) => `(base + si.${k} * b4 + ${j}u) * 4u + ${"xyzw".indexOf(k)}u`)
+        };${vout(`u.outOff / 4u + t * b4 + col + ${j}u`)}\n  }`
       ).join("\n  ")
     }`;
   const code = `${enableF16([spec.dtype, spec.outDtype])}
-struct U { A: u32, R: u32, B: u32, inOff: u32, outOff: u32, scale: f32, chunks: u32, p1: u32 };
-@group(0) @binding(0) var<storage, read_write> out: array<${O}>;
-@group(0) @binding(1) var<storage, read> x: array<${X}>;
-@group(0) @binding(2) var<uniform> u: U;
+${UNIFORMS}
+${bindingDecls(spec, O, X, row ? ct : `vec4<${ct}>`)}
 ${nanHelpers(ct)}
 @compute @workgroup_size(${LANE_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {${body}
@@ -307,9 +369,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   return {
     label: `reduce[${spec.op},${spec.dtype}->${spec.outDtype},${spec.layout},lane${
       v4 ? ",vec4" : ""
-    }${G > 1 ? `,cols${G}` : ""}]`,
+    }${G > 1 ? `,cols${G}` : ""}${pairTag(spec)}]`,
     code,
-    bindings: ["write", "read", "uniform"],
+    bindings: bindingKinds(spec),
     workgroupSize: [LANE_WG, 1, 1],
   };
 }

@@ -1,5 +1,5 @@
 import { type BufferArg, gpu } from "../../gpu/runtime.ts";
-import { type DType, dtypeBytes } from "../../kernels/dtype.ts";
+import { computeType, type DType, dtypeBytes } from "../../kernels/dtype.ts";
 import {
   reduceKernel,
   type ReduceOp,
@@ -61,35 +61,11 @@ export function reduceRaw(x: Tensor, axes: readonly number[], op: ReduceOp, mean
       throw new RangeError(`${op} of an empty axis ${fmtShape(shape)}`);
     }
     const layout = B === 1 ? "row" : "col";
-    // Long rows with few outputs: reduce chunks first, then the partial results.
-    const chunks = layout === "row" && !isArg && A < 256 && R >= 16384
-      ? Math.min(256, Math.ceil(R / 4096))
-      : 1;
-    // Col layouts in the lane form: runs of R into partial results [A, runs, B], then those.
-    const runs = layout === "col" && !isArg && laneCols(cur.dtype, B, cur.offset, 0)
-      ? colRuns(A, R, B)
-      : 1;
     const limit = gpu().maxBinding;
-    const longCols = layout === "col" && !isArg && R > COL_MAX_RUN && runs === 1;
-    if (cur.storage.bytes > limit || out.storage.bytes > limit || longCols) {
+    if (cur.storage.bytes > limit || out.storage.bytes > limit) {
       reduceSplit(cur, out, [A, R, B], { op, mean, layout });
-    } else if (chunks > 1 || runs > 1) {
-      const n = chunks * runs;
-      const part = Tensor.empty(layout === "row" ? [A, n] : [A, n, B], out.dtype);
-      launchReduce(op, [cur.dtype, out.dtype], layout, [bindingOf(part), bindingOf(cur)], {
-        arb: [A, R, B],
-        offsets: [cur.offset, 0],
-        scale: 1,
-        chunks: n,
-      });
-      launchReduce(op, [out.dtype, out.dtype], layout, [bindingOf(out), bindingOf(part)], {
-        arb: [A, n, B],
-        offsets: [0, 0],
-        scale: mean ? 1 / R : 1,
-      });
-      part.dispose();
     } else {
-      launchReduce(op, [cur.dtype, out.dtype], layout, [bindingOf(out), bindingOf(cur)], {
+      reduceWhole(op, [cur.dtype, out.dtype], layout, [bindingOf(out), bindingOf(cur)], {
         arb: [A, R, B],
         offsets: [cur.offset, 0],
         scale: mean ? 1 / R : 1,
@@ -100,6 +76,85 @@ export function reduceRaw(x: Tensor, axes: readonly number[], op: ReduceOp, mean
     shape = outShape;
   }
   return cur;
+}
+
+/**
+ * Partial results each reduction over R is cut into. Row layout: long rows with few outputs keep
+ * many invocations busy through chunks; col layout: runs of R at most COL_MAX_RUN long (the lane
+ * form cuts more, see `colRuns`). Both keep every invocation's loop under llvmpipe's cap.
+ */
+function chunksOf(
+  layout: "row" | "col",
+  dtype: DType,
+  [A, R, B]: [number, number, number],
+  inOff: number,
+): number {
+  if (layout === "row") {
+    const busy = A < 256 && R >= 16384 ? Math.min(256, Math.ceil(R / 4096)) : 1;
+    return Math.max(busy, Math.ceil(R / (64 * LANE_MAX_LOOP)));
+  }
+  return laneCols(dtype, B, inOff, 0) ? colRuns(A, R, B) : Math.ceil(R / COL_MAX_RUN);
+}
+
+/**
+ * A whole [A, R, B] reduction into out (both within their bindings): one launch, or when R is cut
+ * into chunks (`chunksOf`) one launch into partial results [A, chunks, B] and one over them (arg
+ * ops: partial (value, index) pairs, combined keeping the lowest index on ties and the first
+ * NaN).
+ */
+function reduceWhole(
+  op: ReduceOp,
+  [dtype, outDtype]: [DType, DType],
+  layout: "row" | "col",
+  [out, x]: [BufferArg, BufferArg],
+  { arb: [A, R, B], offsets: [inOff, outOff], scale }: {
+    arb: [number, number, number];
+    offsets: [number, number];
+    /** Sums: times this (means: 1 / the whole R). */
+    scale: number;
+  },
+): void {
+  const n = R > 1 ? chunksOf(layout, dtype, [A, R, B], inOff) : 1;
+  if (n <= 1) {
+    launchReduce(op, [dtype, outDtype], layout, [out, x], {
+      arb: [A, R, B],
+      offsets: [inOff, outOff],
+      scale,
+    });
+    return;
+  }
+  const shape = layout === "row" ? [A, n] : [A, n, B];
+  const part = Tensor.empty(shape, outDtype);
+  if (op === "argmax" || op === "argmin") {
+    const vals = Tensor.empty(shape, computeType(dtype));
+    launchReduce(op, [dtype, outDtype], layout, [bindingOf(part), x], {
+      arb: [A, R, B],
+      offsets: [inOff, 0],
+      scale: 1,
+      chunks: n,
+      values: bindingOf(vals),
+    });
+    launchReduce(op, [vals.dtype, outDtype], layout, [out, bindingOf(vals)], {
+      arb: [A, n, B],
+      offsets: [0, outOff],
+      scale: 1,
+      indices: bindingOf(part),
+    });
+    vals.dispose();
+  } else {
+    launchReduce(op, [dtype, outDtype], layout, [bindingOf(part), x], {
+      arb: [A, R, B],
+      offsets: [inOff, 0],
+      scale: 1,
+      chunks: n,
+    });
+    launchReduce(op, [outDtype, outDtype], layout, [out, bindingOf(part)], {
+      arb: [A, n, B],
+      offsets: [0, outOff],
+      scale,
+    });
+  }
+  part.dispose();
 }
 
 /** Whether a col-layout reduction runs in the (vec4) lane form on this adapter. */
@@ -133,14 +188,20 @@ function launchReduce(
   [dtype, outDtype]: [DType, DType],
   layout: "row" | "col",
   [out, x]: [BufferArg, BufferArg],
-  { arb: [A, R, B], offsets: [inOff, outOff], scale, chunks = 1 }: {
+  { arb: [A, R, B], offsets: [inOff, outOff], scale, chunks = 1, values, indices }: {
     arb: [number, number, number];
     offsets: [number, number];
     scale: number;
     chunks?: number;
+    /** Arg ops: where the winning values go too (`valuesOut`). */
+    values?: BufferArg;
+    /** Arg ops: the positions beside x's partial values (`indicesIn`). */
+    indices?: BufferArg;
   },
 ): void {
   let spec: ReduceSpec = { op, dtype, outDtype, layout };
+  if (values) spec.valuesOut = true;
+  if (indices) spec.indicesIn = true;
   let workgroups = reduceWorkgroups(layout, A * chunks, B);
   if (reduceFormFor(gpu().isCpuAdapter) === "lane") {
     if (layout === "row") {
@@ -155,11 +216,9 @@ function launchReduce(
       workgroups = laneWorkgroups((A * chunks * B) / 4 / colVecs);
     }
   }
-  if (chunks > 1 && layout === "col" && spec.form !== "lane") {
-    throw new RangeError("reduce: runs of R in the col layout need the lane form");
-  }
+  const buffers = [out, ...(values ? [values] : []), x, ...(indices ? [indices] : [])];
   gpu().launch(reduceKernel(spec), {
-    buffers: [out, x],
+    buffers,
     uniforms: reduceUniforms(A, R, B, inOff, outOff, scale, chunks),
     workgroups,
   });
@@ -190,10 +249,9 @@ function reduceSplit(
     { tensor: cur, offset: cur.offset, strides: [R * B, B], inner: B },
     { tensor: out, offset: out.offset, strides: [B, 0], inner: B },
   ]);
-  const maxRun = layout === "col" ? COL_MAX_RUN : Infinity;
-  if (plan.every((c) => c.shape[1] === R) && R <= maxRun) {
+  if (plan.every((c) => c.shape[1] === R)) {
     for (const c of plan) {
-      launchReduce(op, dt, layout, [c.bindings[1], c.bindings[0]], {
+      reduceWhole(op, dt, layout, [c.bindings[1], c.bindings[0]], {
         arb: [c.shape[0], R, B],
         offsets: [c.offsets[0], c.offsets[1]],
         scale: mean ? 1 / R : 1,
@@ -201,6 +259,7 @@ function reduceSplit(
     }
     return;
   }
+  const maxRun = layout === "col" ? COL_MAX_RUN : Infinity;
   if (op === "argmax" || op === "argmin") {
     throw new RangeError(
       `${op}: one reduced row of ${fmtShape(cur.shape)} ${cur.dtype} (${R * B} elements) is ` +
@@ -227,7 +286,7 @@ function reduceSplit(
       for (let q = first; q < next; q++) {
         const [r, len] = runs[q];
         const inOff = c.offsets[0] + (a - c.start[0]) * R * B + (r - c.start[1]) * B;
-        launchReduce(op, dt, layout, [partBinding, c.bindings[0]], {
+        reduceWhole(op, dt, layout, [partBinding, c.bindings[0]], {
           arb: [1, len, B],
           offsets: [inOff, (a * runs.length + q) * B],
           scale: 1,
@@ -235,7 +294,7 @@ function reduceSplit(
       }
     }
   }
-  launchReduce(op, [out.dtype, out.dtype], layout, [bindingOf(out), partBinding], {
+  reduceWhole(op, [out.dtype, out.dtype], layout, [bindingOf(out), partBinding], {
     arb: [A, runs.length, B],
     offsets: [0, out.offset],
     scale: mean ? 1 / R : 1,
