@@ -29,9 +29,15 @@ export interface DepthwiseSpec {
   named?: boolean;
   /**
    * Output rows per lane (named form, stride and dilation 1 along H only): each input row's
-   * window is loaded once and feeds every output row it reaches. @default 1
+   * window is loaded once and feeds every output row it reaches; with `kh` the height of the
+   * strip the lane streams down. @default 1
    */
   rows?: number;
+  /**
+   * Kernel height as a constant (multi-row named form): the row loop is unrolled and the
+   * channel's KH x KW weights are loaded once per lane into named registers.
+   */
+  kh?: number;
 }
 
 /** Output pixels per lane of the depthwise kernels (two vec4s). */
@@ -110,6 +116,67 @@ ${stores}
 }
 
 /**
+ * WGSL main of the streaming named depthwise kernel (`DepthwiseSpec.kh` set; SH = DH = 1): a lane
+ * walks down a strip of `rt` output rows (8 columns each). The channel's kh x kw weights sit in
+ * named registers `w<i>_<k>` (loaded once per lane, flipped at load time) and `kh` accumulator
+ * pairs roll down the strip: input row t (window loaded once) adds kernel row kh-1-j to
+ * accumulator j (output row t - kh + 1 + j), then accumulator 0 is complete, is stored, and the
+ * others shift down. The loop body is one window and kh*kw taps, so compile time stays small.
+ */
+function depthwiseStreamMain(
+  spec: DepthwiseSpec,
+  dims: { kh: number; kw: number; dw: number; nc: number; rt: number },
+): string {
+  const { kh, kw, dw, nc, rt } = dims;
+  const weights: string[] = [];
+  for (let i = 0; i < kh; i++) {
+    for (let k = 0; k < kw; k++) {
+      const at = spec.flip ? (kh - 1 - i) * kw + kw - 1 - k : i * kw + k;
+      weights.push(`let w${i}_${k} = vec4<f32>(w[wc + ${at}]);`);
+    }
+  }
+  const taps: string[] = [];
+  for (let j = 0; j < kh; j++) {
+    for (let k = 0; k < kw; k++) {
+      const wr = `w${kh - 1 - j}_${k}`;
+      taps.push(
+        `a${j}_0 = fma(${wr}, ${winAt(k * dw)}, a${j}_0);`,
+        `a${j}_1 = fma(${wr}, ${winAt(k * dw + 4)}, a${j}_1);`,
+      );
+    }
+  }
+  const shift = [];
+  for (let j = 0; j + 1 < kh; j++) shift.push(`a${j}_0 = a${j + 1}_0;`, `a${j}_1 = a${j + 1}_1;`);
+  shift.push(`a${kh - 1}_0 = vec4<f32>(0.0);`, `a${kh - 1}_1 = vec4<f32>(0.0);`);
+  return `${CONV_MAIN}
+  let OHT = (u.OH + ${rt - 1}) / ${rt};
+  let oh0 = (i32(wid.y) % OHT) * ${rt};
+  let n = i32(wid.y) / OHT;
+${LANE_COLUMNS}
+${
+    Array.from({ length: kh }, (_, j) =>
+      `var a${j}_0 = vec4<f32>(0.0);\nvar a${j}_1 = vec4<f32>(0.0);`).join("\n")
+  }
+${CHANNEL_PLANES}
+${weights.join("\n")}
+  let b = ${spec.bias ? "bias[u.bOff + c]" : "0.0"};
+  let tEnd = min(${rt}, u.OH - oh0) + ${kh - 1};
+  for (var t = 0; t < tEnd; t++) {
+    let ih = oh0 - u.PH + t;
+    if (ih >= 0 && ih < u.H) {
+${namedWindow("x", nc, "xc + ih * u.W + iw0", "iw0", "u.W")}
+${taps.join("\n")}
+    }
+    if (t >= ${kh - 1}) {
+      let base = u.yOff + (n * u.O + c) * u.OH * u.OW + (oh0 + t - ${kh - 1}) * u.OW;
+      ${laneStores("a0_0", "a0_1", "      ")}
+    }
+${shift.join("\n")}
+  }
+}`;
+}
+
+/**
  * Depthwise conv2d (C == O == groups, stride 1 along W; any stride along H, padding, dilation),
  * direct. Workgroup (x, y, z) = (row-tile group, oh + OH*n, channel c); each lane computes 8
  * consecutive outputs of one row. Per kernel row kh: the KW weights are uniform loads, and the
@@ -123,10 +190,15 @@ export function depthwiseConv2dKernel(spec: DepthwiseSpec): KernelSource {
   const kw = Math.max(1, Math.floor(spec.kw)), dw = Math.max(1, Math.floor(spec.dw));
   const nc = Math.ceil((DW_TN + (kw - 1) * dw) / 4);
   const rt = spec.named ? Math.max(1, Math.floor(spec.rows ?? 1)) : 1;
+  const kh = rt > 1 && spec.kh !== undefined ? Math.max(1, Math.floor(spec.kh)) : 0;
   const code = `${convHeader("y: array<f32>", ["x: array<vec4<f32>>", "w: array<f32>"], spec.bias)}
 ${depthwisePrelude(kw, dw, nc, spec.named)}
 ${
-    rt > 1 ? depthwiseRowsMain(spec, kw, dw, nc, rt) : `${CONV_MAIN}
+    kh > 0
+      ? depthwiseStreamMain(spec, { kh, kw, dw, nc, rt })
+      : rt > 1
+      ? depthwiseRowsMain(spec, kw, dw, nc, rt)
+      : `${CONV_MAIN}
   let oh = i32(wid.y) % u.OH;
   let n = i32(wid.y) / u.OH;
 ${LANE_COLUMNS}
@@ -138,17 +210,17 @@ ${CHANNEL_PLANES}
     if (ih < 0 || ih >= u.H) { continue; }
     let wr = wc + ${spec.flip ? "(u.KH - 1 - kh) * KW" : "kh * KW"};
 ${
-      spec.named
-        ? namedWindow("x", nc, "xc + ih * u.W + iw0", "iw0", "u.W") + "\n" +
-          namedTaps(spec, kw, dw, "a0", "a1")
-        : `    let win = x_window(xc + ih * u.W + iw0, iw0, u.W);
+        spec.named
+          ? namedWindow("x", nc, "xc + ih * u.W + iw0", "iw0", "u.W") + "\n" +
+            namedTaps(spec, kw, dw, "a0", "a1")
+          : `    let win = x_window(xc + ih * u.W + iw0, iw0, u.W);
     for (var k = 0; k < KW; k++) {
       let wv = w[wr + ${spec.flip ? "KW - 1 - k" : "k"}];
       ${windowTapPair("      ", "condition")}
       a0 = fma(vec4<f32>(wv), v0, a0);
       a1 = fma(vec4<f32>(wv), v1, a1);
     }`
-    }
+      }
   }
   let b = ${spec.bias ? "bias[u.bOff + c]" : "0.0"};
   let base = u.yOff + (n * u.O + c) * u.OH * u.OW + oh * u.OW;
@@ -158,7 +230,7 @@ ${
 `;
   return convKernel(
     `depthwise_conv2d[kw${kw},dw${dw}${spec.flip ? ",flip" : ""}${spec.bias ? ",bias" : ""}${
-      spec.named ? `,named,rows${rt}` : ""
+      spec.named ? `,named,rows${rt}${kh > 0 ? `,kh${kh}` : ""}` : ""
     }]`,
     code,
     { bias: spec.bias },

@@ -65,8 +65,50 @@ const CASES: PathCase[] = [
     x: [2, 11, 19, 13],
     w: [11, 1, 7, 7],
     geo: geo([1, 1], [3, 3], [1, 1], 11),
-    cpu: ["depthwise_conv2d[kw7,dw1,bias,named,rows4]", "depthwise_weight_grad_rows[kh7,kw7,dw1]"],
-    gpu: ["depthwise_conv2d[kw7,dw1,bias]", "depthwise_weight_grad[kw7,dw1]"],
+    cpu: [
+      "depthwise_conv2d[kw7,dw1,bias,named,rows32,kh7]",
+      "depthwise_conv2d[kw7,dw1,flip,named,rows32,kh7]",
+      "depthwise_weight_grad_rows[kh7,kw7,dw1]",
+    ],
+    gpu: [
+      "depthwise_conv2d[kw7,dw1,bias]",
+      "depthwise_conv2d[kw7,dw1,flip]",
+      "depthwise_weight_grad[kw7,dw1]",
+    ],
+  },
+  {
+    name:
+      "depthwise 7x7 p3 over three 32-row strips (the last partial), 3 channels, batch 2, 71x10",
+    x: [2, 3, 71, 10],
+    w: [3, 1, 7, 7],
+    geo: geo([1, 1], [3, 3], [1, 1], 3),
+    cpu: [
+      "depthwise_conv2d[kw7,dw1,bias,named,rows32,kh7]",
+      "depthwise_conv2d[kw7,dw1,flip,named,rows32,kh7]",
+    ],
+    gpu: ["depthwise_conv2d[kw7,dw1,bias]", "depthwise_conv2d[kw7,dw1,flip]"],
+  },
+  {
+    name: "depthwise 3x5 p(0,2) dilation (1,2), 5 channels, 37x9 (streamed, flipped padding 2)",
+    x: [1, 5, 37, 9],
+    w: [5, 1, 3, 5],
+    geo: geo([1, 1], [0, 2], [1, 2], 5),
+    cpu: [
+      "depthwise_conv2d[kw5,dw2,bias,named,rows32,kh3]",
+      "depthwise_conv2d[kw5,dw2,flip,named,rows32,kh3]",
+    ],
+    gpu: ["depthwise_conv2d[kw5,dw2,bias]", "depthwise_conv2d[kw5,dw2,flip]"],
+  },
+  {
+    name: "depthwise 11x3 p(5,1), too tall to stream (4-row form), 4 channels, 13x7",
+    x: [1, 4, 13, 7],
+    w: [4, 1, 11, 3],
+    geo: geo([1, 1], [5, 1], [1, 1], 4),
+    cpu: [
+      "depthwise_conv2d[kw3,dw1,bias,named,rows4]",
+      "depthwise_conv2d[kw3,dw1,flip,named,rows4]",
+    ],
+    gpu: ["depthwise_conv2d[kw3,dw1,bias]", "depthwise_conv2d[kw3,dw1,flip]"],
   },
   {
     name: "depthwise 5x3 dilation (2,2) stride (2,1), 9 channels, 17x21",
