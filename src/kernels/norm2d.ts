@@ -13,9 +13,26 @@ export const NORM2D_WG = 64;
 const UNIFORMS = `struct U {
   N: u32, C: u32, HW: u32, xOff: u32,
   gOff: u32, eps: f32, gridX: u32, p0: u32,
+  yOff: u32, mOff: u32, pOff: u32, p1: u32,
 };`;
 
-/** Uniforms: N, C, H*W, x offset, g offset (elements), eps, grid width in invocations. */
+/**
+ * Element offsets, inside their bindings, of the operands a split launch binds as windows (see
+ * `planChunks`): y or gx, mean and rstd (the same for both), and the parameter-gradient outputs.
+ */
+export interface Norm2dOffsets {
+  /** Offset of y (forward) or gx (input gradient). @default 0 */
+  yOff?: number;
+  /** Offset of mean and rstd. @default 0 */
+  mOff?: number;
+  /** Offset of the parameter-gradient outputs (partial results of a block of items). @default 0 */
+  pOff?: number;
+}
+
+/**
+ * Uniforms: N, C, H*W, x offset, g offset (elements), eps, grid width in invocations, then the
+ * offsets of the other operands (`Norm2dOffsets`).
+ */
 export function norm2dUniforms(
   n: number,
   c: number,
@@ -24,9 +41,10 @@ export function norm2dUniforms(
   grid: readonly number[],
   xOff = 0,
   gOff = 0,
+  { yOff = 0, mOff = 0, pOff = 0 }: Norm2dOffsets = {},
 ): ArrayBuffer {
-  const buf = new ArrayBuffer(32);
-  new Uint32Array(buf).set([n, c, hw, xOff, gOff, 0, grid[0] * NORM2D_WG, 0]);
+  const buf = new ArrayBuffer(48);
+  new Uint32Array(buf).set([n, c, hw, xOff, gOff, 0, grid[0] * NORM2D_WG, 0, yOff, mOff, pOff]);
   new Float32Array(buf)[5] = eps;
   return buf;
 }
@@ -70,10 +88,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
   let r = inverseSqrt(v / f32(u.C) + u.eps);
   for (var c = 0u; c < u.C; c++) {
-    y[base + c * u.HW] = (x[u.xOff + base + c * u.HW] - m) * r * w[c] + b[c];
+    y[u.yOff + base + c * u.HW] = (x[u.xOff + base + c * u.HW] - m) * r * w[c] + b[c];
   }
-  mean[i] = m;
-  rstd[i] = r;
+  mean[u.mOff + i] = m;
+  rstd[u.mOff + i] = r;
 }
 `;
   return {
@@ -105,8 +123,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let n = i / u.HW;
   let p = i % u.HW;
   let base = n * u.C * u.HW + p;
-  let m = mean[i];
-  let r = rstd[i];
+  let m = mean[u.mOff + i];
+  let r = rstd[u.mOff + i];
   var m1 = 0.0;
   var m2 = 0.0;
   for (var c = 0u; c < u.C; c++) {
@@ -120,7 +138,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   for (var c = 0u; c < u.C; c++) {
     let k = base + c * u.HW;
     let gh = g[u.gOff + k] * w[c];
-    gx[k] = r * (gh - m1 - (x[u.xOff + k] - m) * r * m2);
+    gx[u.yOff + k] = r * (gh - m1 - (x[u.xOff + k] - m) * r * m2);
   }
 }
 `;
@@ -157,7 +175,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let n = i / u.HW;
     let k = (n * u.C + c) * u.HW + i % u.HW;
     let gv = g[u.gOff + k];
-    sw += gv * (x[u.xOff + k] - mean[i]) * rstd[i];
+    sw += gv * (x[u.xOff + k] - mean[u.mOff + i]) * rstd[u.mOff + i];
     sb += gv;
   }
   rw[lid] = sw;
@@ -171,8 +189,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     workgroupBarrier();
   }
   if (lid == 0u) {
-    gw[c] = rw[0];
-    gb[c] = rb[0];
+    gw[u.pOff + c] = rw[0];
+    gb[u.pOff + c] = rb[0];
   }
 }
 `;

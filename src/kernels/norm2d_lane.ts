@@ -1,4 +1,5 @@
 import { type KernelSource, memoKernel } from "../gpu/kernel_source.ts";
+import type { Norm2dOffsets } from "./norm2d.ts";
 import { LANE_WG } from "./reduce_form.ts";
 
 /**
@@ -18,16 +19,23 @@ import { LANE_WG } from "./reduce_form.ts";
  */
 export type Norm2dLanePass = "forward" | "inputGrad" | "paramGrad";
 
-/** Uniforms of the lane kernels: `norm2dUniforms`' fields, runs at index 7. */
+/**
+ * Uniforms of the lane kernels: `norm2dUniforms`' fields, runs at index 7, then the offsets of a
+ * split launch's windows (`Norm2dOffsets`; yOff and mOff multiples of 4).
+ */
 export function norm2dLaneUniforms(
   n: number,
   c: number,
   hw: number,
   eps: number,
-  { xOff = 0, gOff = 0, runs = 1 }: { xOff?: number; gOff?: number; runs?: number } = {},
+  { xOff = 0, gOff = 0, runs = 1, yOff = 0, mOff = 0, pOff = 0 }: {
+    xOff?: number;
+    gOff?: number;
+    runs?: number;
+  } & Norm2dOffsets = {},
 ): ArrayBuffer {
-  const buf = new ArrayBuffer(32);
-  new Uint32Array(buf).set([n, c, hw, xOff, gOff, 0, 0, runs]);
+  const buf = new ArrayBuffer(48);
+  new Uint32Array(buf).set([n, c, hw, xOff, gOff, 0, 0, runs, yOff, mOff, pOff]);
   new Float32Array(buf)[5] = eps;
   return buf;
 }
@@ -35,6 +43,7 @@ export function norm2dLaneUniforms(
 const HEAD = `struct U {
   N: u32, C: u32, HW: u32, xOff: u32,
   gOff: u32, eps: f32, p0: u32, runs: u32,
+  yOff: u32, mOff: u32, pOff: u32, p1: u32,
 };`;
 
 const MAIN = `@compute @workgroup_size(${LANE_WG})
@@ -58,7 +67,9 @@ function build(pass: Norm2dLanePass, px: number): KernelSource {
   let hwp = hw4 / ${px}u;
   if (item >= u.N * hwp) { return; }
   let base = (item / hwp) * u.C * hw4 + (item % hwp) * ${px}u;
-  let xo = u.xOff / 4u + base;`;
+  let xo = u.xOff / 4u + base;
+  let yo = u.yOff / 4u + base;
+  let mo = u.mOff / 4u + item * ${px}u;`;
   let code: string;
   let bindings: ("read" | "write" | "uniform")[];
   if (pass === "forward") {
@@ -96,12 +107,12 @@ ${MAIN}${pixel}
     let o = c * hw4;
     ${
       each(
-        (j) => `y[base + o + ${j}u] = (x[xo + o + ${j}u] - mu${j}) * (r${j} * wc) + bc;`,
+        (j) => `y[yo + o + ${j}u] = (x[xo + o + ${j}u] - mu${j}) * (r${j} * wc) + bc;`,
         "\n    ",
       )
     }
   }
-  ${each((j) => `mean[item * ${px}u + ${j}u] = mu${j};\n  rstd[item * ${px}u + ${j}u] = r${j};`)}
+  ${each((j) => `mean[mo + ${j}u] = mu${j};\n  rstd[mo + ${j}u] = r${j};`)}
 }
 `;
     bindings = ["write", "write", "write", "read", "read", "read", "uniform"];
@@ -119,7 +130,7 @@ ${MAIN}${pixel}
   let go = u.gOff / 4u + base;
   ${
       each((j) =>
-        `let m${j} = mean[item * ${px}u + ${j}u];\n  let r${j} = rstd[item * ${px}u + ${j}u];\n  ` +
+        `let m${j} = mean[mo + ${j}u];\n  let r${j} = rstd[mo + ${j}u];\n  ` +
         `var s1${j} = ${V}(0.0);\n  var s2${j} = ${V}(0.0);`
       )
     }
@@ -139,7 +150,7 @@ ${MAIN}${pixel}
     let o = c * hw4;
     ${
       each((j) =>
-        `gx[base + o + ${j}u] = r${j} * (g[go + o + ${j}u] * wc - m1${j}) - ` +
+        `gx[yo + o + ${j}u] = r${j} * (g[go + o + ${j}u] * wc - m1${j}) - ` +
         `(x[xo + o + ${j}u] - m${j}) * (r${j} * m2${j});`, "\n    ")
     }
   }
@@ -169,11 +180,11 @@ ${MAIN}
   for (var j = lo; j < hi; j++) {
     let k = ((j / hw4) * u.C + c) * hw4 + j % hw4;
     let gv = g[u.gOff / 4u + k];
-    sw += gv * (x[u.xOff / 4u + k] - mean[j]) * rstd[j];
+    sw += gv * (x[u.xOff / 4u + k] - mean[u.mOff / 4u + j]) * rstd[u.mOff / 4u + j];
     sb += gv;
   }
-  pw[item] = dot(sw, ${V}(1.0));
-  pb[item] = dot(sb, ${V}(1.0));
+  pw[u.pOff + item] = dot(sw, ${V}(1.0));
+  pb[u.pOff + item] = dot(sb, ${V}(1.0));
 }
 `;
     bindings = ["write", "write", "read", "read", "read", "read", "uniform"];

@@ -9,10 +9,11 @@ import {
 import { norm2dLaneKernel, norm2dLaneUniforms } from "../../kernels/norm2d_lane.ts";
 import { LANE_MAX_LOOP, laneWorkgroups, reduceFormFor } from "../../kernels/reduce_form.ts";
 import { apply } from "../autograd.ts";
-import { bindingOf } from "../launch.ts";
+import { bindingOf, type LaunchChunk, planChunks } from "../launch.ts";
 import type { OpDef } from "../op.ts";
 import { fmtShape } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
+import { zeros } from "../create.ts";
 import { copyContiguous } from "./layout.ts";
 import { reduceRaw } from "./reduce.ts";
 
@@ -44,28 +45,73 @@ function dense(t: Tensor): Tensor {
   return t.isContiguous ? t : copyContiguous(t);
 }
 
+/**
+ * Blocks of batch items a launch is split into so that no binding passes the device's
+ * maxStorageBufferBindingSize (`planChunks` over [N]: y/gx, x, g span C*H*W elements per item,
+ * mean and rstd H*W). One block, the tensors' own offsets, when everything fits.
+ *
+ * @throws {RangeError} naming the op, the tensor and the limit when one item is above it.
+ */
+function itemBlocks(
+  [n, c, hw]: [number, number, number],
+  operands: { image?: (readonly [Tensor, number])[]; stats: readonly Tensor[] },
+): LaunchChunk[] {
+  const chw = c * hw;
+  return planChunks("layerNorm2d", [n], [
+    ...(operands.image ?? []).map(([tensor, offset]) => ({
+      tensor,
+      offset,
+      strides: [chw],
+      inner: chw,
+    })),
+    ...operands.stats.map((tensor) => ({ tensor, offset: 0, strides: [hw], inner: hw })),
+  ]);
+}
+
+/** mean and rstd share one offset uniform: same size, so their windows always agree. */
+function statsOffset(c: LaunchChunk, at: number): number {
+  if (c.offsets[at] !== c.offsets[at + 1]) {
+    throw new Error(
+      `layerNorm2d: mean/rstd windows disagree (${c.offsets[at]}, ${c.offsets[at + 1]})`,
+    );
+  }
+  return c.offsets[at];
+}
+
 const layerNorm2dOp: OpDef<{ eps: number }> = {
   name: "layer_norm2d",
   forward(ctx, inputs, { eps }) {
     const x = dense(inputs[0]), w = dense0(inputs[1]), b = dense0(inputs[2]);
     const [n, c, h, wd] = x.shape;
-    const pixels = n * h * wd;
+    const hw = h * wd;
     const y = Tensor.empty(x.shape, "f32");
-    const mean = Tensor.empty([pixels], "f32"), rstd = Tensor.empty([pixels], "f32");
-    if (y.size > 0 && laneForm(c, h * wd, [x.offset])) {
-      const px = pixelVecs(h * wd);
-      gpu().launch(norm2dLaneKernel("forward", px), {
-        buffers: [y, mean, rstd, x, w, b].map(bindingOf),
-        uniforms: norm2dLaneUniforms(n, c, h * wd, eps, { xOff: x.offset }),
-        workgroups: laneWorkgroups(pixels / 4 / px),
-      });
-    } else if (y.size > 0) {
-      const grid = norm2dPixelGrid(pixels);
-      gpu().launch(norm2dForwardKernel(), {
-        buffers: [y, mean, rstd, x, w, b].map(bindingOf),
-        uniforms: norm2dUniforms(n, c, h * wd, eps, grid, x.offset),
-        workgroups: grid,
-      });
+    const mean = Tensor.empty([n * hw], "f32"), rstd = Tensor.empty([n * hw], "f32");
+    const lane = laneForm(c, hw, [x.offset]);
+    const wb = [w, b].map(bindingOf);
+    // Operands: y, x, mean, rstd.
+    for (
+      const k of y.size > 0
+        ? itemBlocks([n, c, hw], { image: [[y, 0], [x, x.offset]], stats: [mean, rstd] })
+        : []
+    ) {
+      const nb = k.shape[0];
+      const [by, bx, bm, br] = k.bindings;
+      const offs = { yOff: k.offsets[0], mOff: statsOffset(k, 2) };
+      if (lane) {
+        const px = pixelVecs(hw);
+        gpu().launch(norm2dLaneKernel("forward", px), {
+          buffers: [by, bm, br, bx, ...wb],
+          uniforms: norm2dLaneUniforms(nb, c, hw, eps, { xOff: k.offsets[1], ...offs }),
+          workgroups: laneWorkgroups((nb * hw) / 4 / px),
+        });
+      } else {
+        const grid = norm2dPixelGrid(nb * hw);
+        gpu().launch(norm2dForwardKernel(), {
+          buffers: [by, bm, br, bx, ...wb],
+          uniforms: norm2dUniforms(nb, c, hw, eps, grid, k.offsets[1], 0, offs),
+          workgroups: grid,
+        });
+      }
     }
     ctx.save(x, w, mean, rstd);
     mean.dispose();
@@ -77,58 +123,89 @@ const layerNorm2dOp: OpDef<{ eps: number }> = {
     const [x, w, mean, rstd] = ctx.saved;
     const g = dense(g0);
     const [n, c, h, wd] = x.shape;
-    const pixels = n * h * wd;
-    let gx: Tensor | null = null, gw: Tensor | null = null, gb: Tensor | null = null;
-    if (x.size > 0 && laneForm(c, h * wd, [x.offset, g.offset])) {
-      const offs = { xOff: x.offset, gOff: g.offset };
-      if (ctx.needsGrad[0]) {
-        gx = Tensor.empty(x.shape, "f32");
-        const px = pixelVecs(h * wd);
-        gpu().launch(norm2dLaneKernel("inputGrad", px), {
-          buffers: [gx, g, x, mean, rstd, w].map(bindingOf),
-          uniforms: norm2dLaneUniforms(n, c, h * wd, eps, offs),
-          workgroups: laneWorkgroups(pixels / 4 / px),
-        });
+    const hw = h * wd;
+    const lane = laneForm(c, hw, [x.offset, g.offset]);
+    const gx = ctx.needsGrad[0] ? Tensor.empty(x.shape, "f32") : null;
+    const params = ctx.needsGrad[1] || ctx.needsGrad[2];
+    // Operands: g, x, [gx], mean, rstd.
+    const image: [Tensor, number][] = [[g, g.offset], [x, x.offset]];
+    if (gx) image.push([gx, 0]);
+    const blocks = x.size > 0 ? itemBlocks([n, c, hw], { image, stats: [mean, rstd] }) : [];
+    const st = image.length;
+    // Parameter gradients: partial sums per block of items ([blocks, C, runs] in the lane form,
+    // runs of pixels per channel: about 512 invocations, each under the loop cap), then summed.
+    const most = blocks.reduce((m, k) => Math.max(m, k.shape[0]), 0) * hw;
+    const runs = lane
+      ? Math.max(
+        1,
+        Math.min(most / 4, Math.max(Math.ceil(512 / c), Math.ceil(most / 4 / LANE_MAX_LOOP))),
+      )
+      : 1;
+    const per = c * runs;
+    const pw = params ? Tensor.empty([blocks.length * per], "f32") : null;
+    const pb = params ? Tensor.empty([blocks.length * per], "f32") : null;
+    const wBind = bindingOf(w);
+    blocks.forEach((k, q) => {
+      const nb = k.shape[0];
+      const [bg, bx] = k.bindings;
+      const offs = { xOff: k.offsets[1], gOff: k.offsets[0], mOff: statsOffset(k, st) };
+      const [bm, br] = k.bindings.slice(st);
+      if (gx) {
+        const offsG = { ...offs, yOff: k.offsets[2] };
+        if (lane) {
+          const px = pixelVecs(hw);
+          gpu().launch(norm2dLaneKernel("inputGrad", px), {
+            buffers: [k.bindings[2], bg, bx, bm, br, wBind],
+            uniforms: norm2dLaneUniforms(nb, c, hw, eps, offsG),
+            workgroups: laneWorkgroups((nb * hw) / 4 / px),
+          });
+        } else {
+          const grid = norm2dPixelGrid(nb * hw);
+          gpu().launch(norm2dInputGradKernel(), {
+            buffers: [k.bindings[2], bg, bx, bm, br, wBind],
+            uniforms: norm2dUniforms(nb, c, hw, eps, grid, offs.xOff, offs.gOff, offsG),
+            workgroups: grid,
+          });
+        }
       }
-      if (ctx.needsGrad[1] || ctx.needsGrad[2]) {
-        // Runs of pixels per channel: about 512 invocations, each under the loop cap.
-        const runs = Math.min(
-          pixels / 4,
-          Math.max(Math.ceil(512 / c), Math.ceil(pixels / 4 / LANE_MAX_LOOP)),
-        );
-        const pw = Tensor.empty([c, runs], "f32"), pb = Tensor.empty([c, runs], "f32");
-        gpu().launch(norm2dLaneKernel("paramGrad"), {
-          buffers: [pw, pb, g, x, mean, rstd].map(bindingOf),
-          uniforms: norm2dLaneUniforms(n, c, h * wd, eps, { ...offs, runs }),
-          workgroups: laneWorkgroups(c * runs),
-        });
-        if (ctx.needsGrad[1]) gw = reduceRaw(pw, [1], "sum").view([c], [1], 0);
-        if (ctx.needsGrad[2]) gb = reduceRaw(pb, [1], "sum").view([c], [1], 0);
-        pw.dispose();
-        pb.dispose();
+      if (pw && pb) {
+        const parts = [pw, pb].map(bindingOf);
+        if (lane) {
+          gpu().launch(norm2dLaneKernel("paramGrad"), {
+            buffers: [...parts, bg, bx, bm, br],
+            uniforms: norm2dLaneUniforms(nb, c, hw, eps, { ...offs, runs, pOff: q * per }),
+            workgroups: laneWorkgroups(per),
+          });
+        } else {
+          gpu().launch(norm2dParamGradKernel(), {
+            buffers: [...parts, bg, bx, bm, br],
+            uniforms: norm2dUniforms(nb, c, hw, eps, [0], offs.xOff, offs.gOff, {
+              ...offs,
+              pOff: q * per,
+            }),
+            workgroups: [c, 1, 1],
+          });
+        }
       }
-      if (g !== g0) g.dispose();
-      return [gx, gw, gb];
-    }
-    if (ctx.needsGrad[0]) {
-      gx = Tensor.empty(x.shape, "f32");
-      if (gx.size > 0) {
-        const grid = norm2dPixelGrid(pixels);
-        gpu().launch(norm2dInputGradKernel(), {
-          buffers: [gx, g, x, mean, rstd, w].map(bindingOf),
-          uniforms: norm2dUniforms(n, c, h * wd, eps, grid, x.offset, g.offset),
-          workgroups: grid,
-        });
-      }
-    }
-    if (ctx.needsGrad[1] || ctx.needsGrad[2]) {
-      gw = Tensor.empty([c], "f32");
-      gb = Tensor.empty([c], "f32");
-      gpu().launch(norm2dParamGradKernel(), {
-        buffers: [gw, gb, g, x, mean, rstd].map(bindingOf),
-        uniforms: norm2dUniforms(n, c, h * wd, eps, [0], x.offset, g.offset),
-        workgroups: [c, 1, 1],
-      });
+    });
+    let gw: Tensor | null = null, gb: Tensor | null = null;
+    if (pw && pb) {
+      // [blocks, C, runs] summed over blocks and runs (one block, one run: the sums themselves).
+      const total = (p: Tensor) => {
+        const r = blocks.length === 0
+          ? zeros([c])
+          : blocks.length === 1 && runs === 1
+          ? p
+          : blocks.length === 1
+          ? reduceRaw(p.view([c, runs], [runs, 1], 0), [1], "sum")
+          : reduceRaw(p.view([blocks.length, c, runs], [per, runs, 1], 0), [0, 2], "sum");
+        const v = r.view([c], [1], 0);
+        if (r !== p) r.dispose();
+        p.dispose();
+        return v;
+      };
+      gw = total(pw);
+      gb = total(pb);
       if (!ctx.needsGrad[1]) gw = (gw.dispose(), null);
       if (!ctx.needsGrad[2]) gb = (gb.dispose(), null);
     }
