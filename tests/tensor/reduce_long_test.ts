@@ -6,6 +6,7 @@
 import { assertEquals } from "../assert.ts";
 import * as T from "../../src/tensor/mod.ts";
 import { initGpu } from "./_util.ts";
+import { gpu } from "../../src/gpu/mod.ts";
 import { FORMS, withForm } from "../kernels/_rows.ts";
 
 await initGpu();
@@ -40,6 +41,18 @@ Deno.test("argmax()/argmin() over a column longer than 65535 find the last row a
         const an = await T.argmin(x, 0).toArray();
         const mx = await T.max(x, 0).toArray();
         const mn = await T.min(x, 0).toArray();
+        // i32 (values cast: ties of 0 everywhere but the planted cells) and f16 (values f32 pairs).
+        const xi = T.cast(x, "i32");
+        const ai = [...await T.argmax(xi, 0).toArray()].slice(0, 2);
+        const ni = [...await T.argmin(xi, 0).toArray()].slice(0, 2);
+        assertEquals([ai, ni], [[69999, 5], [68000, 69999]], `i32 ${form} cols ${cols}`);
+        xi.dispose();
+        if (gpu().hasF16) {
+          const xh = T.cast(x, "f16");
+          const ah = [...await T.argmax(xh, 0).toArray()].slice(0, 3);
+          assertEquals(ah, [69999, 5, 66000], `f16 ${form} cols ${cols}`);
+          xh.dispose();
+        }
         x.dispose();
         const tag = `${form} cols ${cols}`;
         assertEquals([am[0], am[1], am[2]], [69999, 5, 66000], `argmax ${tag}`);
@@ -75,6 +88,29 @@ Deno.test("argmax() over long rows (last dim) and over a flattened tensor of 4.2
       assertEquals(Number.isNaN(await T.max(y).item()), true, `${form} flat NaN max`);
       x.dispose();
       y.dispose();
+    });
+  }
+});
+
+Deno.test("sum()/max() of a row split over binding windows longer than a workgroup's loop reach", async () => {
+  // A pretend 32 MiB limit: 9M f32 (36 MB) splits into windows of ~8.4M elements, each longer
+  // than 64 threads x 65535 iterations.
+  const n = 9_000_000;
+  const v = new Float32Array(n).fill(1);
+  v[n - 1] = 7;
+  v[8_000_000] = 5;
+  for (const form of FORMS) {
+    await withForm(form, async () => {
+      gpu().setMaxBindingOverride(32 * 1024 * 1024);
+      try {
+        const x = T.tensor(v, [n]);
+        assertEquals(await T.sum(x).item(), n + 10, `${form} sum`);
+        assertEquals(await T.max(x).item(), 7, `${form} max`);
+        assertEquals(await T.min(T.neg(x)).item(), -7, `${form} min`);
+        x.dispose();
+      } finally {
+        gpu().setMaxBindingOverride(null);
+      }
     });
   }
 });
