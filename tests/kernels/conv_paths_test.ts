@@ -66,8 +66,8 @@ const CASES: PathCase[] = [
     w: [11, 1, 7, 7],
     geo: geo([1, 1], [3, 3], [1, 1], 11),
     cpu: [
-      "depthwise_conv2d[kw7,dw1,bias,named,rows32,kh7]",
-      "depthwise_conv2d[kw7,dw1,flip,named,rows32,kh7]",
+      "depthwise_conv2d[kw7,dw1,bias,named,rows64,kh7]",
+      "depthwise_conv2d[kw7,dw1,flip,named,rows64,kh7]",
       "depthwise_weight_grad_rows[kh7,kw7,dw1]",
     ],
     gpu: [
@@ -78,13 +78,13 @@ const CASES: PathCase[] = [
   },
   {
     name:
-      "depthwise 7x7 p3 over three 32-row strips (the last partial), 3 channels, batch 2, 71x10",
-    x: [2, 3, 71, 10],
+      "depthwise 7x7 p3 over three 64-row strips (the last partial), 3 channels, batch 2, 131x10",
+    x: [2, 3, 131, 10],
     w: [3, 1, 7, 7],
     geo: geo([1, 1], [3, 3], [1, 1], 3),
     cpu: [
-      "depthwise_conv2d[kw7,dw1,bias,named,rows32,kh7]",
-      "depthwise_conv2d[kw7,dw1,flip,named,rows32,kh7]",
+      "depthwise_conv2d[kw7,dw1,bias,named,rows64,kh7]",
+      "depthwise_conv2d[kw7,dw1,flip,named,rows64,kh7]",
     ],
     gpu: ["depthwise_conv2d[kw7,dw1,bias]", "depthwise_conv2d[kw7,dw1,flip]"],
   },
@@ -94,8 +94,8 @@ const CASES: PathCase[] = [
     w: [5, 1, 3, 5],
     geo: geo([1, 1], [0, 2], [1, 2], 5),
     cpu: [
-      "depthwise_conv2d[kw5,dw2,bias,named,rows32,kh3]",
-      "depthwise_conv2d[kw5,dw2,flip,named,rows32,kh3]",
+      "depthwise_conv2d[kw5,dw2,bias,named,rows64,kh3]",
+      "depthwise_conv2d[kw5,dw2,flip,named,rows64,kh3]",
     ],
     gpu: ["depthwise_conv2d[kw5,dw2,bias]", "depthwise_conv2d[kw5,dw2,flip]"],
   },

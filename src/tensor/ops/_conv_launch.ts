@@ -137,12 +137,12 @@ function depthwiseRows(s: ConvShape): number {
 }
 
 /**
- * Output rows a lane walks down in the streaming depthwise form. Lavapipe, 7x7 on 256 channels at
- * 64x64, CPU-time ratio to the matmul: the 4-row form (weights re-read per output row) 0.8-1.0x;
- * streaming 16 rows 2.1x, 32 rows 2.5x, 64 rows 2.9x, wall about 1.05-1.1x for all three (fewer
- * workgroups leave lavapipe's threads idler); 32 keeps a 64-row image at 512 workgroups.
+ * Output rows a lane walks down in the streaming depthwise form (kh - 1 warm-up rows per strip).
+ * Lavapipe, 7x7 on 256 channels at 64x64, CPU-time ratio to the matmul: the 4-row form (weights
+ * re-read per output row) 0.9-1.0x; streaming 16 rows 2.1-2.2x, 32 rows 2.5-2.7x, 64 rows
+ * 2.8-2.9x; wall about 14-16 ms for all three (mostly the submit's fixed cost).
  */
-const DW_STREAM_ROWS = 32;
+const DW_STREAM_ROWS = 64;
 /** Largest kernel (taps, rows) run in the streaming form: its weights and rows live in registers. */
 const DW_STREAM_MAX_TAPS = 81;
 const DW_STREAM_MAX_KH = 9;
