@@ -12,7 +12,7 @@ export const NORM2D_WG = 64;
 
 const UNIFORMS = `struct U {
   N: u32, C: u32, HW: u32, xOff: u32,
-  gOff: u32, eps: f32, gridX: u32, p0: u32,
+  gOff: u32, eps: f32, gridX: u32, runs: u32,
   yOff: u32, mOff: u32, pOff: u32, p1: u32,
 };`;
 
@@ -27,11 +27,13 @@ export interface Norm2dOffsets {
   mOff?: number;
   /** Offset of the parameter-gradient outputs (partial results of a block of items). @default 0 */
   pOff?: number;
+  /** Parameter gradients: runs of pixels per channel (partial sums [C, runs]). @default 1 */
+  runs?: number;
 }
 
 /**
- * Uniforms: N, C, H*W, x offset, g offset (elements), eps, grid width in invocations, then the
- * offsets of the other operands (`Norm2dOffsets`).
+ * Uniforms: N, C, H*W, x offset, g offset (elements), eps, grid width in invocations, runs of
+ * the parameter gradients, then the offsets of the other operands (`Norm2dOffsets`).
  */
 export function norm2dUniforms(
   n: number,
@@ -41,10 +43,10 @@ export function norm2dUniforms(
   grid: readonly number[],
   xOff = 0,
   gOff = 0,
-  { yOff = 0, mOff = 0, pOff = 0 }: Norm2dOffsets = {},
+  { yOff = 0, mOff = 0, pOff = 0, runs = 1 }: Norm2dOffsets = {},
 ): ArrayBuffer {
   const buf = new ArrayBuffer(48);
-  new Uint32Array(buf).set([n, c, hw, xOff, gOff, 0, grid[0] * NORM2D_WG, 0, yOff, mOff, pOff]);
+  new Uint32Array(buf).set([n, c, hw, xOff, gOff, 0, grid[0] * NORM2D_WG, runs, yOff, mOff, pOff]);
   new Float32Array(buf)[5] = eps;
   return buf;
 }
@@ -152,8 +154,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 /**
  * Parameter gradients: gw[c] = sum over (n, p) of g * xhat, gb[c] = sum of g. One 64-invocation
- * workgroup per channel; invocations stride over the N*H*W pixels, then a tree in workgroup
- * memory. Bindings: gw (write), gb (write), g, x, mean, rstd, uniforms. Dispatch: (C, 1, 1).
+ * workgroup per (channel, run of pixels); invocations stride over the run's pixels (at most
+ * 64 x 65,535 of them: llvmpipe's loop cap), then a tree in workgroup memory. Writes partial
+ * sums [C, runs] (at pOff) that the caller sums over runs when there is more than one.
+ * Bindings: gw (write), gb (write), g, x, mean, rstd, uniforms (runs at index 7, see
+ * `norm2dUniforms`). Dispatch: (C, runs, 1).
  */
 export function norm2dParamGradKernel(): KernelSource {
   const code = `${UNIFORMS}
@@ -169,9 +174,14 @@ var<workgroup> rb: array<f32, ${NORM2D_WG}>;
 @compute @workgroup_size(${NORM2D_WG}, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let c = wid.x;
+  let runs = max(u.runs, 1u);
+  let total = u.N * u.HW;
+  let len = (total + runs - 1u) / runs;
+  let lo = min(wid.y * len, total);
+  let hi = min(lo + len, total);
   var sw = 0.0;
   var sb = 0.0;
-  for (var i = lid; i < u.N * u.HW; i += ${NORM2D_WG}u) {
+  for (var i = lo + lid; i < hi; i += ${NORM2D_WG}u) {
     let n = i / u.HW;
     let k = (n * u.C + c) * u.HW + i % u.HW;
     let gv = g[u.gOff + k];
@@ -189,8 +199,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     workgroupBarrier();
   }
   if (lid == 0u) {
-    gw[u.pOff + c] = rw[0];
-    gb[u.pOff + c] = rb[0];
+    gw[u.pOff + c * runs + wid.y] = rw[0];
+    gb[u.pOff + c * runs + wid.y] = rb[0];
   }
 }
 `;

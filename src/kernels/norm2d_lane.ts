@@ -31,7 +31,6 @@ export function norm2dLaneUniforms(
   { xOff = 0, gOff = 0, runs = 1, yOff = 0, mOff = 0, pOff = 0 }: {
     xOff?: number;
     gOff?: number;
-    runs?: number;
   } & Norm2dOffsets = {},
 ): ArrayBuffer {
   const buf = new ArrayBuffer(48);

@@ -154,3 +154,26 @@ Deno.test("LayerNorm2d module has PyTorch's keys and init, and rejects wrong sha
   assertThrows(() => m.forward(x), RangeError, "[3]");
   x.dispose();
 });
+
+Deno.test("layerNorm2d() weight/bias gradients over more pixels than one workgroup's loop reaches", async () => {
+  // 5M pixels: past 64 invocations x 65,535 iterations (llvmpipe's loop cap), so the workgroup
+  // form runs several workgroups per channel. Channel 0 is 1, channel 1 is -1: xhat = +-1 (eps
+  // aside), so with g = 1 the gradients are exact counts: gb = 5e6, gw = +-5e6 / sqrt(1 + eps).
+  const pixels = 5_000_000, hw = 1_000_000;
+  for (const form of FORMS) {
+    await withForm(form, async () => {
+      const grads = T.tidy(() => {
+        const one = T.ones([5, 1, 1000, 1000]);
+        const x = T.cat([one, T.neg(one)], 1);
+        const w = T.ones([2], { requiresGrad: true }), b = T.zeros([2], { requiresGrad: true });
+        T.sum(layerNorm2d(x, w, b)).backward();
+        return [w.grad!, b.grad!];
+      });
+      const [gw, gb] = await Promise.all(grads.map((g) => g.toArray()));
+      grads.forEach((g) => g.dispose());
+      const s = pixels / Math.sqrt(1 + 1e-6);
+      assertAllClose(gb, [pixels, pixels], { atol: 0, rtol: 0, msg: `${form} gb` });
+      assertAllClose(gw, [s, -s], { atol: 0, rtol: 1e-6, msg: `${form} gw (hw ${hw})` });
+    });
+  }
+});

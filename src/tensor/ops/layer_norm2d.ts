@@ -1,5 +1,6 @@
 import { gpu } from "../../gpu/runtime.ts";
 import {
+  NORM2D_WG,
   norm2dForwardKernel,
   norm2dInputGradKernel,
   norm2dParamGradKernel,
@@ -132,15 +133,16 @@ const layerNorm2dOp: OpDef<{ eps: number }> = {
     if (gx) image.push([gx, 0]);
     const blocks = x.size > 0 ? itemBlocks([n, c, hw], { image, stats: [mean, rstd] }) : [];
     const st = image.length;
-    // Parameter gradients: partial sums per block of items ([blocks, C, runs] in the lane form,
-    // runs of pixels per channel: about 512 invocations, each under the loop cap), then summed.
+    // Parameter gradients: partial sums per block of items [blocks, C, runs], then summed. Runs of
+    // pixels per channel keep every loop under llvmpipe's cap (workgroup form: 64 invocations
+    // share a run; lane form: one invocation per run, about 512 of them).
     const most = blocks.reduce((m, k) => Math.max(m, k.shape[0]), 0) * hw;
     const runs = lane
       ? Math.max(
         1,
         Math.min(most / 4, Math.max(Math.ceil(512 / c), Math.ceil(most / 4 / LANE_MAX_LOOP))),
       )
-      : 1;
+      : Math.max(1, Math.ceil(most / (NORM2D_WG * LANE_MAX_LOOP)));
     const per = c * runs;
     const pw = params ? Tensor.empty([blocks.length * per], "f32") : null;
     const pb = params ? Tensor.empty([blocks.length * per], "f32") : null;
@@ -182,8 +184,9 @@ const layerNorm2dOp: OpDef<{ eps: number }> = {
             uniforms: norm2dUniforms(nb, c, hw, eps, [0], offs.xOff, offs.gOff, {
               ...offs,
               pOff: q * per,
+              runs,
             }),
-            workgroups: [c, 1, 1],
+            workgroups: [c, runs, 1],
           });
         }
       }
@@ -241,6 +244,13 @@ export function layerNorm2d(
     throw new RangeError(`layerNorm2d(): expected x [N, C, H, W], got ${fmtShape(x.shape)}`);
   }
   const c = x.shape[1];
+  // Every kernel walks the channels in one loop: llvmpipe would stop it short (wrong results).
+  if (c > LANE_MAX_LOOP && gpu().isCpuAdapter) {
+    throw new RangeError(
+      `layerNorm2d(): ${c} channels in ${fmtShape(x.shape)} are above the ${LANE_MAX_LOOP} loop ` +
+        "iterations a CPU adapter (llvmpipe) runs per invocation: use fewer channels",
+    );
+  }
   if (weight.size !== c || bias.size !== c) {
     throw new RangeError(
       `layerNorm2d(): weight and bias must be [${c}] for input ${fmtShape(x.shape)}, got ` +
