@@ -175,7 +175,7 @@ function colRuns(A: number, R: number, B: number): number {
 }
 
 /**
- * One reduction launch of x [A, R, B] into out (row layout: `chunks` partial results per row),
+ * One reduction launch of x [A, R, B] into out (`chunks` partial results per reduction),
  * in the form the adapter wants (`reduceFormFor`). CPU adapters: the lane form, vec4 where the
  * dtype is 4 bytes wide and the lengths and offsets are multiples of 4; rows whose loop would
  * pass llvmpipe's cap, and col layouts that cannot be read as vec4, keep the workgroup form.
@@ -232,11 +232,13 @@ function launchReduce(
 const COL_MAX_RUN = 16384;
 
 /**
- * One [A, R, B] reduction whose input or output is above the binding limit, or whose columns are
- * longer than COL_MAX_RUN: launches over blocks of rows A (whole reductions) where that is
- * enough; otherwise over runs of R (within the binding windows, at most COL_MAX_RUN long in the
- * column layout) into partial results [A, runs, B] that a second reduction combines (sum, max,
- * min; mean scales at the end).
+ * One [A, R, B] reduction whose input or output is above the binding limit: launches over blocks
+ * of rows A (whole reductions, `reduceWhole`) where that is enough; otherwise over runs of R
+ * (the binding windows) into partial results [A, runs, B] that a second reduction combines (sum,
+ * max, min; mean scales at the end). Each run is itself a whole reduction, cut into chunks where
+ * a loop would pass llvmpipe's cap.
+ *
+ * @throws {RangeError} for argmax/argmin when one reduced row is above the binding limit.
  */
 function reduceSplit(
   cur: Tensor,
@@ -259,21 +261,17 @@ function reduceSplit(
     }
     return;
   }
-  const maxRun = layout === "col" ? COL_MAX_RUN : Infinity;
   if (op === "argmax" || op === "argmin") {
     throw new RangeError(
       `${op}: one reduced row of ${fmtShape(cur.shape)} ${cur.dtype} (${R * B} elements) is ` +
         `above the device's maxStorageBufferBindingSize ${gpu().maxBinding}: use smaller inputs`,
     );
   }
-  // The runs of R every row a is cut into: the plan's ranges (the same for every a), each cut
-  // again to at most maxRun.
+  // The runs of R every row a is cut into: the plan's ranges (the same for every a).
   const runs: [number, number][] = [];
   for (const c of plan) {
     if (c.start[0] !== plan[0].start[0]) break;
-    for (let r = c.start[1]; r < c.start[1] + c.shape[1]; r += maxRun) {
-      runs.push([r, Math.min(maxRun, c.start[1] + c.shape[1] - r)]);
-    }
+    runs.push([c.start[1], c.shape[1]]);
   }
   const part = Tensor.empty([A, runs.length, B], out.dtype);
   const partBinding = bindingOf(part);
