@@ -52,8 +52,10 @@ export interface ReduceSpec {
 }
 
 /**
- * Uniforms of a reduction: A, R, B, input offset (elements), output offset, scale (f32), and for
- * the row layout the number of chunks each row is split into (partial results, reduced again).
+ * Uniforms of a reduction: A, R, B, input offset (elements), output offset, scale (f32), the
+ * number of chunks each reduction is split into (partial results, reduced again), and what arg
+ * ops add to the positions they write (a launch over a run of R that starts at that position;
+ * not with `indicesIn`).
  */
 export function reduceUniforms(
   a: number,
@@ -63,12 +65,14 @@ export function reduceUniforms(
   outOffset: number,
   scale: number,
   chunks = 1,
+  indexOffset = 0,
 ): ArrayBuffer {
   const buf = new ArrayBuffer(32);
   const u = new Uint32Array(buf);
   u.set([a, r, b, inOffset, outOffset]);
   new Float32Array(buf)[5] = scale;
   u[6] = chunks;
+  u[7] = indexOffset;
   return buf;
 }
 
@@ -127,7 +131,7 @@ function buildReduceKernel(spec: ReduceSpec): KernelSource {
     spec.op === "sum"
       ? `${spec.outDtype}(acc * ${ct}(u.scale))`
       : isArg
-      ? spec.indicesIn ? `xi[${at}]` : "i32(ai)"
+      ? spec.indicesIn ? `xi[${at}]` : "i32(ai + u.iOff)"
       : `${spec.outDtype}(acc)`;
   const head = `${enableF16([spec.dtype, spec.outDtype])}
 ${UNIFORMS}
@@ -216,7 +220,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 const UNIFORMS =
-  "struct U { A: u32, R: u32, B: u32, inOff: u32, outOff: u32, scale: f32, chunks: u32, p1: u32 };";
+  "struct U { A: u32, R: u32, B: u32, inOff: u32, outOff: u32, scale: f32, chunks: u32, iOff: u32 };";
 
 /** Binding declarations: out, [vout], x, [xi], u (element types O and X, values V). */
 function bindingDecls(spec: ReduceSpec, o: string, x: string, v: string): string {
@@ -301,7 +305,7 @@ function buildLaneKernel(spec: ReduceSpec): KernelSource {
         ? `xi[${at("")}]`
         : `${O}(${["x", "y", "z", "w"].map((k) => `xi[${at(k)}]`).join(", ")})`)
       : isArg
-      ? `${O}(si)`
+      ? `${O}(si + ${row ? "u.iOff" : "vec4<u32>(u.iOff)"})`
       : `${O}(s)`;
   const vout = (i: string) => spec.valuesOut ? `\n  vout[${i}] = s;` : "";
   const lane = `(wid.x + wid.y * 65535u) * ${LANE_WG}u + lid`;

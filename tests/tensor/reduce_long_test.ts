@@ -114,3 +114,28 @@ Deno.test("sum()/max() of a row split over binding windows longer than a workgro
     });
   }
 });
+
+Deno.test("argmax()/argmin() of rows above the binding limit combine per-window pairs", async () => {
+  for (const form of FORMS) {
+    await withForm(form, async () => {
+      for (const [rows, n, axis] of [[2, 3001, 1], [3000, 4, 0], [3001, 3, 0]] as const) {
+        const v = columns(rows, n, [[rows - 1, n - 1, 5], [0, 7, 5], [2500, 0, NaN]]);
+        const run = async () => {
+          const x = T.tensor(v, [rows, n]);
+          const r = [[...await T.argmax(x, axis).toArray()], [
+            ...await T.argmin(x, axis).toArray(),
+          ]];
+          x.dispose();
+          return r;
+        };
+        const want = await run();
+        gpu().setMaxBindingOverride(4096);
+        try {
+          assertEquals(await run(), want, `${form} [${rows}, ${n}] axis ${axis}`);
+        } finally {
+          gpu().setMaxBindingOverride(null);
+        }
+      }
+    });
+  }
+});

@@ -107,11 +107,16 @@ function reduceWhole(
   [dtype, outDtype]: [DType, DType],
   layout: "row" | "col",
   [out, x]: [BufferArg, BufferArg],
-  { arb: [A, R, B], offsets: [inOff, outOff], scale }: {
+  { arb: [A, R, B], offsets: [inOff, outOff], scale, pair }: {
     arb: [number, number, number];
     offsets: [number, number];
     /** Sums: times this (means: 1 / the whole R). */
     scale: number;
+    /**
+     * Arg ops over a run of a longer R: also write the winning values (at the output's offset)
+     * and add `indexOffset` (where the run starts) to the positions.
+     */
+    pair?: { values: BufferArg; indexOffset: number };
   },
 ): void {
   const n = R > 1 ? chunksOf(layout, dtype, [A, R, B], inOff) : 1;
@@ -120,6 +125,8 @@ function reduceWhole(
       arb: [A, R, B],
       offsets: [inOff, outOff],
       scale,
+      values: pair?.values,
+      indexOffset: pair?.indexOffset,
     });
     return;
   }
@@ -133,12 +140,14 @@ function reduceWhole(
       scale: 1,
       chunks: n,
       values: bindingOf(vals),
+      indexOffset: pair?.indexOffset,
     });
     launchReduce(op, [vals.dtype, outDtype], layout, [out, bindingOf(vals)], {
       arb: [A, n, B],
       offsets: [0, outOff],
       scale: 1,
       indices: bindingOf(part),
+      values: pair?.values,
     });
     vals.dispose();
   } else {
@@ -188,16 +197,19 @@ function launchReduce(
   [dtype, outDtype]: [DType, DType],
   layout: "row" | "col",
   [out, x]: [BufferArg, BufferArg],
-  { arb: [A, R, B], offsets: [inOff, outOff], scale, chunks = 1, values, indices }: {
-    arb: [number, number, number];
-    offsets: [number, number];
-    scale: number;
-    chunks?: number;
-    /** Arg ops: where the winning values go too (`valuesOut`). */
-    values?: BufferArg;
-    /** Arg ops: the positions beside x's partial values (`indicesIn`). */
-    indices?: BufferArg;
-  },
+  { arb: [A, R, B], offsets: [inOff, outOff], scale, chunks = 1, values, indices, indexOffset = 0 }:
+    {
+      arb: [number, number, number];
+      offsets: [number, number];
+      scale: number;
+      chunks?: number;
+      /** Arg ops: where the winning values go too (`valuesOut`). */
+      values?: BufferArg;
+      /** Arg ops: the positions beside x's partial values (`indicesIn`). */
+      indices?: BufferArg;
+      /** Arg ops: added to the positions written (not with `indices`). */
+      indexOffset?: number;
+    },
 ): void {
   let spec: ReduceSpec = { op, dtype, outDtype, layout };
   if (values) spec.valuesOut = true;
@@ -219,7 +231,7 @@ function launchReduce(
   const buffers = [out, ...(values ? [values] : []), x, ...(indices ? [indices] : [])];
   gpu().launch(reduceKernel(spec), {
     buffers,
-    uniforms: reduceUniforms(A, R, B, inOff, outOff, scale, chunks),
+    uniforms: reduceUniforms(A, R, B, inOff, outOff, scale, chunks, indexOffset),
     workgroups,
   });
 }
@@ -235,10 +247,9 @@ const COL_MAX_RUN = 16384;
  * One [A, R, B] reduction whose input or output is above the binding limit: launches over blocks
  * of rows A (whole reductions, `reduceWhole`) where that is enough; otherwise over runs of R
  * (the binding windows) into partial results [A, runs, B] that a second reduction combines (sum,
- * max, min; mean scales at the end). Each run is itself a whole reduction, cut into chunks where
- * a loop would pass llvmpipe's cap.
- *
- * @throws {RangeError} for argmax/argmin when one reduced row is above the binding limit.
+ * max, min; mean scales at the end; argmax/argmin: (value, position) pairs, combined keeping the
+ * lowest position on ties and the first NaN). Each run is itself a whole reduction, cut into
+ * chunks where a loop would pass llvmpipe's cap.
  */
 function reduceSplit(
   cur: Tensor,
@@ -261,20 +272,18 @@ function reduceSplit(
     }
     return;
   }
-  if (op === "argmax" || op === "argmin") {
-    throw new RangeError(
-      `${op}: one reduced row of ${fmtShape(cur.shape)} ${cur.dtype} (${R * B} elements) is ` +
-        `above the device's maxStorageBufferBindingSize ${gpu().maxBinding}: use smaller inputs`,
-    );
-  }
   // The runs of R every row a is cut into: the plan's ranges (the same for every a).
   const runs: [number, number][] = [];
   for (const c of plan) {
     if (c.start[0] !== plan[0].start[0]) break;
     runs.push([c.start[1], c.shape[1]]);
   }
+  const isArg = op === "argmax" || op === "argmin";
   const part = Tensor.empty([A, runs.length, B], out.dtype);
   const partBinding = bindingOf(part);
+  // Arg ops: (value, position) pairs per run, combined in run order below.
+  const vals = isArg ? Tensor.empty([A, runs.length, B], computeType(cur.dtype)) : null;
+  const valsBinding = vals ? bindingOf(vals) : undefined;
   let next = 0; // index in `runs` of the first run inside the current chunk
   for (const c of plan) {
     if (c.start[1] === 0) next = 0;
@@ -288,15 +297,26 @@ function reduceSplit(
           arb: [1, len, B],
           offsets: [inOff, (a * runs.length + q) * B],
           scale: 1,
+          pair: valsBinding && { values: valsBinding, indexOffset: r },
         });
       }
     }
   }
-  reduceWhole(op, [out.dtype, out.dtype], layout, [bindingOf(out), partBinding], {
-    arb: [A, runs.length, B],
-    offsets: [0, out.offset],
-    scale: mean ? 1 / R : 1,
-  });
+  if (vals && valsBinding) {
+    launchReduce(op, [vals.dtype, out.dtype], layout, [bindingOf(out), valsBinding], {
+      arb: [A, runs.length, B],
+      offsets: [0, out.offset],
+      scale: 1,
+      indices: partBinding,
+    });
+    vals.dispose();
+  } else {
+    reduceWhole(op, [out.dtype, out.dtype], layout, [bindingOf(out), partBinding], {
+      arb: [A, runs.length, B],
+      offsets: [0, out.offset],
+      scale: mean ? 1 / R : 1,
+    });
+  }
   part.dispose();
 }
 
