@@ -16,6 +16,17 @@ import { FORMS, withForm } from "./_rows.ts";
 
 await initGpu();
 
+/** Reads the output and gradients back to the host and frees them. */
+async function readBack(r: { y: T.Tensor; grads: T.Tensor[] }) {
+  const out = {
+    y: await r.y.toArray(),
+    grads: await Promise.all(r.grads.map((g) => g.toArray())),
+  };
+  r.y.dispose();
+  r.grads.forEach((g) => g.dispose());
+  return out;
+}
+
 async function run(
   xs: { data: ArrayLike<number>; shape: number[] }[],
   gout: ArrayLike<number>,
@@ -29,13 +40,7 @@ async function run(
     y.backward({ grad: T.tensor(Float32Array.from(gout), y.shape) });
     return { y, grads: [x.grad!, w.grad!, b.grad!] };
   });
-  const out = {
-    y: await r.y.toArray(),
-    grads: await Promise.all(r.grads.map((g) => g.toArray())),
-  };
-  r.y.dispose();
-  r.grads.forEach((g) => g.dispose());
-  return out;
+  return await readBack(r);
 }
 
 Deno.test("layerNorm2d() forward and gradients match the float64 reference", async () => {
@@ -114,13 +119,7 @@ async function runAt(
     y.backward({ grad: T.tensor(Float32Array.from(gout), y.shape) });
     return { y, grads: [T.slice(whole.grad!, 0, lead, lead + n), w.grad!, b.grad!] };
   });
-  const out = {
-    y: await r.y.toArray(),
-    grads: await Promise.all(r.grads.map((g) => g.toArray())),
-  };
-  r.y.dispose();
-  r.grads.forEach((g) => g.dispose());
-  return out;
+  return await readBack(r);
 }
 
 Deno.test("layerNorm2d() gradients agree with finite differences of the reference", async () => {
