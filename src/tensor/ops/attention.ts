@@ -1,4 +1,4 @@
-import { gpu } from "../../gpu/runtime.ts";
+import { type BufferArg, gpu } from "../../gpu/runtime.ts";
 import {
   attentionBackwardKernel,
   attentionBackwardKVKernel,
@@ -170,20 +170,35 @@ function launchChunked(
     launchSplit(make(true), buffers, scalars, sizes, qkv, a, mask);
     return;
   }
-  const kernel = make(false);
-  const [q, k, v] = qkv;
-  const bh = geometry(q, k, v).bh;
+  const bh = geometry(...qkv).bh;
+  launchOverChunks(make(false), buffers.map(bindingOf), sizes, qkv, a, mask, { bh });
+}
+
+/**
+ * Launches `kernel` over `heads.bh` heads bound by `bindings`, once per chunk of the streamed
+ * rows (llvmpipe's loop cap); `bh0` and `offsets` place a block of heads in split launches.
+ */
+function launchOverChunks(
+  kernel: AttentionKernel,
+  bindings: BufferArg[],
+  sizes: { n: number; rows: number; other?: number },
+  qkv: [Tensor, Tensor, Tensor],
+  a: Attrs,
+  mask: Tensor | undefined,
+  heads: { bh: number; bh0?: number; offsets?: readonly number[] },
+): void {
   const chunks = attentionChunks(kernel, sizes.n, budget(), sizes.other);
   chunks.forEach(([start, end], c) => {
     gpu().launch(kernel, {
-      buffers: buffers.map(bindingOf),
+      buffers: bindings,
       uniforms: uniforms(kernel, qkv, a, mask, {
         start,
         end,
         first: c === 0,
         last: c === chunks.length - 1,
+        ...heads,
       }),
-      workgroups: attentionWorkgroups(kernel, sizes.rows, bh),
+      workgroups: attentionWorkgroups(kernel, sizes.rows, heads.bh),
     });
   });
 }
@@ -213,25 +228,14 @@ function launchSplit(
     return { tensor: t, offset: t.offset, strides: [per], inner: per };
   });
   const heads = planChunks("scaled_dot_product_attention", [bh], operands);
-  const chunks = attentionChunks(kernel, sizes.n, budget(), sizes.other);
   for (const h of heads) {
     // Window offsets are multiples of the vector width: per-head sizes are multiples of d or
     // dv, and windows start at 256-byte boundaries.
     const offsets = h.offsets.map((o, i) => scalars.has(buffers[i]) ? o : o / vw);
-    chunks.forEach(([start, end], c) => {
-      gpu().launch(kernel, {
-        buffers: h.bindings,
-        uniforms: uniforms(kernel, qkv, a, mask, {
-          start,
-          end,
-          first: c === 0,
-          last: c === chunks.length - 1,
-          bh: h.shape[0],
-          bh0: h.start[0],
-          offsets,
-        }),
-        workgroups: attentionWorkgroups(kernel, sizes.rows, h.shape[0]),
-      });
+    launchOverChunks(kernel, h.bindings, sizes, qkv, a, mask, {
+      bh: h.shape[0],
+      bh0: h.start[0],
+      offsets,
     });
   }
 }
