@@ -131,6 +131,24 @@ function kernelLabel(spec: MatmulSpec, tm: number, tn: number): string {
   }${spec.named ? ",named" : ""}]`;
 }
 
+/** The kernel source of either matmul form: c, a, b, [bias], uniforms. */
+function matmulSource(
+  spec: MatmulSpec,
+  tm: number,
+  tn: number,
+  code: string,
+  [wgx, wgy]: [number, number],
+): KernelSource {
+  return {
+    label: kernelLabel(spec, tm, tn),
+    code,
+    bindings: spec.bias
+      ? ["write", "read", "read", "read", "uniform"]
+      : ["write", "read", "read", "uniform"],
+    workgroupSize: [wgx, wgy, 1],
+  };
+}
+
 /** One line per index. */
 function lines(n: number, f: (x: number) => string): string {
   return Array.from({ length: n }, (_, x) => f(x)).join("\n");
@@ -232,14 +250,7 @@ ${each(tm, tq, (i, q) => `    acc${i}_${q} += a${i} * b${q};`)}
 ${each(tm, tq, (i, q) => `  st(cBase, m0 + ${i}u, n0 + ${4 * q}u, acc${i}_${q});`)}
 }
 `;
-  return {
-    label: kernelLabel(spec, tm, tn),
-    code,
-    bindings: spec.bias
-      ? ["write", "read", "read", "read", "uniform"]
-      : ["write", "read", "read", "uniform"],
-    workgroupSize: [wgx, wgy, 1],
-  };
+  return matmulSource(spec, tm, tn, code, [wgx, wgy]);
 }
 
 function buildMatmulKernel(spec: MatmulSpec): KernelSource {
@@ -338,14 +349,7 @@ ${BATCH_BASES}
   }
 }
 `;
-  return {
-    label: kernelLabel(spec, tm, tn),
-    code,
-    bindings: spec.bias
-      ? ["write", "read", "read", "read", "uniform"]
-      : ["write", "read", "read", "uniform"],
-    workgroupSize: [wgx, wgy, 1],
-  };
+  return matmulSource(spec, tm, tn, code, [wgx, wgy]);
 }
 
 /** Workgroups for a matmul launch. */
