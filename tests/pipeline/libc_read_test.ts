@@ -126,6 +126,24 @@ Deno.test("LibcFileReader.read() names a folder given as a file and a path throu
   }
 });
 
+/** Runs `script` with read and env permissions only (no FFI), never prompting. */
+function runWithoutFfi(script: string): Promise<Deno.CommandOutput> {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--no-prompt",
+      "--allow-read",
+      "--allow-env",
+      "--config",
+      `${root}deno.json`,
+      script,
+    ],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+}
+
 Deno.test("hashSmallFiles() falls back to Deno's reads without --allow-ffi, same hashes, no prompt", async () => {
   const { dir, paths } = await filesOf([0, 1, 4096, 4097]);
   try {
@@ -138,20 +156,7 @@ Deno.test("hashSmallFiles() falls back to Deno's reads without --allow-ffi, same
         JSON.stringify(paths)
       }, { workers: 0 })));\n`,
     );
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--no-prompt",
-        `--allow-read`,
-        "--allow-env",
-        "--config",
-        `${root}deno.json`,
-        script,
-      ],
-      cwd: root,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
+    const out = await runWithoutFfi(script);
     assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
     const got = JSON.parse(new TextDecoder().decode(out.stdout));
     assertEquals(got, await hashSmallFiles(paths, { workers: 0 }));
@@ -162,20 +167,7 @@ Deno.test("hashSmallFiles() falls back to Deno's reads without --allow-ffi, same
         new URL("../../src/pipeline/hash_pool.ts", import.meta.url).href
       }";\nawait hashSmallFiles(${JSON.stringify(paths)}, { workers: 0, reader: "ffi" });\n`,
     );
-    const denied = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--no-prompt",
-        `--allow-read`,
-        "--allow-env",
-        "--config",
-        `${root}deno.json`,
-        script,
-      ],
-      cwd: root,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
+    const denied = await runWithoutFfi(script);
     assert(!denied.success);
     assertStringIncludes(new TextDecoder().decode(denied.stderr), "--allow-ffi");
   } finally {
